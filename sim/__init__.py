@@ -1,0 +1,1 @@
+"""RTL of the custom layers, cocotb + Verilator testbenches and runners."""
