@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from bnnforge import __version__
 
@@ -12,10 +13,76 @@ class UserError(Exception):
     """A problem with the user's input: printed as one clear message, exit code 2."""
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that mean bad input (printed as one line, exit 2), not bnnforge bugs."""
+    from bnnforge.toolenv import ToolMissing
+
+    errors = [UserError, ToolMissing, ValueError, FileNotFoundError]
+    try:
+        from bnnforge.model.run import RunError
+
+        errors.append(RunError)
+    except ImportError:  # the model stack (torch) is not installed: doctor still works
+        pass
+    return tuple(errors)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from bnnforge import doctor
 
     return doctor.main(as_json=args.json)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bnnforge.model import run as runlib
+    from bnnforge.model.data import load_dataset
+    from bnnforge.model.train import model_config_for, train
+
+    out = Path(args.out)
+    if (out / runlib.CHECKPOINT).exists() and not args.resume:
+        raise UserError(f"{out} already holds a trained run; pass --resume to continue it or choose another --out")
+    dataset = load_dataset(args.dataset, args.data_dir)
+    model_cfg = model_config_for(
+        dataset,
+        arch=args.arch,
+        binarizer=args.binarizer,
+        width=args.width,
+        lab_kernel=args.lab_kernel,
+        act_bits=args.act_bits,
+        weight_bits=args.weight_bits,
+        hidden_bits=args.hidden_bits,
+        reduction=args.reduction,
+    )
+    train_cfg = runlib.TrainConfig(
+        dataset=args.dataset,
+        epochs=args.epochs,
+        subset=args.subset,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        data_dir=args.data_dir,
+    )
+    print(f"training {args.arch}/{args.binarizer} on {args.dataset} "
+          f"({len(dataset.subset(args.subset, args.seed).x_train)} images) -> {out}")
+    metrics = train(out, model_cfg, train_cfg, dataset=dataset, resume=args.resume, progress=not args.quiet)
+    print(f"test accuracy {metrics['test_accuracy']:.4f}; wrote {out}/config.json, checkpoint.pt, metrics.json")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bnnforge.model.export import export_run
+
+    onnx_path, vectors = export_run(Path(args.run_dir), args.out, args.vectors)
+    print(f"wrote {onnx_path} (QONNX) and {vectors} (test vectors)")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from bnnforge.model.verify import verify_run
+
+    report = verify_run(Path(args.run_dir), args.samples)
+    print(report.table())
+    return 0 if report.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +102,58 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
+
+    from bnnforge.model.data import DATASETS
+    from bnnforge.model.zoo import ARCHS, BINARIZERS
+
+    p = sub.add_parser(
+        "train",
+        help="train a BNN (sign / LAB / DyBNN binarizers) with Brevitas",
+        description="Train a binary network on a local dataset. Writes RUN_DIR/config.json, "
+        "RUN_DIR/checkpoint.pt (after every epoch) and RUN_DIR/metrics.json. "
+        "Deterministic for a given --seed; --resume continues an interrupted run.",
+    )
+    p.add_argument("--arch", choices=ARCHS, default="cnv", help="tfc: 784-64-64-64-10 MLP; cnv: FINN's CNV (default)")
+    p.add_argument("--binarizer", choices=BINARIZERS, default="sign",
+                   help="what binarizes the input of each binary conv after the first (default sign)")
+    p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
+    p.add_argument("--data-dir", help="dataset folder (cifar10: the folder with data_batch_*.bin)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--subset", type=int, help="train on a random subset of N training images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=float, default=1.0, help="channel width multiplier (e.g. 0.25 for small models)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (cosine decay)")
+    p.add_argument("--lab-kernel", type=int, default=3, help="LAB kernel size k (odd)")
+    p.add_argument("--act-bits", type=int, default=4, help="input bits of LAB / DyBNN (2..8)")
+    p.add_argument("--weight-bits", type=int, default=4, help="LAB kernel / DyBNN hyper-function weight bits (2..8)")
+    p.add_argument("--hidden-bits", type=int, default=4, help="DyBNN hyper-function hidden activation bits (2..8)")
+    p.add_argument("--reduction", type=int, default=4, help="DyBNN reduction ratio r")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, metavar="RUN_DIR")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "export",
+        help="export a trained run to QONNX plus test vectors",
+        description="Write the QONNX model (default RUN_DIR/model.onnx) and RUN_DIR/vectors.npz "
+        "(test images and the golden integer output of every layer).",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--out", metavar="FILE", help="QONNX file (default RUN_DIR/model.onnx)")
+    p.add_argument("--vectors", type=int, default=8, help="number of test images in vectors.npz")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "verify",
+        help="check bit-exactness of every implementation against the golden model",
+        description="Run test images through the Brevitas model (eval), the exported QONNX graph and "
+        "the integer golden model; print exact matches per layer and label agreement. Exit 1 on any mismatch.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--samples", type=int, default=16, help="number of test images (default 16)")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 
@@ -46,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except UserError as e:
+    except _user_errors() as e:
         print(f"bnnforge {args.command}: error: {e}", file=sys.stderr)
         return 2
 

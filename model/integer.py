@@ -26,13 +26,19 @@ FLOAT32_EXACT = 2**24  # integers up to this magnitude are exact in float32
 
 
 def int_dtype(lo: int, hi: int) -> str:
-    """Smallest QONNX integer datatype name holding [lo, hi]."""
-    if lo == -1 and hi == 1:
-        return "BIPOLAR"
+    """Smallest QONNX integer datatype name holding every integer in [lo, hi]."""
     if lo >= 0:
         return f"UINT{max(1, int(hi).bit_length())}"
     bits = max(int(-lo - 1).bit_length(), int(hi).bit_length()) + 1
     return f"INT{bits}"
+
+
+def values_dtype(values: np.ndarray) -> str:
+    """QONNX datatype of a parameter tensor: BIPOLAR when it holds only -1/+1."""
+    values = np.asarray(values)
+    if np.isin(values, (-1, 1)).all():
+        return "BIPOLAR"
+    return int_dtype(int(values.min()), int(values.max()))
 
 
 def dtype_range(name: str) -> tuple[int, int]:

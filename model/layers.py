@@ -25,11 +25,15 @@ from bnnforge.model.quant import (
 
 
 def binary_conv(cin: int, cout: int, kernel: int = 3, padding: int = 0) -> QuantConv2d:
-    return QuantConv2d(cin, cout, kernel, padding=padding, bias=False, weight_quant=BinaryWeightQuant)
+    layer = QuantConv2d(cin, cout, kernel, padding=padding, bias=False, weight_quant=BinaryWeightQuant)
+    layer.is_binary = True  # latent weights are clipped to [-1, 1] during training
+    return layer
 
 
 def binary_linear(cin: int, cout: int) -> QuantLinear:
-    return QuantLinear(cin, cout, bias=False, weight_quant=BinaryWeightQuant)
+    layer = QuantLinear(cin, cout, bias=False, weight_quant=BinaryWeightQuant)
+    layer.is_binary = True
+    return layer
 
 
 def int_weights(layer) -> np.ndarray:
