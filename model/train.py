@@ -60,8 +60,13 @@ def train(
     resume: bool = False,
     log=print,
     progress: bool = True,
+    stop_after_epoch: int | None = None,
 ) -> dict:
-    """Train (or resume) a run in ``run_dir``; returns the metrics written to metrics.json."""
+    """Train (or resume) a run in ``run_dir``; returns the metrics written to metrics.json.
+
+    ``stop_after_epoch`` ends this call early (as an interruption would); a later
+    call with ``resume=True`` continues exactly where it stopped.
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if dataset is None:
@@ -83,12 +88,14 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        scheduler.T_max = max(1, train_cfg.epochs * steps_per_epoch)  # --epochs may have grown
         start_epoch, history = int(state["epoch"]), list(state["history"])
         log(f"resuming {run_dir} after epoch {start_epoch}")
     runlib.save_config(run_dir, model_cfg, train_cfg)
 
     loss_fn = nn.CrossEntropyLoss()
-    for epoch in range(start_epoch, train_cfg.epochs):
+    last_epoch = train_cfg.epochs if stop_after_epoch is None else min(train_cfg.epochs, stop_after_epoch)
+    for epoch in range(start_epoch, last_epoch):
         t0 = time.time()
         model.train()
         # the order of each epoch depends only on (seed, epoch): resuming gives the same run
