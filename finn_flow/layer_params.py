@@ -1,0 +1,212 @@
+"""Parameters of the two custom layers, validated once, shared by every backend.
+
+The FINN ops, the HLS code generation, the C simulation and the RTL simulation all
+build their view of a layer from these dataclasses, so widths and checks live in
+one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+MIN_BITS, MAX_BITS = 2, 8
+
+
+class ParamError(ValueError):
+    """Invalid layer parameters (names the parameter and the allowed values)."""
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def check_pe(pe: int, channels: int, what: str = "PE") -> int:
+    if not isinstance(pe, (int, np.integer)) or pe < 1 or channels % pe:
+        raise ParamError(f"{what}={pe} does not divide the {channels} channels; allowed: {divisors(channels)}")
+    return int(pe)
+
+
+def check_bits(name: str, bits) -> int:
+    if not isinstance(bits, (int, np.integer)) or not MIN_BITS <= bits <= MAX_BITS:
+        raise ParamError(f"{name}={bits!r} is out of range; allowed: {MIN_BITS}..{MAX_BITS} bits")
+    return int(bits)
+
+
+def signed_range(bits: int) -> tuple[int, int]:
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def signed_bits_for(lo: int, hi: int) -> int:
+    """Bits of the smallest signed integer holding [lo, hi]."""
+    return max(int(-lo - 1).bit_length() if lo < 0 else 0, int(hi).bit_length()) + 1
+
+
+def _check_fits(name: str, values: np.ndarray, bits: int) -> None:
+    lo, hi = signed_range(bits)
+    if values.size and (values.min() < lo or values.max() > hi):
+        raise ParamError(f"{name} has values in [{values.min()}, {values.max()}], outside the signed {bits}-bit range [{lo}, {hi}]")
+
+
+def _as_int(name: str, a) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype.kind == "f" and not np.array_equal(a, np.round(a)):
+        raise ParamError(f"{name} must hold integers")
+    return a.astype(np.int64)
+
+
+def _c_array(values: np.ndarray) -> str:
+    if values.ndim == 1:
+        return "{" + ", ".join(str(int(v)) for v in values) + "}"
+    return "{" + ", ".join(_c_array(v) for v in values) + "}"
+
+
+@dataclasses.dataclass
+class LabParams:
+    """A LabBinarizer layer: C channels, H x W map, K x K kernel, PE channels per beat."""
+
+    weights: np.ndarray  # (C, K, K) int
+    thresholds: np.ndarray  # (C,) int
+    height: int
+    width: int
+    input_bits: int = 4
+    weight_bits: int = 4
+    pe: int = 1
+
+    def __post_init__(self):
+        self.weights = _as_int("weights", self.weights)
+        self.thresholds = _as_int("thresholds", self.thresholds).reshape(-1)
+        if self.weights.ndim != 3 or self.weights.shape[1] != self.weights.shape[2]:
+            raise ParamError(f"weights must have shape (C, k, k), got {self.weights.shape}")
+        if self.kernel % 2 == 0:
+            raise ParamError(f"kernel size k={self.kernel} must be odd")
+        if self.thresholds.shape != (self.channels,):
+            raise ParamError(f"thresholds must have shape ({self.channels},), got {self.thresholds.shape}")
+        if self.height < 1 or self.width < 1:
+            raise ParamError(f"feature map {self.height}x{self.width} must be at least 1x1")
+        self.input_bits = check_bits("input_bits", self.input_bits)
+        self.weight_bits = check_bits("weight_bits", self.weight_bits)
+        self.pe = check_pe(self.pe, self.channels)
+        _check_fits("weights", self.weights, self.weight_bits)
+        _check_fits("thresholds", self.thresholds, self.acc_bits)
+
+    @property
+    def channels(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def kernel(self) -> int:
+        return self.weights.shape[-1]
+
+    @property
+    def acc_bits(self) -> int:
+        """SPEC: b_x + b_w + ceil(log2(k*k)) bits, signed."""
+        return self.input_bits + self.weight_bits + math.ceil(math.log2(self.kernel**2))
+
+    @property
+    def fold(self) -> int:
+        return self.channels // self.pe
+
+    @property
+    def lag(self) -> int:
+        """Output pixel t - lag is produced when input pixel t arrives."""
+        p = self.kernel // 2
+        return p * self.width + p
+
+    def check_input(self, x: np.ndarray) -> np.ndarray:
+        x = _as_int("input", x)
+        want = (self.channels, self.height, self.width)
+        if x.ndim != 4 or x.shape[1:] != want:
+            raise ParamError(f"input must have shape (N, {', '.join(map(str, want))}), got {x.shape}")
+        _check_fits("input", x, self.input_bits)
+        return x
+
+    def params_header(self, prefix: str = "lab") -> str:
+        """C++ definitions of the weights [FOLD][PE][K*K] and thresholds [FOLD][PE]."""
+        w = self.weights.reshape(self.fold, self.pe, self.kernel**2)
+        t = self.thresholds.reshape(self.fold, self.pe)
+        return (
+            f"static const ap_int<{self.weight_bits}> {prefix}_weights[{self.fold}][{self.pe}][{self.kernel ** 2}] = "
+            f"{_c_array(w)};\n"
+            f"static const ap_int<{self.acc_bits}> {prefix}_thresholds[{self.fold}][{self.pe}] = {_c_array(t)};\n"
+        )
+
+    @classmethod
+    def from_npz(cls, path: Path, height: int, width: int, pe: int) -> "LabParams":
+        data = _load_npz(path, ("weights", "thresholds", "input_bits"))
+        return cls(
+            data["weights"],
+            data["thresholds"],
+            height,
+            width,
+            int(data["input_bits"]),
+            int(data["weight_bits"]) if "weight_bits" in data else 4,
+            pe,
+        )
+
+
+@dataclasses.dataclass
+class DynThreshParams:
+    """A DynamicThreshold layer: C channels, H x W map, PE channels per beat."""
+
+    channels: int
+    height: int
+    width: int
+    input_bits: int = 4
+    threshold_bits: int = 5
+    pe: int = 1
+
+    def __post_init__(self):
+        if self.channels < 1 or self.height < 1 or self.width < 1:
+            raise ParamError(f"shape C={self.channels}, H={self.height}, W={self.width} must be positive")
+        self.input_bits = check_bits("input_bits", self.input_bits)
+        if not 2 <= self.threshold_bits <= 16:
+            raise ParamError(f"threshold_bits={self.threshold_bits} is out of range; allowed: 2..16")
+        self.pe = check_pe(self.pe, self.channels)
+
+    @property
+    def fold(self) -> int:
+        return self.channels // self.pe
+
+    def check(self, x: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = _as_int("input", x)
+        t = _as_int("thresholds", thresholds)
+        want = (self.channels, self.height, self.width)
+        if x.ndim != 4 or x.shape[1:] != want:
+            raise ParamError(f"input must have shape (N, {', '.join(map(str, want))}), got {x.shape}")
+        if t.shape != (x.shape[0], self.channels):
+            raise ParamError(f"thresholds must have shape (N, C) = ({x.shape[0]}, {self.channels}), got {t.shape}")
+        _check_fits("input", x, self.input_bits)
+        _check_fits("thresholds", t, self.threshold_bits)
+        return x, t
+
+    @classmethod
+    def for_data(cls, x: np.ndarray, thresholds: np.ndarray, input_bits: int, pe: int) -> "DynThreshParams":
+        """Parameters for running ``x`` against per-sample ``thresholds`` (threshold width from their range)."""
+        t = np.asarray(thresholds)
+        lo, hi = signed_range(check_bits("input_bits", input_bits))
+        t_bits = signed_bits_for(min(lo, int(t.min())), max(hi + 1, int(t.max())))
+        return cls(x.shape[1], x.shape[2], x.shape[3], input_bits, t_bits, pe)
+
+    @classmethod
+    def from_npz(cls, path: Path, x: np.ndarray, pe: int) -> tuple["DynThreshParams", np.ndarray]:
+        data = _load_npz(path, ("thresholds", "input_bits"))
+        params = cls.for_data(x, data["thresholds"], int(data["input_bits"]), pe)
+        return params, data["thresholds"]
+
+
+def _load_npz(path: Path, required: tuple[str, ...]) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise
+    except Exception as e:
+        raise ParamError(f"{path}: not a readable .npz parameter file ({e})") from e
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise ParamError(f"{path} lacks {missing}; it has {sorted(data)}")
+    return data
