@@ -1,12 +1,13 @@
 """All workarounds for finn-plus 1.6.1 quirks, in one place.
 
-Each function says what it works around. Everything in bnnforge that uses FINN
-calls ``prepare_finn()`` first.
+Each item says what it works around. Everything in bnnforge that uses FINN calls
+``prepare_finn()`` first (importing ``bnnforge.finn_flow.ops`` does).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -15,15 +16,74 @@ from pathlib import Path
 @functools.cache
 def prepare_finn() -> None:
     """Make FINN's transformations usable outside its `finn` CLI (which refuses to
-    start without Vivado).
-
-    - FINN reads FINN_BUILD_DIR for its temporary code-generation folders and
-      fails if it is unset or missing: default it to a folder under the system temp.
-    - FINN's global settings are normally created by the CLI's boot sequence;
-      outside it, ``initialize_dummy_settings()`` creates them.
-    """
+    start without Vivado)."""
+    # FINN writes code-generation folders under FINN_BUILD_DIR and fails if it is
+    # unset or missing.
     build_dir = Path(os.environ.setdefault("FINN_BUILD_DIR", str(Path(tempfile.gettempdir()) / "bnnforge-finn")))
     build_dir.mkdir(parents=True, exist_ok=True)
+    # Worker pools are started with "spawn", whose fresh interpreters do not import
+    # bnnforge, so our custom ops would be unknown there: run node-local
+    # transformations in this process.
+    os.environ.setdefault("NUM_DEFAULT_WORKERS", "1")
+    # `import finn.builder.build_dataflow_steps` resolves finn.xsi.SimEngine, which
+    # raises without XILINX_VIVADO (it loads Vivado's XSI simulator binding); XSI
+    # rtlsim is never used by bnnforge (Verilator is), so pin it to None.
+    import finn.xsi
+
+    finn.xsi.SimEngine = None
+    # FINN's global settings are normally created by the CLI's boot sequence.
     from finn.util import settings
 
     settings.initialize_dummy_settings()
+
+
+def use_build_dir(path: Path) -> None:
+    """Make FINN put its generated code under ``path`` (it reads FINN_BUILD_DIR each time)."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["FINN_BUILD_DIR"] = str(path)
+
+
+def fix_xnor_accumulators(model):
+    """MVAU.minimize_accumulator_width treats an XNOR-popcount MVAU's accumulator as a
+    signed dot product (range [-n_neg, n_pos] of the +-1 weights), but the node
+    outputs a popcount in [0, MW]. With MW = 144 it picks INT8, RoundAndClipThresholds
+    then clips a threshold of 140 to 128 and results go wrong. Run after
+    MinimizeAccumulatorWidth and before RoundAndClipThresholds: widen such
+    accumulators to UINT(ceil(log2(MW + 1)))."""
+    from qonnx.core.datatype import DataType
+    from qonnx.custom_op.registry import getCustomOp
+
+    for node in model.graph.node:
+        if not node.op_type.startswith("MVAU"):
+            continue
+        inst = getCustomOp(node)
+        if not inst.get_nodeattr("binaryXnorMode"):
+            continue
+        mw = inst.get_nodeattr("MW")
+        adt = DataType[inst.get_nodeattr("accDataType")]
+        if adt.min() <= 0 and adt.max() >= mw:
+            continue
+        bits = math.ceil(math.log2(mw + 1))
+        if inst.get_nodeattr("noActivation") and not model.find_direct_successors(node):
+            bits = 8 * math.ceil(bits / 8)  # a graph output is byte aligned, as FINN does
+        fixed = DataType[f"UINT{bits}"]
+        inst.set_nodeattr("accDataType", fixed.name)
+        if inst.get_nodeattr("noActivation"):
+            inst.set_nodeattr("outputDataType", fixed.name)
+            model.set_tensor_datatype(node.output[0], fixed)
+    return model
+
+
+def bipolar_thresholding_ok(model):
+    """FINN's InferThresholdingLayer refuses a MultiThreshold with out_scale != 1
+    ("out_scale must be 1 for HLS conversion"), which every BIPOLAR MultiThreshold
+    has (scale 2, bias -1). Thresholding's BIPOLAR output already means the same
+    bits, so express such nodes as scale 1, bias 0 with out_dtype BIPOLAR."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    for node in model.get_nodes_by_op_type("MultiThreshold"):
+        inst = getCustomOp(node)
+        if inst.get_nodeattr("out_dtype") == "BIPOLAR" and inst.get_nodeattr("out_scale") == 2.0:
+            inst.set_nodeattr("out_scale", 1.0)
+            inst.set_nodeattr("out_bias", 0.0)
+    return model

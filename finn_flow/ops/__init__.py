@@ -1,0 +1,12 @@
+"""bnnforge's custom FINN ops. Importing this package registers them with finn-plus."""
+
+from bnnforge.finn_flow.finn_compat import prepare_finn
+
+prepare_finn()
+
+from bnnforge.finn_flow.ops.dynamic_threshold import DynamicThreshold, DynamicThreshold_hls  # noqa: E402
+from bnnforge.finn_flow.ops.lab_binarizer import LabBinarizer, LabBinarizer_hls  # noqa: E402
+
+CUSTOM_OP_TYPES = ("LabBinarizer", "DynamicThreshold")
+
+__all__ = ["LabBinarizer", "LabBinarizer_hls", "DynamicThreshold", "DynamicThreshold_hls", "CUSTOM_OP_TYPES"]

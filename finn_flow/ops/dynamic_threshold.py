@@ -1,0 +1,193 @@
+"""FINN op `DynamicThreshold`: DyBNN's per-sample threshold compare (SPEC section 3).
+
+Node: input 0 = feature map NHWC (1,H,W,C) (signed integers), input 1 = this
+frame's thresholds (1,1,1,C) from the hyper branch (GlobalAccPool -> MVAU -> MVAU);
+output NHWC (1,H,W,C), +1 iff x >= T[c], in BINARY or BIPOLAR encoding. The frame is
+buffered (ping-pong) because T depends on the whole frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from finn.custom_op.fpgadataflow import register_custom_op
+from finn.custom_op.fpgadataflow.hls import register_custom_op as register_hls_op
+from finn.custom_op.fpgadataflow.hlsbackend import HLSBackend
+from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+
+from bnnforge.finn_flow.layer_params import DynThreshParams
+from bnnforge.finn_flow.ops.common import bipolar_as, copy_header, dt, memory_cost, nchw_to_nhwc, nhwc_to_nchw
+from bnnforge.model import golden
+
+HEADER = "dynamic_threshold.hpp"
+
+
+@register_custom_op
+class DynamicThreshold(HWCustomOp):
+    """Per-sample, per-channel threshold compare with a ping-pong frame buffer, PE lanes."""
+
+    def get_nodeattr_types(self):
+        attrs = super().get_nodeattr_types()
+        attrs.update(
+            {
+                "NumChannels": ("i", True, 0),
+                "ImgH": ("i", True, 0),
+                "ImgW": ("i", True, 0),
+                "PE": ("i", True, 1),
+                "inputDataType": ("s", True, ""),
+                "thresholdDataType": ("s", True, ""),
+                "outputDataType": ("s", True, "BINARY", {"BINARY", "BIPOLAR"}),
+                "ram_style": ("s", False, "auto", {"auto", "block", "distributed"}),
+                "layer_name": ("s", False, ""),
+                # two streamed inputs: one FIFO depth each (FINN's default has one entry)
+                "inFIFODepths": ("ints", False, [2, 2]),
+            }
+        )
+        return attrs
+
+    def dyn_params(self) -> DynThreshParams:
+        h, w, c = self._dims()
+        return DynThreshParams(
+            c,
+            h,
+            w,
+            self.get_input_datatype(0).bitwidth(),
+            self.get_input_datatype(1).bitwidth(),
+            self.get_nodeattr("PE"),
+        )
+
+    def _dims(self):
+        return (self.get_nodeattr("ImgH"), self.get_nodeattr("ImgW"), self.get_nodeattr("NumChannels"))
+
+    def get_normal_input_shape(self, ind=0):
+        h, w, c = self._dims()
+        return (1, h, w, c) if ind == 0 else (1, 1, 1, c)
+
+    def get_normal_output_shape(self, ind=0):
+        return self.get_normal_input_shape(0)
+
+    def get_folded_input_shape(self, ind=0):
+        pe = self.get_nodeattr("PE")
+        shape = self.get_normal_input_shape(ind)
+        return (*shape[:-1], shape[-1] // pe, pe)
+
+    def get_folded_output_shape(self, ind=0):
+        return self.get_folded_input_shape(0)
+
+    def get_input_datatype(self, ind=0):
+        return dt(self.get_nodeattr("inputDataType" if ind == 0 else "thresholdDataType"))
+
+    def get_output_datatype(self, ind=0):
+        return dt(self.get_nodeattr("outputDataType"))
+
+    def get_instream_width(self, ind=0):
+        return self.get_nodeattr("PE") * self.get_input_datatype(ind).bitwidth()
+
+    def get_outstream_width(self, ind=0):
+        return self.get_nodeattr("PE") * self.get_output_datatype().bitwidth()
+
+    def get_number_output_values(self):
+        return int(np.prod(self.get_folded_output_shape()[:-1]))
+
+    def infer_node_datatype(self, model):
+        node = self.onnx_node
+        self.set_nodeattr("inputDataType", model.get_tensor_datatype(node.input[0]).name)
+        self.set_nodeattr("thresholdDataType", model.get_tensor_datatype(node.input[1]).name)
+        model.set_tensor_datatype(node.output[0], self.get_output_datatype())
+
+    def verify_node(self):
+        c, pe = self.get_nodeattr("NumChannels"), self.get_nodeattr("PE")
+        return [f"PE={pe} does not divide NumChannels={c}"] if c % pe else []
+
+    def get_exp_cycles(self):
+        """One frame per H*W*C/PE cycles (ping-pong buffer); latency is about one frame more."""
+        h, w, c = self._dims()
+        return h * w * c // self.get_nodeattr("PE")
+
+    def frame_buffer_shape(self):
+        """(banks, width bits, depth): two frame buffers of H*W*C/PE words."""
+        h, w, c = self._dims()
+        pe = self.get_nodeattr("PE")
+        return 2, pe * self.get_input_datatype(0).bitwidth(), h * w * (c // pe)
+
+    def bram_estimation(self, fpgapart=None):
+        banks, width, depth = self.frame_buffer_shape()
+        return banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[1]
+
+    def lut_estimation(self, fpgapart=None):
+        pe = self.get_nodeattr("PE")
+        a = self.get_input_datatype(0).bitwidth()
+        t = self.get_input_datatype(1).bitwidth()
+        c = self.get_nodeattr("NumChannels")
+        compare = pe * max(a, t)
+        threshold_regs = c * t // 2  # the frame's thresholds, held in LUTRAM/registers
+        banks, width, depth = self.frame_buffer_shape()
+        buffer_luts = banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[0]
+        return int(80 + compare + threshold_regs + buffer_luts)
+
+    def dsp_estimation(self, fpgapart=None):
+        return 0
+
+    def get_op_and_param_counts(self):
+        h, w, c = self._dims()
+        return {f"op_cmp_{self.get_input_datatype(0).bitwidth()}b": h * w * c}
+
+    def execute_node(self, context, graph):
+        """Python execution: the golden function."""
+        node = self.onnx_node
+        x = nhwc_to_nchw(context[node.input[0]])
+        t = np.asarray(context[node.input[1]]).reshape(x.shape[0], -1)
+        y = golden.dynamic_threshold(x, t)
+        context[node.output[0]] = nchw_to_nhwc(bipolar_as(y, self.get_nodeattr("outputDataType")))
+
+
+@register_hls_op
+class DynamicThreshold_hls(DynamicThreshold, HLSBackend):
+    """HLS backend: instantiates hls/dynamic_threshold.hpp."""
+
+    def generate_params(self, model, path):
+        copy_header(HEADER, path)
+
+    def global_includes(self):
+        self.code_gen_dict["$GLOBALS$"] = [f'#include "{HEADER}"']
+
+    def defines(self, var):
+        self.code_gen_dict["$DEFINES$"] = []
+
+    def docompute(self):
+        h, w, c = self._dims()
+        args = [c, h * w, self.get_nodeattr("PE"), self.get_input_datatype(0).bitwidth(),
+                self.get_input_datatype(1).bitwidth()]
+        self.code_gen_dict["$DOCOMPUTE$"] = [f"dynamic_threshold<{', '.join(map(str, args))}>(in0_V, in1_V, out0_V);"]
+
+    def blackboxfunction(self):
+        self.code_gen_dict["$BLACKBOXFUNCTION$"] = [
+            f"void {self.onnx_node.name}(hls::stream<ap_uint<{self.get_instream_width(0)}> > &in0_V, "
+            f"hls::stream<ap_uint<{self.get_instream_width(1)}> > &in1_V, "
+            f"hls::stream<ap_uint<{self.get_outstream_width()}> > &out0_V)"
+        ]
+
+    def pragmas(self):
+        # FINN's default only declares in0_V and out0_V
+        self.code_gen_dict["$PRAGMAS$"] = [
+            "#pragma HLS INTERFACE axis port=in0_V",
+            "#pragma HLS INTERFACE axis port=in1_V",
+            "#pragma HLS INTERFACE axis port=out0_V",
+            "#pragma HLS INTERFACE ap_ctrl_none port=return",
+        ]
+
+    def get_ap_int_max_w(self):
+        return max(self.get_instream_width(0), self.get_instream_width(1), self.get_outstream_width())
+
+    def execute_node(self, context, graph):
+        """exec_mode "cppsim" runs bnnforge's C simulation of the HLS kernel; else the golden function."""
+        if self.get_nodeattr("exec_mode") != "cppsim":
+            return DynamicThreshold.execute_node(self, context, graph)
+        from bnnforge.finn_flow import csim
+
+        node = self.onnx_node
+        x = nhwc_to_nchw(context[node.input[0]])
+        t = np.asarray(context[node.input[1]]).reshape(x.shape[0], -1)
+        y = csim.run_dynthresh(self.dyn_params(), x, t)
+        context[node.output[0]] = nchw_to_nhwc(bipolar_as(y, self.get_nodeattr("outputDataType")))

@@ -1,0 +1,245 @@
+"""FINN op `LabBinarizer`: the fused LAB layer (SPEC section 2) and its HLS backend.
+
+Node: inputs (x NHWC (1,H,W,C), weights (C,K,K) initializer, thresholds (C,)
+initializer), output NHWC (1,H,W,C) in BINARY (0/1, what a following XNOR layer
+reads) or BIPOLAR (-1/+1) encoding; both are the same bits in hardware.
+Python execution is the golden function; the HLS backend instantiates
+hls/lab_binarizer.hpp; the RTL backend lives in bnnforge.sim.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from finn.custom_op.fpgadataflow import register_custom_op
+from finn.custom_op.fpgadataflow.hls import register_custom_op as register_hls_op
+from finn.custom_op.fpgadataflow.hlsbackend import HLSBackend
+from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+
+from bnnforge.finn_flow.layer_params import LabParams
+from bnnforge.finn_flow.ops.common import bipolar_as, copy_header, dt, memory_cost, nchw_to_nhwc, nhwc_to_nchw
+from bnnforge.model import golden
+
+HEADER = "lab_binarizer.hpp"
+RTL_PIPELINE_LATENCY = 4  # cycles from the last input beat of a pixel to its output (RTL)
+
+
+@register_custom_op
+class LabBinarizer(HWCustomOp):
+    """Fused LAB binarizer: line buffer, zero padding, k x k depthwise MAC, threshold, PE lanes."""
+
+    def get_nodeattr_types(self):
+        attrs = super().get_nodeattr_types()
+        attrs.update(
+            {
+                "NumChannels": ("i", True, 0),
+                "ImgH": ("i", True, 0),
+                "ImgW": ("i", True, 0),
+                "KernelSize": ("i", True, 3),
+                "PE": ("i", True, 1),
+                "inputDataType": ("s", True, ""),
+                "weightDataType": ("s", True, ""),
+                "accDataType": ("s", True, ""),
+                "outputDataType": ("s", True, "BINARY", {"BINARY", "BIPOLAR"}),
+                # memory of the line buffer
+                "ram_style": ("s", False, "auto", {"auto", "block", "distributed"}),
+                # the bnnforge IntegerNet layer this node implements (for verify)
+                "layer_name": ("s", False, ""),
+            }
+        )
+        return attrs
+
+    # --- parameters -------------------------------------------------------------
+
+    def lab_params(self, model=None, context=None) -> LabParams:
+        """The layer's parameters (weights/thresholds from the model's initializers or a context)."""
+        node = self.onnx_node
+        src = context if context is not None else {n: model.get_initializer(n) for n in node.input[1:]}
+        k = self.get_nodeattr("KernelSize")
+        return LabParams(
+            np.asarray(src[node.input[1]]).reshape(-1, k, k),
+            np.asarray(src[node.input[2]]).reshape(-1),
+            self.get_nodeattr("ImgH"),
+            self.get_nodeattr("ImgW"),
+            self.get_input_datatype(0).bitwidth(),
+            self.get_input_datatype(1).bitwidth(),
+            self.get_nodeattr("PE"),
+        )
+
+    # --- shapes and datatypes ------------------------------------------------------
+
+    def _dims(self):
+        return (self.get_nodeattr("ImgH"), self.get_nodeattr("ImgW"), self.get_nodeattr("NumChannels"))
+
+    def get_normal_input_shape(self, ind=0):
+        h, w, c = self._dims()
+        k = self.get_nodeattr("KernelSize")
+        return [(1, h, w, c), (c, k, k), (c,)][ind]
+
+    def get_normal_output_shape(self, ind=0):
+        h, w, c = self._dims()
+        return (1, h, w, c)
+
+    def get_folded_input_shape(self, ind=0):
+        if ind != 0:
+            return self.get_normal_input_shape(ind)
+        h, w, c = self._dims()
+        pe = self.get_nodeattr("PE")
+        return (1, h, w, c // pe, pe)
+
+    def get_folded_output_shape(self, ind=0):
+        return self.get_folded_input_shape(0)
+
+    def get_input_datatype(self, ind=0):
+        return dt(self.get_nodeattr(["inputDataType", "weightDataType", "accDataType"][ind]))
+
+    def get_output_datatype(self, ind=0):
+        return dt(self.get_nodeattr("outputDataType"))
+
+    def get_instream_width(self, ind=0):
+        return self.get_nodeattr("PE") * self.get_input_datatype().bitwidth() if ind == 0 else 0
+
+    def get_outstream_width(self, ind=0):
+        return self.get_nodeattr("PE") * self.get_output_datatype().bitwidth()
+
+    def get_number_output_values(self):
+        return int(np.prod(self.get_folded_output_shape()[:-1]))
+
+    def infer_node_datatype(self, model):
+        idt = model.get_tensor_datatype(self.onnx_node.input[0])
+        if idt.is_integer() and idt.signed():
+            self.set_nodeattr("inputDataType", idt.name)
+        model.set_tensor_datatype(self.onnx_node.output[0], self.get_output_datatype())
+
+    def verify_node(self):
+        h, w, c = self._dims()
+        pe, k = self.get_nodeattr("PE"), self.get_nodeattr("KernelSize")
+        msgs = []
+        if c % pe:
+            msgs.append(f"PE={pe} does not divide NumChannels={c}")
+        if k % 2 == 0:
+            msgs.append(f"KernelSize={k} must be odd")
+        return msgs
+
+    # --- performance and resources ---------------------------------------------------
+
+    def get_exp_cycles(self):
+        """Steady-state cycles per frame: H*W*C/PE (the RTL overlaps frames) plus pipeline latency."""
+        h, w, c = self._dims()
+        return h * w * c // self.get_nodeattr("PE") + RTL_PIPELINE_LATENCY
+
+    def _widths(self):
+        a = self.get_input_datatype(0).bitwidth()
+        wb = self.get_input_datatype(1).bitwidth()
+        acc = self.get_input_datatype(2).bitwidth()
+        return a, wb, acc
+
+    def line_buffer_shape(self):
+        """(banks, width bits, depth) of the line buffer: K+1 row banks of W*C/PE words."""
+        h, w, c = self._dims()
+        pe, k = self.get_nodeattr("PE"), self.get_nodeattr("KernelSize")
+        a, _, _ = self._widths()
+        return k + 1, pe * a, w * (c // pe)
+
+    def bram_estimation(self, fpgapart=None):
+        banks, width, depth = self.line_buffer_shape()
+        return banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[1]
+
+    def lut_estimation(self, fpgapart=None):
+        """FINN-R style LUT model (as FINN's VVAU), for K*K parallel taps per PE lane,
+        plus weight/threshold ROMs and the line buffer when it goes to LUTRAM."""
+        h, w, c = self._dims()
+        pe, k = self.get_nodeattr("PE"), self.get_nodeattr("KernelSize")
+        a, wb, acc = self._widths()
+        taps = k * k
+        fold = c // pe
+        mult = taps * (2 * math.ceil((wb + a) / 6) - 1) * (wb + a)
+        adders = (wb + a) * (2 * taps - 1)
+        compare = acc
+        per_lane = mult + adders + compare
+        params = pe * (taps * wb + acc) * math.ceil(fold / 64)  # weights + thresholds in LUTROM
+        banks, width, depth = self.line_buffer_shape()
+        buffer_luts = banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[0]
+        control = 100
+        return int(control + pe * per_lane + params + buffer_luts)
+
+    def dsp_estimation(self, fpgapart=None):
+        return 0
+
+    def get_op_and_param_counts(self):
+        h, w, c = self._dims()
+        k = self.get_nodeattr("KernelSize")
+        a, wb, acc = self._widths()
+        return {
+            f"op_mac_{min(a, wb)}bx{max(a, wb)}b": h * w * c * k * k,
+            f"param_weight_{wb}b": c * k * k,
+            f"param_threshold_{acc}b": c,
+        }
+
+    # --- execution ----------------------------------------------------------------
+
+    def execute_node(self, context, graph):
+        """Python execution: the golden function."""
+        node = self.onnx_node
+        x = nhwc_to_nchw(context[node.input[0]])
+        p = self.lab_params(context=context)
+        y = golden.lab_binarizer(x, p.weights, p.thresholds)
+        context[node.output[0]] = nchw_to_nhwc(bipolar_as(y, self.get_nodeattr("outputDataType")))
+
+
+@register_hls_op
+class LabBinarizer_hls(LabBinarizer, HLSBackend):
+    """HLS backend: instantiates hls/lab_binarizer.hpp with the node's parameters."""
+
+    def get_exp_cycles(self):
+        """The HLS kernel does not overlap frames: (H*W + LAG) * C/PE."""
+        h, w, c = self._dims()
+        k = self.get_nodeattr("KernelSize")
+        lag = (k // 2) * w + k // 2
+        return (h * w + lag) * c // self.get_nodeattr("PE")
+
+    def generate_params(self, model, path):
+        p = self.lab_params(model)
+        Path(path, "params.h").write_text("#pragma once\n#include <ap_int.h>\n" + p.params_header("lab"))
+        copy_header(HEADER, path)
+
+    def global_includes(self):
+        self.code_gen_dict["$GLOBALS$"] = [f'#include "{HEADER}"', '#include "params.h"']
+
+    def defines(self, var):
+        self.code_gen_dict["$DEFINES$"] = []
+
+    def docompute(self):
+        h, w, c = self._dims()
+        a, wb, acc = self._widths()
+        args = [c, h, w, self.get_nodeattr("KernelSize"), self.get_nodeattr("PE"), a, wb, acc]
+        self.code_gen_dict["$DOCOMPUTE$"] = [
+            f"lab_binarizer<{', '.join(map(str, args))}>(in0_V, out0_V, lab_weights, lab_thresholds);"
+        ]
+
+    def blackboxfunction(self):
+        self.code_gen_dict["$BLACKBOXFUNCTION$"] = [
+            f"void {self.onnx_node.name}(hls::stream<ap_uint<{self.get_instream_width()}> > &in0_V, "
+            f"hls::stream<ap_uint<{self.get_outstream_width()}> > &out0_V)"
+        ]
+
+    def pragmas(self):
+        super().pragmas()
+        self.code_gen_dict["$PRAGMAS$"] += [
+            "#pragma HLS ARRAY_PARTITION variable=lab_weights complete dim=2",
+            "#pragma HLS ARRAY_PARTITION variable=lab_weights complete dim=3",
+            "#pragma HLS ARRAY_PARTITION variable=lab_thresholds complete dim=2",
+        ]
+
+    def execute_node(self, context, graph):
+        """exec_mode "cppsim" runs bnnforge's C simulation of the HLS kernel (g++ + ap_types);
+        anything else is the golden function."""
+        if self.get_nodeattr("exec_mode") != "cppsim":
+            return LabBinarizer.execute_node(self, context, graph)
+        from bnnforge.finn_flow import csim
+
+        node = self.onnx_node
+        y = csim.run_lab(self.lab_params(context=context), nhwc_to_nchw(context[node.input[0]]))
+        context[node.output[0]] = nchw_to_nhwc(bipolar_as(y, self.get_nodeattr("outputDataType")))
