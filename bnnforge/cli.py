@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -18,6 +19,12 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from bnnforge.toolenv import ToolMissing
 
     errors = [UserError, ToolMissing, ValueError, FileNotFoundError]
+    try:
+        from bnnforge.finn_flow.build import BuildError
+
+        errors.append(BuildError)
+    except ImportError:
+        pass
     try:
         from bnnforge.model.run import RunError
 
@@ -83,6 +90,41 @@ def cmd_verify(args: argparse.Namespace) -> int:
     report = verify_run(Path(args.run_dir), args.samples)
     print(report.table())
     return 0 if report.ok else 1
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from bnnforge.finn_flow.boards import load_board
+    from bnnforge.finn_flow.build import BuildOptions, build
+
+    board = load_board(args.board)
+    opts = BuildOptions(
+        model=Path(args.model),
+        board=board,
+        out=Path(args.out),
+        target_fps=args.target_fps,
+        folding=Path(args.folding) if args.folding else None,
+        clock_ns=args.clock_ns,
+        until=args.until,
+        lab_impl=args.lab_impl,
+        custom_backend=args.custom_backend,
+        from_step=args.from_step,
+        vectors=Path(args.vectors) if args.vectors else None,
+    )
+    print(f"building {opts.model} for {board.name} ({board.part}, {opts.clock} ns) -> {opts.out}")
+    result = build(opts)
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from bnnforge.finn_flow.build import STEP_NAMES, _model_path
+    from bnnforge.finn_flow.report import summarize
+
+    estimated = _model_path(opts.out, STEP_NAMES.index("estimate"))
+    if estimated.exists() and (opts.out / "report" / "estimate_layer_cycles.json").exists():
+        summary = summarize(ModelWrapper(str(estimated)), opts.out / "report", board, opts.clock)
+        print(summary.table())
+        (opts.out / "report" / "bnnforge_summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
+    print(f"applied folding: {opts.out / 'folding.json'}")
+    print(result.message)
+    return result.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +196,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--samples", type=int, default=16, help="number of test images (default 16)")
     p.set_defaults(func=cmd_verify)
+
+    from bnnforge.finn_flow.boards import board_names
+
+    p = sub.add_parser(
+        "build",
+        help="build a FINN dataflow accelerator (estimates, HLS/RTL code, bitstream with Vivado)",
+        description="Run the FINN flow with bnnforge's custom LAB and dynamic-threshold layers. "
+        "Always writes BUILD_DIR/folding.json, BUILD_DIR/report/ (estimates) and the FINN graph after "
+        "each step (BUILD_DIR/intermediate_models/). Exit 0 when the requested stage completed, "
+        "3 when it needs Vivado/Vitis HLS and they are not on PATH (code generation still runs).",
+    )
+    p.add_argument("model", metavar="MODEL.onnx", help="QONNX model written by `bnnforge export`")
+    p.add_argument("--board", required=True, choices=board_names(), help="target board (boards/*.toml)")
+    fold = p.add_mutually_exclusive_group()
+    fold.add_argument("--target-fps", type=float, help="fold every layer to reach this throughput")
+    fold.add_argument("--folding", metavar="FILE", help="FINN folding JSON (e.g. from `bnnforge fold`)")
+    p.add_argument("--clock-ns", type=float, help="clock period (default: the board's)")
+    p.add_argument("--until", choices=("estimate", "codegen", "bitfile"), default="bitfile",
+                   help="last stage to run (default bitfile; needs Vivado + Vitis HLS)")
+    p.add_argument("--lab-impl", choices=("fused", "stock"), default="fused",
+                   help="LAB as the fused LabBinarizer (default) or stock FMPadding + SWG + VVAU")
+    p.add_argument("--custom-backend", choices=("rtl", "hls"), default="rtl",
+                   help="implementation of the custom layers (default rtl: the one simulated here)")
+    p.add_argument("--from-step", metavar="STEP", help="resume from this step (its predecessor's model is reused)")
+    p.add_argument("--vectors", metavar="FILE", help="golden vectors for the Python-execution check "
+                   "(default: vectors.npz next to the model)")
+    p.add_argument("--out", required=True, metavar="BUILD_DIR")
+    p.set_defaults(func=cmd_build)
     return parser
 
 

@@ -1,0 +1,432 @@
+"""`bnnforge build`: QONNX model -> FINN dataflow accelerator, with bnnforge's custom layers.
+
+Steps (each saves BUILD_DIR/intermediate_models/NN_<step>.onnx, so a build can
+resume from any step with --from-step):
+
+  estimate stage   tidy, streamline, convert_to_hw, check_python, dataflow_partition,
+                   specialize, fold, minimize_bit_width, estimate
+  codegen stage    codegen                     (HLS C++ / RTL for every layer)
+  bitfile stage    hw_ipgen, fifo_depths, stitched_ip, bitfile, driver, deployment
+                   (need Vivado and Vitis HLS on PATH)
+
+Everything FINN prints goes to BUILD_DIR/build.log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from bnnforge.finn_flow.boards import Board
+
+STAGES = ("estimate", "codegen", "bitfile")
+LAB_IMPLS = ("fused", "stock")
+CUSTOM_BACKENDS = ("rtl", "hls")
+EXIT_STAGE_UNAVAILABLE = 3
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+@dataclasses.dataclass
+class BuildOptions:
+    model: Path
+    board: Board
+    out: Path
+    target_fps: float | None = None
+    folding: Path | None = None
+    clock_ns: float | None = None
+    until: str = "bitfile"
+    lab_impl: str = "fused"
+    custom_backend: str = "rtl"
+    from_step: str | None = None
+    vectors: Path | None = None  # golden test vectors (default: vectors.npz next to the model)
+
+    @property
+    def clock(self) -> float:
+        return self.clock_ns or self.board.clock_ns
+
+
+@dataclasses.dataclass
+class Step:
+    name: str
+    stage: str
+    fn: Callable  # (model, ctx) -> model
+
+
+@dataclasses.dataclass
+class BuildContext:
+    opts: BuildOptions
+    finn_cfg: object  # finn DataflowBuildConfig
+    log: Callable[[str], None]
+
+
+def missing_vivado_tools() -> list[str]:
+    """What the bitfile stage needs and this machine lacks."""
+    from bnnforge import toolenv
+
+    missing = [t for t in ("vivado", "vitis_hls") if toolenv.which(t) is None]
+    if not os.environ.get("XILINX_VIVADO"):
+        missing.append("XILINX_VIVADO (source Vivado's settings64.sh)")
+    return missing
+
+
+# --- steps ---------------------------------------------------------------------
+
+
+def step_tidy(model, ctx):
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import GiveUniqueNodeNames, RemoveStaticGraphInputs
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    check_supported_ops(model, ctx.opts.model)
+    for t in (InferShapes(), FoldConstants(), GiveUniqueNodeNames(), InferDataTypes(), RemoveStaticGraphInputs(), InferDataLayouts()):
+        model = model.transform(t)
+    return model
+
+
+SUPPORTED_OPS = {
+    "Conv", "MatMul", "MultiThreshold", "MaxPool", "Flatten", "Reshape", "ReduceSum", "Sub", "Transpose",
+}
+
+
+def check_supported_ops(model, path) -> None:
+    """Refuse graphs with operators the flow cannot map, naming node and op."""
+    bad = [f"{n.name or '?'} ({n.op_type})" for n in model.graph.node if n.op_type not in SUPPORTED_OPS]
+    if bad:
+        raise BuildError(
+            f"{path}: unsupported ONNX operator(s): {', '.join(bad)}. bnnforge build takes graphs written by "
+            f"`bnnforge export` (operators: {', '.join(sorted(SUPPORTED_OPS))})"
+        )
+
+
+def step_streamline(model, ctx):
+    import finn.transformation.streamline.absorb as absorb
+    from finn.transformation.streamline import Streamline
+    from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+    from qonnx.transformation.bipolar_to_xnor import ConvertBipolarMatMulToXnorPopcount
+    from qonnx.transformation.general import RemoveUnusedTensors
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+
+    for t in (
+        LowerConvsToMatMul(),
+        MakeMaxPoolNHWC(),
+        absorb.AbsorbTransposeIntoMultiThreshold(),
+        MakeMaxPoolNHWC(),
+        absorb.AbsorbConsecutiveTransposes(),
+        InferDataLayouts(),
+        ConvertBipolarMatMulToXnorPopcount(),
+        Streamline(),
+        InferDataLayouts(),
+        RemoveUnusedTensors(),
+        RoundAndClipThresholds(),
+    ):
+        model = model.transform(t)
+    return model
+
+
+def step_convert_to_hw(model, ctx):
+    import finn.transformation.streamline.absorb as absorb
+    from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
+        InferBinaryMatrixVectorActivation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
+    from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
+        InferElementwiseBinaryOperation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
+    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+        InferQuantizedMatrixVectorActivation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
+    from finn.transformation.fpgadataflow.convert_to_hw.vector_vector_activation import InferVectorVectorActivation
+    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
+    from qonnx.custom_op.registry import getCustomOp
+    from qonnx.transformation.general import GiveUniqueNodeNames
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from bnnforge.finn_flow.finn_compat import bipolar_thresholding_ok
+    from bnnforge.finn_flow.transforms import InferDynamicThreshold, InferLabBinarizer
+
+    if ctx.opts.lab_impl == "fused":
+        model = model.transform(InferLabBinarizer())
+    model = model.transform(InferDynamicThreshold())
+    model = bipolar_thresholding_ok(model)
+    for t in (
+        InferBinaryMatrixVectorActivation(),
+        InferQuantizedMatrixVectorActivation(),
+        InferVectorVectorActivation(),
+        InferThresholdingLayer(),
+        InferPool(),  # before InferConvInpGen: it turns MaxPool into Im2Col + Pool
+        InferConvInpGen(),
+        RemoveCNVtoFCFlatten(),
+        InferElementwiseBinaryOperation(),
+        InferDuplicateStreamsLayer(),
+        absorb.AbsorbConsecutiveTransposes(),
+        GiveUniqueNodeNames(),
+        InferDataLayouts(),
+        InferDataTypes(),
+        InferShapes(),
+    ):
+        model = model.transform(t)
+    for node in model.graph.node:
+        if node.op_type in ("LabBinarizer", "DynamicThreshold"):
+            getCustomOp(node).set_nodeattr("preferred_impl_style", ctx.opts.custom_backend)
+    return model
+
+
+def step_check_python(model, ctx):
+    """FINN's Python execution of the hardware graph must equal the golden logits exactly."""
+    from finn.core.onnx_exec import execute_onnx
+
+    vectors = ctx.opts.vectors or ctx.opts.model.with_name("vectors.npz")
+    if not Path(vectors).exists():
+        ctx.log(f"  no golden vectors at {vectors}: Python-execution check skipped")
+        return model
+    vec = np.load(vectors)
+    x, want = vec["input"][:1].astype(np.float32), vec["golden/fc_out"][:1]
+    out = execute_onnx(model, {model.graph.input[0].name: x})[model.graph.output[0].name]
+    got = np.asarray(out).reshape(want.shape)
+    if not np.array_equal(got, want):
+        raise BuildError(f"FINN Python execution differs from the golden model on {vectors}: {got} != {want}")
+    ctx.log(f"  FINN Python execution == golden logits on {vectors.name} (exact)")
+    return model
+
+
+def step_dataflow_partition(model, ctx):
+    from finn.builder.build_dataflow_steps import step_create_dataflow_partition
+
+    return step_create_dataflow_partition(model, ctx.finn_cfg)
+
+
+def step_specialize(model, ctx):
+    from finn.builder.build_dataflow_steps import step_specialize_layers
+
+    return step_specialize_layers(model, ctx.finn_cfg)
+
+
+def step_fold(model, ctx):
+    from bnnforge.finn_flow import folding
+
+    opts = ctx.opts
+    if opts.folding is not None:
+        model = folding.apply_folding(model, folding.load_folding(opts.folding), str(opts.folding))
+        ctx.log(f"  applied {opts.folding}")
+    elif opts.target_fps is not None:
+        from finn.transformation.fpgadataflow.set_folding import SetFolding
+
+        target_cycles = int(1e9 / opts.clock / opts.target_fps)
+        # FINN's SetFolding skips unknown op types: fold ours first, or its two-pass
+        # relaxation slows every layer down to our unfolded ones
+        model = folding.fold_custom_ops(model, target_cycles)
+        model = model.transform(SetFolding(target_cycles, mvau_wwidth_max=ctx.finn_cfg.mvau_wwidth_max))
+        folding.check_folding(model)
+        ctx.log(f"  folded for {opts.target_fps:g} fps ({target_cycles} cycles per frame at {opts.clock} ns)")
+    else:
+        ctx.log("  no --target-fps or --folding: every layer unfolded (PE = SIMD = 1)")
+    (ctx.opts.out / "folding.json").write_text(json.dumps(folding.folding_config(model), indent=2) + "\n")
+    return model
+
+
+def step_minimize_bit_width(model, ctx):
+    """FINN's bit-width minimization, with the XNOR accumulator fix (see finn_compat)."""
+    from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
+    from finn.transformation.fpgadataflow.minimize_weight_bit_width import MinimizeWeightBitWidth
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+
+    from bnnforge.finn_flow.finn_compat import fix_xnor_accumulators
+
+    model = model.transform(MinimizeWeightBitWidth()).transform(MinimizeAccumulatorWidth())
+    model = fix_xnor_accumulators(model)
+    model = model.transform(InferDataTypes())
+    model = model.transform(RoundAndClipThresholds()).transform(InferDataTypes())
+    return model.transform(MinimizeWeightBitWidth()).transform(InferDataTypes())
+
+
+def step_estimate(model, ctx):
+    from finn.builder.build_dataflow_steps import step_generate_estimate_reports
+
+    return step_generate_estimate_reports(model, ctx.finn_cfg)
+
+
+def step_codegen(model, ctx):
+    from finn.builder.build_dataflow_steps import step_hw_codegen
+
+    return step_hw_codegen(model, ctx.finn_cfg)
+
+
+def _finn_step(name: str) -> Callable:
+    def run(model, ctx):
+        import finn.builder.build_dataflow_steps as steps
+
+        return getattr(steps, name)(model, ctx.finn_cfg)
+
+    run.__name__ = name
+    return run
+
+
+STEPS = [
+    Step("tidy", "estimate", step_tidy),
+    Step("streamline", "estimate", step_streamline),
+    Step("convert_to_hw", "estimate", step_convert_to_hw),
+    Step("check_python", "estimate", step_check_python),
+    Step("dataflow_partition", "estimate", step_dataflow_partition),
+    Step("specialize", "estimate", step_specialize),
+    Step("fold", "estimate", step_fold),
+    Step("minimize_bit_width", "estimate", step_minimize_bit_width),
+    Step("estimate", "estimate", step_estimate),
+    Step("codegen", "codegen", step_codegen),
+    Step("hw_ipgen", "bitfile", _finn_step("step_hw_ipgen")),
+    Step("fifo_depths", "bitfile", _finn_step("step_set_fifo_depths")),
+    Step("stitched_ip", "bitfile", _finn_step("step_create_stitched_ip")),
+    Step("bitfile", "bitfile", _finn_step("step_synthesize_bitfile")),
+    Step("driver", "bitfile", _finn_step("step_make_driver")),
+    Step("deployment", "bitfile", _finn_step("step_deployment_package")),
+]
+STEP_NAMES = [s.name for s in STEPS]
+
+
+def finn_config(opts: BuildOptions, stage: str):
+    from finn.builder.build_dataflow_config import DataflowBuildConfig, DataflowOutputType, ShellFlowType
+
+    outputs = [DataflowOutputType.ESTIMATE_REPORTS]
+    if stage == "bitfile":
+        outputs += [
+            DataflowOutputType.STITCHED_IP,
+            DataflowOutputType.BITFILE,
+            DataflowOutputType.PYNQ_DRIVER,
+            DataflowOutputType.DEPLOYMENT_PACKAGE,
+        ]
+    return DataflowBuildConfig(
+        output_dir=str(opts.out),
+        synth_clk_period_ns=opts.clock,
+        board=opts.board.finn_board,
+        fpga_part=opts.board.part,
+        shell_flow_type=ShellFlowType(opts.board.shell_flow),
+        generate_outputs=outputs,
+        save_intermediate_models=True,
+    )
+
+
+@contextlib.contextmanager
+def _finn_output_to(log_path: Path):
+    """FINN prints and logs a lot: send it to the build log, keep the console readable."""
+    finn_log = logging.getLogger("finn_logger")
+    handler = logging.FileHandler(log_path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    old_handlers, old_propagate = finn_log.handlers[:], finn_log.propagate
+    finn_log.handlers, finn_log.propagate = [handler], False
+    with open(log_path, "a") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+        try:
+            yield
+        finally:
+            finn_log.handlers, finn_log.propagate = old_handlers, old_propagate
+            handler.close()
+
+
+def _model_path(out: Path, index: int) -> Path:
+    return out / "intermediate_models" / f"{index:02d}_{STEPS[index].name}.onnx"
+
+
+@dataclasses.dataclass
+class BuildResult:
+    out: Path
+    completed_stage: str | None
+    exit_code: int
+    message: str
+
+
+def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult:
+    import bnnforge.finn_flow.ops  # noqa: F401  (registers the custom ops, prepares FINN)
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from bnnforge.finn_flow import finn_compat
+
+    if opts.until not in STAGES:
+        raise BuildError(f"--until {opts.until!r}: allowed: {', '.join(STAGES)}")
+    if opts.target_fps is not None and opts.folding is not None:
+        raise BuildError("give either --target-fps or --folding, not both")
+    if opts.target_fps is not None and opts.target_fps <= 0:
+        raise BuildError(f"--target-fps must be positive, got {opts.target_fps}")
+    if opts.folding is not None and not Path(opts.folding).exists():
+        raise BuildError(f"folding file {opts.folding} not found")
+    out = opts.out
+    (out / "intermediate_models").mkdir(parents=True, exist_ok=True)
+    finn_compat.use_build_dir(out / "code")
+    start = 0
+    if opts.from_step:
+        if opts.from_step not in STEP_NAMES:
+            raise BuildError(f"--from-step {opts.from_step!r}: steps are {', '.join(STEP_NAMES)}")
+        start = STEP_NAMES.index(opts.from_step)
+        prev = _model_path(out, start - 1) if start else None
+        if prev is not None and not prev.exists():
+            raise BuildError(f"cannot resume from {opts.from_step}: {prev} is missing (run the earlier steps first)")
+        model = ModelWrapper(str(prev)) if prev else _load_input(opts.model)
+    else:
+        model = _load_input(opts.model)
+
+    last = max(i for i, s in enumerate(STEPS) if STAGES.index(s.stage) <= STAGES.index(opts.until))
+    stop_reason = None
+    if opts.until == "bitfile":
+        missing = missing_vivado_tools()
+        if missing:
+            last = max(i for i, s in enumerate(STEPS) if s.stage == "codegen")
+            stop_reason = f"not found: {', '.join(missing)}"
+
+    ctx = BuildContext(opts, finn_config(opts, opts.until), log)
+    build_log = out / "build.log"
+    completed = None
+    for i in range(start, last + 1):
+        step = STEPS[i]
+        t0 = time.time()
+        with _finn_output_to(build_log):
+            try:
+                model = step.fn(model, ctx)
+            except (BuildError, ValueError):
+                raise
+            except Exception as e:
+                raise BuildError(f"step {step.name} failed: {type(e).__name__}: {e} (details in {build_log})") from e
+        model.save(str(_model_path(out, i)))
+        log(f"[{i + 1:2d}/{last + 1}] {step.name:<20} {time.time() - t0:6.1f} s")
+        if i == last or STEPS[i + 1].stage != step.stage:
+            completed = step.stage
+
+    if stop_reason:
+        message = (
+            f"stopped after code generation ({stop_reason}).\n"
+            f"  produced: estimates in {out}/report/, HLS C++ and RTL in {out}/code/, the FINN graph after "
+            f"each step in {out}/intermediate_models/\n"
+            "  HLS synthesis, stitched IP, bitstream and the PYNQ driver need Vivado and Vitis HLS: source "
+            "their settings64.sh and rerun with --from-step hw_ipgen"
+        )
+        return BuildResult(out, completed, EXIT_STAGE_UNAVAILABLE, message)
+    return BuildResult(out, completed, 0, f"build finished through the {completed} stage: {out}")
+
+
+def _load_input(path: Path):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    path = Path(path)
+    if not path.exists():
+        raise BuildError(f"model file {path} not found")
+    try:
+        return ModelWrapper(str(path))
+    except Exception as e:
+        raise BuildError(f"{path}: not a readable ONNX model ({e})") from e
