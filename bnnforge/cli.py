@@ -87,7 +87,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from bnnforge.model.verify import verify_run
 
-    report = verify_run(Path(args.run_dir), args.samples)
+    from bnnforge.finn_flow.verify_columns import COLUMNS
+
+    unknown = set(args.columns) - set(COLUMNS)
+    if unknown:
+        raise UserError(f"unknown column(s) {sorted(unknown)}; allowed: {', '.join(COLUMNS)}")
+    report = verify_run(Path(args.run_dir), args.samples, {c: COLUMNS[c] for c in args.columns})
     print(report.table())
     return 0 if report.ok else 1
 
@@ -125,6 +130,29 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"applied folding: {opts.out / 'folding.json'}")
     print(result.message)
     return result.exit_code
+
+
+def cmd_sim_layer(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from bnnforge.sim.layer import load_input, run_layer
+
+    x = load_input(Path(args.input))
+    run = run_layer(args.layer, args.backend, Path(args.params), x, pe=args.pe, stall=args.stall, waves=args.waves)
+    np.save(args.output, run.output)
+    print(f"wrote {args.output} ({run.output.shape[0]} frames, int8 +-1, NCHW)")
+    if run.cycles_per_frame is not None:
+        print(f"cycles per frame: {run.cycles_per_frame:.1f} (ideal {run.ideal_cycles}, "
+              f"ratio {run.cycles_per_frame / run.ideal_cycles:.3f})")
+    if run.waves is not None:
+        print(f"waves: {run.waves}")
+    where = run.mismatch
+    if where is None:
+        print("bit-exact")
+        return 0
+    print(f"MISMATCH at (n,c,h,w)={where}: got {run.output[where]}, golden {run.expected[where]} "
+          f"({int((run.output != run.expected).sum())} of {run.output.size} values differ)")
+    return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,11 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "verify",
         help="check bit-exactness of every implementation against the golden model",
-        description="Run test images through the Brevitas model (eval), the exported QONNX graph and "
-        "the integer golden model; print exact matches per layer and label agreement. Exit 1 on any mismatch.",
+        description="Run test images through the Brevitas model (eval), the exported QONNX graph, FINN's "
+        "Python execution of the hardware graph, the C simulation of the custom layers, and the integer golden "
+        "model; print exact matches per layer and label agreement. Exit 1 on any mismatch.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--samples", type=int, default=16, help="number of test images (default 16)")
+    p.add_argument("--columns", nargs="*", default=["finn", "csim"], metavar="COL",
+                   help="implementations besides brevitas and qonnx: finn (FINN Python execution), "
+                   "csim (HLS C simulation of the custom layers); default: all")
     p.set_defaults(func=cmd_verify)
 
     from bnnforge.finn_flow.boards import board_names
@@ -224,6 +256,26 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: vectors.npz next to the model)")
     p.add_argument("--out", required=True, metavar="BUILD_DIR")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("sim", help="simulate custom layers (HLS C simulation or RTL under Verilator)")
+    simsub = p.add_subparsers(dest="sim_command", metavar="WHAT", required=True)
+    q = simsub.add_parser(
+        "layer",
+        help="run one custom layer on given parameters and input; compare with the golden model",
+        description="Stream INPUT (int (N,C,H,W) .npy) through the layer and write OUTPUT (int8 +-1, NCHW). "
+        "PARAMS .npz: lab: weights (C,k,k), thresholds (C,), input_bits, weight_bits; dynthresh: thresholds "
+        "(N,C), input_bits. Prints 'bit-exact' or the first mismatching (n,c,h,w); exit 1 on mismatch.",
+    )
+    q.add_argument("layer", choices=("lab", "dynthresh"))
+    q.add_argument("--backend", choices=("hls", "rtl"), default="rtl")
+    q.add_argument("--params", required=True, metavar="P.npz")
+    q.add_argument("--input", required=True, metavar="X.npy")
+    q.add_argument("--output", required=True, metavar="Y.npy")
+    q.add_argument("--pe", type=int, default=1, help="channels per stream beat (must divide C)")
+    q.add_argument("--stall", type=float, default=0.0,
+                   help="rtl: probability of a stall on each stream side per cycle (0..0.95)")
+    q.add_argument("--waves", action="store_true", help="rtl: write an FST waveform and print its path")
+    q.set_defaults(func=cmd_sim_layer)
     return parser
 
 

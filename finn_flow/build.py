@@ -430,3 +430,15 @@ def _load_input(path: Path):
         return ModelWrapper(str(path))
     except Exception as e:
         raise BuildError(f"{path}: not a readable ONNX model ({e})") from e
+
+
+def to_hw_graph(model, lab_impl: str = "fused", custom_backend: str = "rtl"):
+    """The FINN hardware graph (before partitioning) of an exported model, in memory:
+    the tidy, streamline and convert_to_hw steps of the build."""
+    import bnnforge.finn_flow.ops  # noqa: F401
+
+    opts = BuildOptions(model=Path("<in memory>"), board=None, out=None, lab_impl=lab_impl, custom_backend=custom_backend)
+    ctx = BuildContext(opts, None, lambda *_: None)
+    for step in STEPS[: STEP_NAMES.index("convert_to_hw") + 1]:
+        model = step.fn(model, ctx)
+    return model

@@ -38,9 +38,14 @@ def prepare_finn() -> None:
 
 
 def use_build_dir(path: Path) -> None:
-    """Make FINN put its generated code under ``path`` (it reads FINN_BUILD_DIR each time)."""
+    """Make FINN put its generated code under ``path``: FINN reads its build folder from
+    the settings object created at start-up, not from FINN_BUILD_DIR, so set both."""
+    from finn.util.settings import get_settings
+
+    path = Path(path).resolve()
     path.mkdir(parents=True, exist_ok=True)
     os.environ["FINN_BUILD_DIR"] = str(path)
+    get_settings().finn_build_dir = path
 
 
 def fix_xnor_accumulators(model):

@@ -52,6 +52,13 @@ def _binary_threshold(model, node):
     return t is not None and t.shape[1] == 1 and out_dtype in BINARY_OUTPUTS
 
 
+def _layer_name(node) -> str:
+    """The bnnforge IntegerNet layer a (MultiThreshold) node implements, from the export's tag."""
+    from bnnforge.model.export import LAYER_TAG
+
+    return node.doc_string[len(LAYER_TAG):] if node.doc_string.startswith(LAYER_TAG) else ""
+
+
 def _remove(model, nodes):
     for n in nodes:
         model.graph.node.remove(n)
@@ -117,6 +124,7 @@ class InferLabBinarizer(Transformation):
                 weightDataType=wdt.name,
                 accDataType=f"INT{acc_bits}",
                 outputDataType=out_dtype,
+                layer_name=_layer_name(mt),
             )
             graph.node.insert(list(graph.node).index(im2col), node)
             _remove(model, [im2col, mm, mt])
@@ -205,6 +213,7 @@ class InferDynamicThreshold(Transformation):
                     inputDataType=idt.name,
                     thresholdDataType=model.get_tensor_datatype(t_nhwc).name,
                     outputDataType=_attr(mt, "out_dtype").decode(),
+                    layer_name=_layer_name(mt),
                 )
             )
             at = list(graph.node).index(reduce)

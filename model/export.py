@@ -42,6 +42,9 @@ from bnnforge.model.integer import (
 )
 
 OPSET = 13
+# MultiThreshold nodes carry the layer they implement in doc_string; it survives FINN's
+# streamlining (which renames nodes and tensors) and names the custom hardware nodes.
+LAYER_TAG = "bnnforge_layer:"
 QONNX_DOMAIN = "qonnx.custom_op.general"
 INPUT_NAME = "global_in"
 
@@ -76,7 +79,7 @@ class _GraphBuilder:
         # thresholds stay unannotated float32 (FINN's convention: its XNOR conversion
         # rescales them, which an integer annotation would reject)
         t = self.init(f"{out}_param_thresholds", np.asarray(thresholds))
-        return self.node(
+        out = self.node(
             "MultiThreshold",
             [x, t],
             out,
@@ -87,6 +90,8 @@ class _GraphBuilder:
             out_bias=float(out_bias),
             data_layout=layout,
         )
+        self.nodes[-1].doc_string = LAYER_TAG + out
+        return out
 
 
 def _conv_attrs(k: int, pad: int, groups: int = 1) -> dict:
