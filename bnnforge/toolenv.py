@@ -101,6 +101,6 @@ def hls_compile_command(sources: list[Path], output: Path, include_dirs: list[Pa
         )
     gxx = require("g++", "C simulation of the HLS kernels", "apt-get install g++")
     cmd = [gxx, "-std=c++14", "-O2", "-Wall", "-Wno-unknown-pragmas", "-isystem", str(ap)]
-    for inc in [hls_dir(), *include_dirs]:
+    for inc in [*include_dirs, hls_dir()]:
         cmd += ["-I", str(inc)]
     return cmd + [str(s) for s in sources] + ["-o", str(output)]

@@ -30,9 +30,10 @@ def cache_dir() -> Path:
     return path
 
 
-def _compile(harness: str, params_h: str) -> Path:
-    """Compile hls/<harness> with the generated csim_params.h; returns the cached executable."""
-    hls = toolenv.hls_dir()
+def _compile(harness: str, params_h: str, hls: Path | None = None) -> Path:
+    """Compile <hls>/<harness> (default: the installed hls/) with the generated csim_params.h;
+    returns the cached executable."""
+    hls = Path(hls or toolenv.hls_dir())
     sources = [hls / harness] + sorted(hls.glob("*.hpp"))
     digest = hashlib.sha256(params_h.encode())
     for s in sources:
@@ -44,7 +45,7 @@ def _compile(harness: str, params_h: str) -> Path:
         return exe
     build.mkdir(parents=True, exist_ok=True)
     (build / "csim_params.h").write_text(params_h)
-    cmd = toolenv.hls_compile_command([hls / harness], build / "csim.tmp", include_dirs=[build])
+    cmd = toolenv.hls_compile_command([hls / harness], build / "csim.tmp", include_dirs=[hls, build])
     out = subprocess.run(cmd, capture_output=True, text=True, env=toolenv.tool_env())
     if out.returncode != 0:
         raise CSimError(f"g++ failed to compile {harness}:\n{out.stderr[-3000:]}")
@@ -82,10 +83,10 @@ def lab_params_h(p: LabParams) -> str:
     )
 
 
-def run_lab(p: LabParams, x: np.ndarray) -> np.ndarray:
+def run_lab(p: LabParams, x: np.ndarray, hls: Path | None = None) -> np.ndarray:
     """Stream x (N, C, H, W) through hls/lab_binarizer.hpp; returns int8 +-1 (N, C, H, W)."""
     x = p.check_input(x)
-    exe = _compile("csim_lab_binarizer.cpp", lab_params_h(p))
+    exe = _compile("csim_lab_binarizer.cpp", lab_params_h(p), hls)
     with tempfile.TemporaryDirectory(prefix="bnnforge-csim-") as tmp:
         tmp = Path(tmp)
         _write_nhwc(tmp / "in.txt", x)
@@ -101,10 +102,10 @@ def dynthresh_params_h(p: DynThreshParams) -> str:
     )
 
 
-def run_dynthresh(p: DynThreshParams, x: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def run_dynthresh(p: DynThreshParams, x: np.ndarray, thresholds: np.ndarray, hls: Path | None = None) -> np.ndarray:
     """Stream x (N, C, H, W) and per-sample thresholds (N, C) through hls/dynamic_threshold.hpp."""
     x, t = p.check(x, thresholds)
-    exe = _compile("csim_dynamic_threshold.cpp", dynthresh_params_h(p))
+    exe = _compile("csim_dynamic_threshold.cpp", dynthresh_params_h(p), hls)
     with tempfile.TemporaryDirectory(prefix="bnnforge-csim-") as tmp:
         tmp = Path(tmp)
         _write_nhwc(tmp / "in.txt", x)

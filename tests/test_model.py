@@ -21,24 +21,6 @@ from bnnforge.model.zoo import ModelConfig, build_model
 from conftest import run_cli
 
 
-@pytest.fixture(scope="session")
-def digits():
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="session")
-def small_runs(tmp_path_factory, digits):
-    """Tiny cnv models (sign, LAB, DyBNN) trained briefly on digits, one per binarizer."""
-    runs = {}
-    for binarizer in ("sign", "lab", "dybnn"):
-        run_dir = tmp_path_factory.mktemp(f"cnv-{binarizer}")
-        cfg = model_config_for(digits, arch="cnv", binarizer=binarizer, width=0.125)
-        train(run_dir, cfg, TrainConfig(dataset="digits", epochs=1, subset=600, batch_size=50), dataset=digits,
-              progress=False, log=lambda *_: None)
-        runs[binarizer] = run_dir
-    return runs
-
-
 # --- gradients ---------------------------------------------------------------------
 
 
