@@ -40,5 +40,8 @@ $(STAMP): pyproject.toml requirements/toolchain.txt requirements/finn-plus.txt
 test: setup
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
+demo: setup
+	$(VPY) -m bnnforge.demo
+
 clean-venv:
 	rm -rf $(VENV)
