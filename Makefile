@@ -8,7 +8,7 @@ VENV        := .venv
 VPY         := $(VENV)/bin/python
 PIP         := $(VPY) -m pip --disable-pip-version-check -q
 STAMP       := $(VENV)/.bnnforge-installed
-APT_PACKAGES := ccache yosys iverilog dataset-fashion-mnist
+APT_PACKAGES := ccache yosys iverilog dataset-fashion-mnist liblz4-dev
 PYTEST_ARGS ?=
 
 .PHONY: setup apt test demo clean-venv

@@ -16,6 +16,24 @@ import numpy as np
 MIN_BITS, MAX_BITS = 2, 8
 
 
+# Cycles from a pixel's last input beat to its output in the RTL (read, MAC, compare, FIFO).
+RTL_PIPELINE_LATENCY = 4
+
+
+def lab_exp_cycles(h: int, w: int, c: int, pe: int, k: int, backend: str = "rtl") -> int:
+    """Cycles per frame. RTL: one beat per cycle with frames overlapped, plus the pipeline
+    latency. HLS: the kernel does not overlap frames, (H*W + P*W + P) beats."""
+    if backend == "hls":
+        p = k // 2
+        return (h * w + p * w + p) * (c // pe)
+    return h * w * (c // pe) + RTL_PIPELINE_LATENCY
+
+
+def dynthresh_exp_cycles(h: int, w: int, c: int, pe: int) -> int:
+    """Cycles per frame with the ping-pong frame buffer (latency: about one frame more)."""
+    return h * w * (c // pe) + RTL_PIPELINE_LATENCY
+
+
 class ParamError(ValueError):
     """Invalid layer parameters (names the parameter and the allowed values)."""
 
@@ -116,6 +134,10 @@ class LabParams:
         p = self.kernel // 2
         return p * self.width + p
 
+    @property
+    def exp_cycles_rtl(self) -> int:
+        return lab_exp_cycles(self.height, self.width, self.channels, self.pe, self.kernel)
+
     def check_input(self, x: np.ndarray) -> np.ndarray:
         x = _as_int("input", x)
         want = (self.channels, self.height, self.width)
@@ -170,6 +192,10 @@ class DynThreshParams:
     @property
     def fold(self) -> int:
         return self.channels // self.pe
+
+    @property
+    def exp_cycles_rtl(self) -> int:
+        return dynthresh_exp_cycles(self.height, self.width, self.channels, self.pe)
 
     def check(self, x: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = _as_int("input", x)

@@ -8,15 +8,13 @@ buffered (ping-pong) because T depends on the whole frame.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from finn.custom_op.fpgadataflow import register_custom_op
 from finn.custom_op.fpgadataflow.hls import register_custom_op as register_hls_op
 from finn.custom_op.fpgadataflow.hlsbackend import HLSBackend
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 
-from bnnforge.finn_flow.layer_params import DynThreshParams
+from bnnforge.finn_flow.layer_params import DynThreshParams, dynthresh_exp_cycles
 from bnnforge.finn_flow.ops.common import bipolar_as, copy_header, dt, memory_cost, nchw_to_nhwc, nhwc_to_nchw
 from bnnforge.model import golden
 
@@ -103,7 +101,7 @@ class DynamicThreshold(HWCustomOp):
     def get_exp_cycles(self):
         """One frame per H*W*C/PE cycles (ping-pong buffer); latency is about one frame more."""
         h, w, c = self._dims()
-        return h * w * c // self.get_nodeattr("PE")
+        return dynthresh_exp_cycles(h, w, c, self.get_nodeattr("PE"))
 
     def frame_buffer_shape(self):
         """(banks, width bits, depth): two frame buffers of H*W*C/PE words."""

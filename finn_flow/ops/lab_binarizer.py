@@ -18,12 +18,11 @@ from finn.custom_op.fpgadataflow.hls import register_custom_op as register_hls_o
 from finn.custom_op.fpgadataflow.hlsbackend import HLSBackend
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 
-from bnnforge.finn_flow.layer_params import LabParams
+from bnnforge.finn_flow.layer_params import LabParams, lab_exp_cycles
 from bnnforge.finn_flow.ops.common import bipolar_as, copy_header, dt, memory_cost, nchw_to_nhwc, nhwc_to_nchw
 from bnnforge.model import golden
 
 HEADER = "lab_binarizer.hpp"
-RTL_PIPELINE_LATENCY = 4  # cycles from the last input beat of a pixel to its output (RTL)
 
 
 @register_custom_op
@@ -128,7 +127,7 @@ class LabBinarizer(HWCustomOp):
     def get_exp_cycles(self):
         """Steady-state cycles per frame: H*W*C/PE (the RTL overlaps frames) plus pipeline latency."""
         h, w, c = self._dims()
-        return h * w * c // self.get_nodeattr("PE") + RTL_PIPELINE_LATENCY
+        return lab_exp_cycles(h, w, c, self.get_nodeattr("PE"), self.get_nodeattr("KernelSize"))
 
     def _widths(self):
         a = self.get_input_datatype(0).bitwidth()
@@ -196,9 +195,7 @@ class LabBinarizer_hls(LabBinarizer, HLSBackend):
     def get_exp_cycles(self):
         """The HLS kernel does not overlap frames: (H*W + LAG) * C/PE."""
         h, w, c = self._dims()
-        k = self.get_nodeattr("KernelSize")
-        lag = (k // 2) * w + k // 2
-        return (h * w + lag) * c // self.get_nodeattr("PE")
+        return lab_exp_cycles(h, w, c, self.get_nodeattr("PE"), self.get_nodeattr("KernelSize"), "hls")
 
     def generate_params(self, model, path):
         p = self.lab_params(model)

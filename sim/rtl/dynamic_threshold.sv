@@ -1,0 +1,160 @@
+// bnnforge: DyBNN dynamic threshold, synthesizable SystemVerilog (SPEC section 3).
+//
+//   out[c,h,w] = 1 (bipolar +1) iff x[c,h,w] >= T[c]   (tie gives +1)
+//
+// Streams (FINN order: NHWC, PE channels per beat, lane p in bits [p*B +: B]):
+//   in0_V : feature map, PE x IN_BITS signed, H*W*C/PE beats per frame
+//   in1_V : this frame's thresholds T, PE x T_BITS signed, C/PE beats per frame
+//   out_V : PE bits, H*W*C/PE beats per frame
+// T of a frame depends on the whole frame (the hyper branch pools it), so the
+// frame is buffered. Two frame buffers and two threshold buffers (ping-pong): the
+// next frame and its thresholds are written while this frame is compared and
+// streamed out, one beat per cycle. Frame k is always paired with threshold set k.
+module dynamic_threshold #(
+    parameter int C = 4,
+    parameter int H = 4,
+    parameter int W = 4,
+    parameter int PE = 1,
+    parameter int IN_BITS = 4,
+    parameter int T_BITS = 5,
+    parameter int IN_WIDTH = ((PE * IN_BITS + 7) / 8) * 8,  // AXI-Stream TDATA widths (bytes)
+    parameter int T_WIDTH = ((PE * T_BITS + 7) / 8) * 8,
+    parameter int OUT_WIDTH = ((PE + 7) / 8) * 8
+) (
+    input  logic                 ap_clk,
+    input  logic                 ap_rst_n,
+    /* verilator lint_off UNUSEDSIGNAL */  // AXI-Stream byte padding above the packed lanes
+    input  logic [ IN_WIDTH-1:0] in0_V_TDATA,
+    input  logic [  T_WIDTH-1:0] in1_V_TDATA,
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  logic                 in0_V_TVALID,
+    output logic                 in0_V_TREADY,
+    input  logic                 in1_V_TVALID,
+    output logic                 in1_V_TREADY,
+    output logic [OUT_WIDTH-1:0] out_V_TDATA,
+    output logic                 out_V_TVALID,
+    input  logic                 out_V_TREADY
+);
+  localparam int FOLD = C / PE;
+  localparam int N = H * W * FOLD;  // beats per frame
+  localparam int XB = PE * IN_BITS;
+  localparam int TB = PE * T_BITS;
+  localparam int NW = (N > 1) ? $clog2(N) : 1;
+  localparam int FW = (FOLD > 1) ? $clog2(FOLD) : 1;
+  localparam int CB = (IN_BITS > T_BITS) ? IN_BITS : T_BITS;  // compare width
+  localparam int FIFO_DEPTH = 4;
+
+  logic [XB-1:0] fbuf[2][N];
+  logic [TB-1:0] tbuf[2][FOLD];
+  logic [1:0] f_full, t_full;
+  logic f_wr, t_wr, rd;
+  logic [NW-1:0] f_cnt, r_cnt;
+  logic [FW-1:0] t_cnt, r_fold;
+  logic f_fire, t_fire, issue, last_issue;
+  logic [2:0] fifo_count, inflight;
+
+  // --- writers: frames on in0, threshold sets on in1 -------------------------------------
+  assign in0_V_TREADY = ap_rst_n && !f_full[f_wr];
+  assign in1_V_TREADY = ap_rst_n && !t_full[t_wr];
+  assign f_fire = in0_V_TVALID && in0_V_TREADY;
+  assign t_fire = in1_V_TVALID && in1_V_TREADY;
+
+  always_ff @(posedge ap_clk) begin
+    if (f_fire) fbuf[f_wr][f_cnt] <= in0_V_TDATA[XB-1:0];
+    if (t_fire) tbuf[t_wr][t_cnt] <= in1_V_TDATA[TB-1:0];
+  end
+
+  // --- reader: compare the full frame against its thresholds ------------------------------
+  assign issue = ap_rst_n && f_full[rd] && t_full[rd] && (32'(fifo_count) + 32'(inflight) < FIFO_DEPTH);
+  assign last_issue = issue && r_cnt == NW'(N - 1);
+
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      f_full <= '0;
+      t_full <= '0;
+      f_wr <= 1'b0;
+      t_wr <= 1'b0;
+      rd <= 1'b0;
+      f_cnt <= '0;
+      t_cnt <= '0;
+      r_cnt <= '0;
+      r_fold <= '0;
+    end else begin
+      if (f_fire) begin
+        if (f_cnt == NW'(N - 1)) begin
+          f_cnt <= '0;
+          f_full[f_wr] <= 1'b1;
+          f_wr <= !f_wr;
+        end else f_cnt <= f_cnt + 1'b1;
+      end
+      if (t_fire) begin
+        if (t_cnt == FW'(FOLD - 1)) begin
+          t_cnt <= '0;
+          t_full[t_wr] <= 1'b1;
+          t_wr <= !t_wr;
+        end else t_cnt <= t_cnt + 1'b1;
+      end
+      if (issue) begin
+        r_fold <= (r_fold == FW'(FOLD - 1)) ? '0 : r_fold + 1'b1;
+        r_cnt  <= last_issue ? '0 : r_cnt + 1'b1;
+      end
+      if (last_issue) begin  // the last word was read at this edge: both buffers are free
+        f_full[rd] <= 1'b0;
+        t_full[rd] <= 1'b0;
+        rd <= !rd;
+      end
+    end
+  end
+
+  // --- stage 1: registered buffer reads -------------------------------------------------
+  logic s1_valid;
+  logic [XB-1:0] s1_x;
+  logic [TB-1:0] s1_t;
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) s1_valid <= 1'b0;
+    else s1_valid <= issue;
+    s1_x <= fbuf[rd][r_cnt];
+    s1_t <= tbuf[rd][r_fold];
+  end
+
+  logic [PE-1:0] s1_bits;
+  always_comb begin
+    for (int p = 0; p < PE; p++) begin
+      automatic logic signed [CB-1:0] x = CB'($signed(s1_x[p*IN_BITS+:IN_BITS]));  // sign-extended
+      automatic logic signed [CB-1:0] t = CB'($signed(s1_t[p*T_BITS+:T_BITS]));
+      s1_bits[p] = x >= t;
+    end
+  end
+
+  // --- stage 2 register and output FIFO --------------------------------------------------
+  logic s2_valid;
+  logic [PE-1:0] s2_bits;
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) s2_valid <= 1'b0;
+    else s2_valid <= s1_valid;
+    s2_bits <= s1_bits;
+  end
+
+  logic [PE-1:0] fifo[FIFO_DEPTH];
+  logic [1:0] wr_ptr, rd_ptr;
+  logic out_fire;
+  assign out_fire = out_V_TVALID && out_V_TREADY;
+  assign out_V_TVALID = fifo_count != 0;
+  assign out_V_TDATA = OUT_WIDTH'(fifo[rd_ptr]);
+  assign inflight = 3'(s1_valid) + 3'(s2_valid);
+
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      wr_ptr <= '0;
+      rd_ptr <= '0;
+      fifo_count <= '0;
+    end else begin
+      if (s2_valid) begin
+        fifo[wr_ptr] <= s2_bits;
+        wr_ptr <= wr_ptr + 1'b1;
+      end
+      if (out_fire) rd_ptr <= rd_ptr + 1'b1;
+      fifo_count <= fifo_count + 3'(s2_valid) - 3'(out_fire);
+    end
+  end
+endmodule
