@@ -76,6 +76,17 @@ def _as_int(name: str, a) -> np.ndarray:
     return a.astype(np.int64)
 
 
+def hex_lines(words: np.ndarray, bits: int) -> str:
+    """$readmemh text: one line per row of ``words``, lanes packed lane 0 first (LSB), two's complement."""
+    lines = []
+    for row in np.asarray(words, np.int64).reshape(len(words), -1):
+        value = 0
+        for i, v in enumerate(row):
+            value |= (int(v) & ((1 << bits) - 1)) << (i * bits)
+        lines.append(f"{value:x}")
+    return "\n".join(lines) + "\n"
+
+
 def _c_array(values: np.ndarray) -> str:
     if values.ndim == 1:
         return "{" + ", ".join(str(int(v)) for v in values) + "}"
@@ -133,6 +144,18 @@ class LabParams:
         """Output pixel t - lag is produced when input pixel t arrives."""
         p = self.kernel // 2
         return p * self.width + p
+
+    def weights_hex(self) -> str:
+        """RTL weights ROM: one line per fold, PE*K*K signed W_BITS values (lane p, tap t at p*K*K+t)."""
+        return hex_lines(self.weights.reshape(self.fold, self.pe * self.kernel**2), self.weight_bits)
+
+    def thresholds_hex(self) -> str:
+        """RTL thresholds ROM: one line per fold, PE signed ACC_BITS values."""
+        return hex_lines(self.thresholds.reshape(self.fold, self.pe), self.acc_bits)
+
+    def rtl_parameters(self) -> dict[str, int]:
+        return dict(C=self.channels, H=self.height, W=self.width, K=self.kernel, PE=self.pe,
+                    IN_BITS=self.input_bits, W_BITS=self.weight_bits, ACC_BITS=self.acc_bits)
 
     @property
     def exp_cycles_rtl(self) -> int:
@@ -192,6 +215,10 @@ class DynThreshParams:
     @property
     def fold(self) -> int:
         return self.channels // self.pe
+
+    def rtl_parameters(self) -> dict[str, int]:
+        return dict(C=self.channels, H=self.height, W=self.width, PE=self.pe, IN_BITS=self.input_bits,
+                    T_BITS=self.threshold_bits)
 
     @property
     def exp_cycles_rtl(self) -> int:

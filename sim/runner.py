@@ -72,17 +72,6 @@ def _file_params(top: str) -> dict[str, str]:
     return {"WEIGHTS_FILE": "weights.hex", "THRESHOLDS_FILE": "thresholds.hex"} if top == "lab_binarizer" else {}
 
 
-def _hex_lines(words: np.ndarray, bits: int) -> str:
-    """$readmemh lines: each row of ``words`` packed lane 0 first (LSB), two's complement."""
-    lines = []
-    for row in np.asarray(words, np.int64).reshape(len(words), -1):
-        value = 0
-        for i, v in enumerate(row):
-            value |= (int(v) & ((1 << bits) - 1)) << (i * bits)
-        lines.append(f"{value:x}")
-    return "\n".join(lines) + "\n"
-
-
 def pack_beats(x: np.ndarray, pe: int, bits: int) -> list[int]:
     """NCHW integers -> FINN stream beats (NHWC, PE lanes per beat, lane 0 in the LSBs)."""
     nhwc = np.asarray(x, np.int64).transpose(0, 2, 3, 1).reshape(-1, pe)
@@ -163,12 +152,8 @@ def run_lab(p: LabParams, x: np.ndarray, stall: float = 0.0, waves: bool = False
     """Stream x (N,C,H,W) through sim/rtl/lab_binarizer.sv; output int8 +-1 NCHW."""
     _check_stall(stall)
     x = p.check_input(x)
-    params = dict(C=p.channels, H=p.height, W=p.width, K=p.kernel, PE=p.pe, IN_BITS=p.input_bits,
-                  W_BITS=p.weight_bits, ACC_BITS=p.acc_bits)
-    files = {
-        "weights.hex": _hex_lines(p.weights.reshape(p.fold, p.pe * p.kernel**2), p.weight_bits),
-        "thresholds.hex": _hex_lines(p.thresholds.reshape(p.fold, p.pe), p.acc_bits),
-    }
+    params = p.rtl_parameters()
+    files = {"weights.hex": p.weights_hex(), "thresholds.hex": p.thresholds_hex()}
     frames = [{"in0_V": pack_beats(x[i : i + 1], p.pe, p.input_bits)} for i in range(len(x))]
     beats = p.height * p.width * p.fold
     phases, fst = _simulate("lab_binarizer", params, files, _frames_phases(frames, beats, reset_test),
@@ -184,7 +169,7 @@ def run_dynthresh(p: DynThreshParams, x: np.ndarray, thresholds: np.ndarray, sta
     """Stream x (N,C,H,W) and per-sample thresholds (N,C) through sim/rtl/dynamic_threshold.sv."""
     _check_stall(stall)
     x, t = p.check(x, thresholds)
-    params = dict(C=p.channels, H=p.height, W=p.width, PE=p.pe, IN_BITS=p.input_bits, T_BITS=p.threshold_bits)
+    params = p.rtl_parameters()
     frames = [
         {"in0_V": pack_beats(x[i : i + 1], p.pe, p.input_bits),
          "in1_V": pack_beats(t[i].reshape(1, -1, 1, 1), p.pe, p.threshold_bits)}

@@ -4,9 +4,21 @@ from bnnforge.finn_flow.finn_compat import prepare_finn
 
 prepare_finn()
 
-from bnnforge.finn_flow.ops.dynamic_threshold import DynamicThreshold, DynamicThreshold_hls  # noqa: E402
-from bnnforge.finn_flow.ops.lab_binarizer import LabBinarizer, LabBinarizer_hls  # noqa: E402
+from bnnforge.finn_flow.ops.dynamic_threshold import (  # noqa: E402
+    DynamicThreshold,
+    DynamicThreshold_hls,
+    DynamicThreshold_rtl,
+)
+from bnnforge.finn_flow.ops.lab_binarizer import LabBinarizer, LabBinarizer_hls, LabBinarizer_rtl  # noqa: E402
 
 CUSTOM_OP_TYPES = ("LabBinarizer", "DynamicThreshold")
 
-__all__ = ["LabBinarizer", "LabBinarizer_hls", "DynamicThreshold", "DynamicThreshold_hls", "CUSTOM_OP_TYPES"]
+__all__ = [
+    "LabBinarizer",
+    "LabBinarizer_hls",
+    "LabBinarizer_rtl",
+    "DynamicThreshold",
+    "DynamicThreshold_hls",
+    "DynamicThreshold_rtl",
+    "CUSTOM_OP_TYPES",
+]

@@ -118,13 +118,14 @@ module dynamic_threshold #(
   end
 
   logic [PE-1:0] s1_bits;
-  always_comb begin
-    for (int p = 0; p < PE; p++) begin
-      automatic logic signed [CB-1:0] x = CB'($signed(s1_x[p*IN_BITS+:IN_BITS]));  // sign-extended
-      automatic logic signed [CB-1:0] t = CB'($signed(s1_t[p*T_BITS+:T_BITS]));
-      s1_bits[p] = x >= t;
+  generate
+    for (genvar p = 0; p < PE; p++) begin : g_lane
+      logic signed [CB-1:0] x, t;
+      assign x = CB'($signed(s1_x[p*IN_BITS+:IN_BITS]));  // sign-extended
+      assign t = CB'($signed(s1_t[p*T_BITS+:T_BITS]));
+      assign s1_bits[p] = x >= t;
     end
-  end
+  endgenerate
 
   // --- stage 2 register and output FIFO --------------------------------------------------
   logic s2_valid;

@@ -115,12 +115,14 @@ module lab_binarizer #(
   logic [$clog2(P*FOLD+2)-1:0] bubbles_left;
   logic [2:0] fifo_count, inflight;
 
-  always_comb begin
-    automatic int ahead = H - 1 - int'(rd_row);
-    rows_ahead = RW'((ahead < P) ? ahead : P);
-    need = LW'(rows_ahead) * LW'(W * FOLD);
-    real_ok = lead > need;
-  end
+  // rows the read needs beyond its own: min(P, H-1-rd_row), clipped at the frame end
+  logic [31:0] ahead;
+  assign ahead = 32'(H - 1) - 32'(rd_row);
+  /* verilator lint_off UNSIGNED */  // constant for P = 0 (K = 1)
+  assign rows_ahead = (ahead < 32'(P)) ? RW'(ahead) : RW'(P);
+  /* verilator lint_on UNSIGNED */
+  assign need = LW'(rows_ahead) * LW'(W * FOLD);
+  assign real_ok = lead > need;
 
   assign at_frame_start = (rd_row == '0) && (rd_col == '0) && (rd_fold == '0);
   assign issue_ok = ap_rst_n && (32'(fifo_count) + 32'(inflight) < FIFO_DEPTH);
@@ -199,34 +201,34 @@ module lab_binarizer #(
   end
 
   // window column of this step: row i of the window = row s1_row - P + i (zero outside the frame)
-  // bank of window row i: (s1_slot - P + i) mod K, with s1_slot < K and 0 <= i < K
-  function automatic int slot_of(input int slot, input int i);
-    automatic int s = slot - P + i;
-    if (s < 0) s = s + K;
-    if (s >= K) s = s - K;
-    return s;
-  endfunction
-
+  // window row i = frame row s1_row - P + i, kept in bank (s1_slot - P + i) mod K; zero outside the frame
   logic [COLW-1:0] s1_column;
-  always_comb begin
-    for (int i = 0; i < K; i++) begin
-      automatic int r = int'(s1_row) - P + i;
-      s1_column[i*XB+:XB] = (s1_real && r >= 0 && r < H) ? s1_word[slot_of(int'(s1_slot), i)] : '0;
+  generate
+    for (genvar i = 0; i < K; i++) begin : g_rows
+      localparam int OFF = (i - P + K) % K;  // bank offset of window row i, in 0..K-1
+      logic [SW:0] slot_sum;
+      logic [SW-1:0] slot;
+      logic row_ok;
+      assign slot_sum = (SW + 1)'(s1_slot) + (SW + 1)'(OFF);
+      assign slot = (slot_sum >= (SW + 1)'(K)) ? SW'(slot_sum - (SW + 1)'(K)) : SW'(slot_sum);
+      /* verilator lint_off UNSIGNED */  // constant for the window rows i >= P
+      assign row_ok = (32'(s1_row) + i >= P) && (32'(s1_row) + i < H + P);
+      /* verilator lint_on UNSIGNED */
+      assign s1_column[i*XB+:XB] = (s1_real && row_ok) ? s1_word[slot] : '0;
     end
-  end
+  endgenerate
 
   // --- stage 1: delay line (K-1 older columns per fold) and the K x K MAC -------------------
   // entry = {real, column index, K-row column}
   localparam int EW = 1 + CW + COLW;
   logic [EW-1:0] tap[K];  // tap[d]: d pixel steps (of this fold) ago; tap[0] is this step
   assign tap[0] = {s1_real, s1_col, s1_column};
+  // one FOLD-deep memory per delay (asynchronous read, written at the same address: LUTRAM)
   generate
-    if (K > 1) begin : g_delay
-      logic [EW-1:0] dl[K-1][FOLD];
-      always_comb for (int d = 1; d < K; d++) tap[d] = dl[d-1][s1_fold];
-      always_ff @(posedge ap_clk) begin
-        if (s1_valid) for (int d = 0; d < K - 1; d++) dl[d][s1_fold] <= tap[d];
-      end
+    for (genvar d = 1; d < K; d++) begin : g_delay
+      logic [EW-1:0] mem[FOLD];
+      assign tap[d] = mem[s1_fold];
+      always_ff @(posedge ap_clk) if (s1_valid) mem[s1_fold] <= tap[d-1];
     end
   endgenerate
 
@@ -244,24 +246,33 @@ module lab_binarizer #(
   assign centre_real = tap[P][EW-1] && warm == ($bits(warm))'(WARM);
   assign centre_col  = tap[P][EW-2-:CW];
 
-  logic [KK*W_BITS-1:0] lane_w[PE];
+  // products of every lane p, window row i, window column j (zero for padding columns);
+  // narrow multipliers belong in LUTs, not DSP slices
+  (* use_dsp = "no" *) logic signed [ACC_BITS-1:0] prod[PE][KK];
+  logic [KK*W_BITS-1:0] fold_w[PE];
+  generate
+    for (genvar p = 0; p < PE; p++) begin : g_lane
+      assign fold_w[p] = wrom[s1_fold][p*KK*W_BITS+:KK*W_BITS];
+      for (genvar j = 0; j < K; j++) begin : g_col
+        logic col_ok;
+        /* verilator lint_off UNSIGNED */  // constant for the window columns j >= P
+        assign col_ok = (32'(centre_col) + j >= P) && (32'(centre_col) + j < W + P);
+        /* verilator lint_on UNSIGNED */
+        for (genvar i = 0; i < K; i++) begin : g_row
+          logic signed [ACC_BITS-1:0] x, w;
+          assign x = ACC_BITS'($signed(tap[K-1-j][i*XB+p*IN_BITS+:IN_BITS]));  // sign-extended
+          assign w = ACC_BITS'($signed(fold_w[p][(i*K+j)*W_BITS+:W_BITS]));
+          assign prod[p][i*K+j] = col_ok ? x * w : '0;
+        end
+      end
+    end
+  endgenerate
+
   logic signed [ACC_BITS-1:0] acc[PE];
   always_comb begin
     for (int p = 0; p < PE; p++) begin
-      lane_w[p] = wrom[s1_fold][p*KK*W_BITS+:KK*W_BITS];
       acc[p] = '0;
-      for (int j = 0; j < K; j++) begin
-        automatic int c = int'(centre_col) - P + j;
-        if (c >= 0 && c < W) begin
-          for (int i = 0; i < K; i++) begin
-            automatic logic signed [IN_BITS-1:0] x = tap[K-1-j][i*XB+p*IN_BITS+:IN_BITS];
-            automatic logic signed [W_BITS-1:0] w = lane_w[p][(i*K+j)*W_BITS+:W_BITS];
-            automatic logic signed [ACC_BITS-1:0] xe = ACC_BITS'(x);  // sign-extended
-            automatic logic signed [ACC_BITS-1:0] we = ACC_BITS'(w);
-            acc[p] = acc[p] + xe * we;
-          end
-        end
-      end
+      for (int t = 0; t < KK; t++) acc[p] = acc[p] + prod[p][t];
     end
   end
 
