@@ -141,6 +141,42 @@ def cmd_sim_layer(args: argparse.Namespace) -> int:
     run = run_layer(args.layer, args.backend, Path(args.params), x, pe=args.pe, stall=args.stall, waves=args.waves)
     np.save(args.output, run.output)
     print(f"wrote {args.output} ({run.output.shape[0]} frames, int8 +-1, NCHW)")
+    return _report_layer_run(run)
+
+
+def cmd_sim_node(args: argparse.Namespace) -> int:
+    from bnnforge.sim.node import run_node
+
+    run, source = run_node(Path(args.build_dir), args.node, args.backend, args.stall, args.waves)
+    print(f"{args.node}: {run.output.shape[0]} frames of {source} on the {args.backend} backend")
+    return _report_layer_run(run)
+
+
+def cmd_sim_synth(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from bnnforge.finn_flow.layer_params import DynThreshParams, LabParams, load_npz
+    from bnnforge.sim import synth
+
+    h, w = args.hw
+    if args.layer == "lab":
+        counts = synth.synth_lab(LabParams.from_npz(Path(args.params), h, w, args.pe), args.family)
+    else:
+        data = load_npz(Path(args.params), ("thresholds", "input_bits"))
+        t = np.asarray(data["thresholds"]).reshape(-1, np.asarray(data["thresholds"]).shape[-1])
+        x = np.zeros((1, t.shape[1], h, w), np.int64)
+        counts = synth.synth_dynthresh(DynThreshParams.for_data(x, t, int(data["input_bits"]), args.pe), args.family)
+    if args.json:
+        print(json.dumps({**counts.row(), "cells": counts.cells}, indent=2))
+        return 0
+    print(f"yosys synth_xilinx -family {args.family} ({args.layer}, {h}x{w}, PE={args.pe}; pre place-and-route):")
+    for k, v in counts.row().items():
+        print(f"  {k:<7} {v}")
+    print("cells: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.cells.items())))
+    return 0
+
+
+def _report_layer_run(run) -> int:
     if run.cycles_per_frame is not None:
         print(f"cycles per frame: {run.cycles_per_frame:.1f} (ideal {run.ideal_cycles}, "
               f"ratio {run.cycles_per_frame / run.ideal_cycles:.3f})")
@@ -224,9 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--samples", type=int, default=16, help="number of test images (default 16)")
-    p.add_argument("--columns", nargs="*", default=["finn", "csim"], metavar="COL",
+    p.add_argument("--columns", nargs="*", default=["finn", "csim", "rtl"], metavar="COL",
                    help="implementations besides brevitas and qonnx: finn (FINN Python execution), "
-                   "csim (HLS C simulation of the custom layers); default: all")
+                   "csim (HLS C simulation of the custom layers), rtl (Verilator simulation of their RTL "
+                   "with random stalls); default: all")
     p.set_defaults(func=cmd_verify)
 
     from bnnforge.finn_flow.boards import board_names
@@ -276,6 +313,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rtl: probability of a stall on each stream side per cycle (0..0.95)")
     q.add_argument("--waves", action="store_true", help="rtl: write an FST waveform and print its path")
     q.set_defaults(func=cmd_sim_layer)
+
+    q = simsub.add_parser(
+        "node",
+        help="simulate one custom node of a build with its real parameters and input",
+        description="Simulate a LabBinarizer/DynamicThreshold node of BUILD_DIR (its weights, thresholds and "
+        "folding) on the input it receives for the build's golden test vectors (random data without them); "
+        "compare with the golden model. Exit 1 on mismatch.",
+    )
+    q.add_argument("build_dir", metavar="BUILD_DIR")
+    q.add_argument("node", metavar="NODE_NAME", help="e.g. LabBinarizer_rtl_0 (see the build's layer table)")
+    q.add_argument("--backend", choices=("hls", "rtl"), default="rtl")
+    q.add_argument("--stall", type=float, default=0.0, help="rtl: stall probability on each stream side")
+    q.add_argument("--waves", action="store_true", help="rtl: write an FST waveform")
+    q.set_defaults(func=cmd_sim_node)
+
+    q = simsub.add_parser(
+        "synth",
+        help="yosys cell counts (LUT, FF, CARRY, BRAM, DSP) of a custom layer's RTL",
+        description="Synthesize the layer's RTL with its real parameters using yosys synth_xilinx "
+        "(pre place-and-route estimate; LUT includes INV cells, an upper bound).",
+    )
+    q.add_argument("layer", choices=("lab", "dynthresh"))
+    q.add_argument("--params", required=True, metavar="P.npz", help="as for `sim layer`")
+    q.add_argument("--pe", type=int, default=1)
+    q.add_argument("--hw", type=int, nargs=2, default=(32, 32), metavar=("H", "W"), help="feature map size")
+    q.add_argument("--family", choices=("xc7", "xcup"), default="xc7", help="xc7: PYNQ-Z2, xcup: ZCU104")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_sim_synth)
     return parser
 
 

@@ -369,6 +369,17 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
         raise BuildError(f"folding file {opts.folding} not found")
     out = opts.out
     (out / "intermediate_models").mkdir(parents=True, exist_ok=True)
+    vectors = opts.vectors or Path(opts.model).with_name("vectors.npz")
+    (out / "build_config.json").write_text(json.dumps({
+        "model": str(Path(opts.model).resolve()),
+        "board": opts.board.name,
+        "clock_ns": opts.clock,
+        "target_fps": opts.target_fps,
+        "folding": str(opts.folding) if opts.folding else None,
+        "lab_impl": opts.lab_impl,
+        "custom_backend": opts.custom_backend,
+        "vectors": str(Path(vectors).resolve()) if Path(vectors).exists() else None,
+    }, indent=2) + "\n")
     finn_compat.use_build_dir(out / "code")
     start = 0
     if opts.from_step:

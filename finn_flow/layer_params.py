@@ -181,7 +181,7 @@ class LabParams:
 
     @classmethod
     def from_npz(cls, path: Path, height: int, width: int, pe: int) -> "LabParams":
-        data = _load_npz(path, ("weights", "thresholds", "input_bits"))
+        data = load_npz(path, ("weights", "thresholds", "input_bits"))
         return cls(
             data["weights"],
             data["thresholds"],
@@ -246,12 +246,12 @@ class DynThreshParams:
 
     @classmethod
     def from_npz(cls, path: Path, x: np.ndarray, pe: int) -> tuple["DynThreshParams", np.ndarray]:
-        data = _load_npz(path, ("thresholds", "input_bits"))
+        data = load_npz(path, ("thresholds", "input_bits"))
         params = cls.for_data(x, data["thresholds"], int(data["input_bits"]), pe)
         return params, data["thresholds"]
 
 
-def _load_npz(path: Path, required: tuple[str, ...]) -> dict:
+def load_npz(path: Path, required: tuple[str, ...]) -> dict:
     try:
         with np.load(path, allow_pickle=False) as f:
             data = {k: f[k] for k in f.files}

@@ -68,4 +68,10 @@ def csim_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-COLUMNS = {"finn": finn_column, "csim": csim_column}
+def _rtl_column(ctx, images):
+    from bnnforge.sim.verify_columns import rtl_column
+
+    return rtl_column(ctx, images)
+
+
+COLUMNS = {"finn": finn_column, "csim": csim_column, "rtl": _rtl_column}
