@@ -111,10 +111,28 @@ def _simulate(top, parameters, file_contents, phases, stall, seed, waves, work_d
         (bdir / name).write_text(text)
     work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="bnnforge-rtl-"))
     work.mkdir(parents=True, exist_ok=True)
-    cfg = {"seed": seed, "stall": stall, "phases": phases, "out_file": str(work / "tb_out.json")}
+    stall_in, stall_out = stall if isinstance(stall, tuple) else (stall, stall)
+    cfg = {"seed": seed, "stall_in": stall_in, "stall_out": stall_out, "phases": phases,
+           "out_file": str(work / "tb_out.json")}
     (work / "tb_config.json").write_text(json.dumps(cfg))
     results_xml = work / "results.xml"
     runner = get_runner("verilator")
+    try:
+        _run_test(runner, top, bdir, work, waves, results_xml)
+    except SystemExit:  # under pytest, cocotb's runner exits when a cocotb test failed
+        pass
+    from cocotb_tools.check_results import get_results
+
+    _, failed = get_results(results_xml)
+    if failed or not (work / "tb_out.json").exists():
+        log = (work / "sim.log").read_text()[-3000:] if (work / "sim.log").exists() else ""
+        raise RuntimeError(f"RTL simulation of {top} failed (log {work / 'sim.log'}):\n{log}")
+    out = json.loads((work / "tb_out.json").read_text())
+    fst = work / "dump.fst"
+    return out["phases"], (fst if waves and fst.exists() else None)
+
+
+def _run_test(runner, top, bdir, work, waves, results_xml):
     runner.test(
         test_module=TB_MODULE,
         hdl_toplevel=top,
@@ -126,15 +144,6 @@ def _simulate(top, parameters, file_contents, phases, stall, seed, waves, work_d
         log_file=work / "sim.log",
         results_xml=str(results_xml.resolve()),
     )
-    from cocotb_tools.check_results import get_results
-
-    _, failed = get_results(results_xml)
-    if failed or not (work / "tb_out.json").exists():
-        log = (work / "sim.log").read_text()[-3000:] if (work / "sim.log").exists() else ""
-        raise RuntimeError(f"RTL simulation of {top} failed (log {work / 'sim.log'}):\n{log}")
-    out = json.loads((work / "tb_out.json").read_text())
-    fst = work / "dump.fst"
-    return out["phases"], (fst if waves and fst.exists() else None)
 
 
 def _cycles_per_frame(phase: dict, frames: int, beats_per_frame: int) -> float | None:
@@ -147,7 +156,7 @@ def _cycles_per_frame(phase: dict, frames: int, beats_per_frame: int) -> float |
     return None
 
 
-def run_lab(p: LabParams, x: np.ndarray, stall: float = 0.0, waves: bool = False, work_dir=None,
+def run_lab(p: LabParams, x: np.ndarray, stall=0.0, waves: bool = False, work_dir=None,
             seed: int = 1, reset_test: bool = False, rtl_dir=None) -> RtlRun:
     """Stream x (N,C,H,W) through sim/rtl/lab_binarizer.sv; output int8 +-1 NCHW."""
     _check_stall(stall)
@@ -163,7 +172,7 @@ def run_lab(p: LabParams, x: np.ndarray, stall: float = 0.0, waves: bool = False
                   p.exp_cycles_rtl, fst, phases)
 
 
-def run_dynthresh(p: DynThreshParams, x: np.ndarray, thresholds: np.ndarray, stall: float = 0.0,
+def run_dynthresh(p: DynThreshParams, x: np.ndarray, thresholds: np.ndarray, stall=0.0,
                   waves: bool = False, work_dir=None, seed: int = 1, reset_test: bool = False,
                   rtl_dir=None) -> RtlRun:
     """Stream x (N,C,H,W) and per-sample thresholds (N,C) through sim/rtl/dynamic_threshold.sv."""
@@ -183,6 +192,8 @@ def run_dynthresh(p: DynThreshParams, x: np.ndarray, thresholds: np.ndarray, sta
                   p.exp_cycles_rtl, fst, phases)
 
 
-def _check_stall(stall: float) -> None:
-    if not 0.0 <= stall <= 0.95:
-        raise ValueError(f"--stall {stall}: allowed 0..0.95 (probability of a stall per cycle on each stream side)")
+def _check_stall(stall) -> None:
+    """``stall``: a stall probability per cycle for both stream sides, or (input, output)."""
+    for s in stall if isinstance(stall, tuple) else (stall,):
+        if not 0.0 <= s <= 0.95:
+            raise ValueError(f"--stall {s}: allowed 0..0.95 (probability of a stall per cycle on a stream side)")

@@ -5,7 +5,7 @@ random TVALID gaps, drains the output with random TREADY stalls, and records
 every output beat with its cycle. The layer-specific packing and the comparison
 with the golden model happen in bnnforge.sim.runner, outside the simulator.
 
-Config: {"seed": int, "stall": p, "phases": [{"inputs": {"in0_V": [beat, ...], ...},
+Config: {"seed": int, "stall_in": p, "stall_out": p, "phases": [{"inputs": {"in0_V": [beat, ...], ...},
          "expect": n_output_beats, "abort_after": null | cycles}], "out_file": path}
 A reset (3 cycles) precedes every phase; a phase with "abort_after" is cut off
 after that many cycles (a reset in the middle of a frame) and its outputs dropped.
@@ -104,7 +104,7 @@ async def stream_test(dut):
     with open(os.environ["BNNFORGE_TB"]) as f:
         cfg = json.load(f)
     rng = random.Random(cfg["seed"])
-    stall = float(cfg["stall"])
+    stall_in, stall_out = float(cfg["stall_in"]), float(cfg["stall_out"])
     out_prefix = _out_prefix(dut)
     prefixes = sorted({p for phase in cfg["phases"] for p in phase["inputs"]})
     Clock(dut.ap_clk, CLOCK_NS, unit="ns").start()
@@ -118,10 +118,10 @@ async def stream_test(dut):
         done = Event()
         n_in = sum(len(b) for b in phase["inputs"].values())
         drivers = [
-            cocotb.start_soon(drive(dut, p, beats, stall, rng, clock, first_in))
+            cocotb.start_soon(drive(dut, p, beats, stall_in, rng, clock, first_in))
             for p, beats in phase["inputs"].items()
         ]
-        mon = cocotb.start_soon(monitor(dut, out_prefix, phase["expect"], stall, rng, clock, got, done))
+        mon = cocotb.start_soon(monitor(dut, out_prefix, phase["expect"], stall_out, rng, clock, got, done))
         if phase.get("abort_after") is not None:
             await ClockCycles(dut.ap_clk, int(phase["abort_after"]))
             for task in drivers + [mon]:
@@ -129,7 +129,8 @@ async def stream_test(dut):
             results.append({"beats": [], "cycles": [], "aborted": True})
             continue
         # generous limit: every beat may wait for several stalls, plus frame buffering
-        limit = int((n_in + 2 * phase["expect"]) * 4 / max(0.05, (1 - stall) ** 2)) + 10_000
+        slowest = max(0.05, (1 - stall_in) * (1 - stall_out))
+        limit = int((n_in + 2 * phase["expect"]) * 4 / slowest) + 10_000
         start = clock.cycle
         while not done.is_set():
             await ClockCycles(dut.ap_clk, 100)

@@ -125,11 +125,11 @@ def test_finn_graph_executes_like_golden(small_runs, binarizer, lab_impl):
     assert np.array_equal(golden.forward(net, vec["input"][:2])["fc_out"], vec["golden/fc_out"][:2])
 
 
-def test_verify_has_finn_and_csim_columns(small_runs):
+def test_verify_has_finn_csim_and_rtl_columns(small_runs):
     out = run_cli("verify", small_runs["dybnn"], "--samples", "2")
     assert out.returncode == 0, out.stdout + out.stderr
     header = out.stdout.splitlines()[0]
-    assert "finn" in header and "csim" in header
+    assert "finn" in header and "csim" in header and "rtl" in header
     assert "dynthresh1" in out.stdout and "BIT-EXACT" in out.stdout
 
 

@@ -209,7 +209,7 @@ def test_golden_equals_torch_on_fashion_mnist():
 
 
 def test_verify_cli_bit_exact(small_runs):
-    out = run_cli("verify", small_runs["lab"], "--samples", "4")
+    out = run_cli("verify", small_runs["lab"], "--samples", "4", "--columns")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "BIT-EXACT" in out.stdout and "lab1" in out.stdout
 
