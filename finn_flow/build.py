@@ -161,13 +161,11 @@ def step_convert_to_hw(model, ctx):
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
-    from bnnforge.finn_flow.finn_compat import bipolar_thresholding_ok
     from bnnforge.finn_flow.transforms import InferDynamicThreshold, InferLabBinarizer
 
     if ctx.opts.lab_impl == "fused":
         model = model.transform(InferLabBinarizer())
     model = model.transform(InferDynamicThreshold())
-    model = bipolar_thresholding_ok(model)
     for t in (
         InferBinaryMatrixVectorActivation(),
         InferQuantizedMatrixVectorActivation(),

@@ -77,18 +77,3 @@ def fix_xnor_accumulators(model):
             inst.set_nodeattr("outputDataType", fixed.name)
             model.set_tensor_datatype(node.output[0], fixed)
     return model
-
-
-def bipolar_thresholding_ok(model):
-    """FINN's InferThresholdingLayer refuses a MultiThreshold with out_scale != 1
-    ("out_scale must be 1 for HLS conversion"), which every BIPOLAR MultiThreshold
-    has (scale 2, bias -1). Thresholding's BIPOLAR output already means the same
-    bits, so express such nodes as scale 1, bias 0 with out_dtype BIPOLAR."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    for node in model.get_nodes_by_op_type("MultiThreshold"):
-        inst = getCustomOp(node)
-        if inst.get_nodeattr("out_dtype") == "BIPOLAR" and inst.get_nodeattr("out_scale") == 2.0:
-            inst.set_nodeattr("out_scale", 1.0)
-            inst.set_nodeattr("out_bias", 0.0)
-    return model

@@ -13,7 +13,10 @@ from bnnforge import toolenv
 
 # BRAM18 aspect ratios (width bits, depth) in simple dual-port mode (UG473)
 BRAM18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
-LUTRAM_DEPTH_LIMIT = 128  # shallower memories go to LUTRAM when ram_style is "auto"
+# with ram_style "auto", memories this shallow or this small go to LUTRAM (as Vivado and
+# yosys infer them): a BRAM18 for a few hundred bits would waste it
+LUTRAM_DEPTH_LIMIT = 128
+LUTRAM_BITS_LIMIT = 4096
 
 
 def bram18_count(width_bits: int, depth: int) -> int:
@@ -30,7 +33,8 @@ def lutram_luts(width_bits: int, depth: int) -> int:
 
 def memory_cost(width_bits: int, depth: int, ram_style: str) -> tuple[int, int]:
     """(LUT, BRAM18) of one memory under FINN's ram_style convention."""
-    if ram_style == "distributed" or (ram_style == "auto" and depth <= LUTRAM_DEPTH_LIMIT):
+    small = depth <= LUTRAM_DEPTH_LIMIT or width_bits * depth <= LUTRAM_BITS_LIMIT
+    if ram_style == "distributed" or (ram_style == "auto" and small):
         return lutram_luts(width_bits, depth), 0
     return 0, bram18_count(width_bits, depth)
 

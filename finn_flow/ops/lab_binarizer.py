@@ -147,20 +147,28 @@ class LabBinarizer(HWCustomOp):
         acc = self.get_input_datatype(2).bitwidth()
         return a, wb, acc
 
-    def line_buffer_shape(self):
-        """(banks, width bits, depth) of the line buffer: K+1 row banks of W*C/PE words."""
+    def memories(self):
+        """The RTL's memories as (count, width bits, depth, ram style): K row banks of W*C/PE
+        words; K-1 delay-line LUTRAMs of C/PE window columns (with their tag bits)."""
         h, w, c = self._dims()
         pe, k = self.get_nodeattr("PE"), self.get_nodeattr("KernelSize")
         a, _, _ = self._widths()
-        return k + 1, pe * a, w * (c // pe)
+        fold = c // pe
+        column_bits = 1 + max(1, math.ceil(math.log2(w))) + k * pe * a
+        return [(k, pe * a, w * fold, self.get_nodeattr("ram_style")), (k - 1, column_bits, fold, "distributed")]
+
+    def _memory_cost(self):
+        """(LUT, BRAM18) of all memories."""
+        costs = [(n * lut, n * bram) for n, width, depth, style in self.memories()
+                 for lut, bram in [memory_cost(width, depth, style)]]
+        return sum(c[0] for c in costs), sum(c[1] for c in costs)
 
     def bram_estimation(self, fpgapart=None):
-        banks, width, depth = self.line_buffer_shape()
-        return banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[1]
+        return self._memory_cost()[1]
 
     def lut_estimation(self, fpgapart=None):
-        """FINN-R style LUT model (as FINN's VVAU), for K*K parallel taps per PE lane,
-        plus weight/threshold ROMs and the line buffer when it goes to LUTRAM."""
+        """FINN-R style LUT model (as FINN's VVAU) for K*K parallel taps per PE lane, plus
+        the weight/threshold ROMs, the delay line (LUTRAM) and row banks in LUTRAM."""
         h, w, c = self._dims()
         pe, k = self.get_nodeattr("PE"), self.get_nodeattr("KernelSize")
         a, wb, acc = self._widths()
@@ -168,13 +176,10 @@ class LabBinarizer(HWCustomOp):
         fold = c // pe
         mult = taps * (2 * math.ceil((wb + a) / 6) - 1) * (wb + a)
         adders = (wb + a) * (2 * taps - 1)
-        compare = acc
-        per_lane = mult + adders + compare
-        params = pe * (taps * wb + acc) * math.ceil(fold / 64)  # weights + thresholds in LUTROM
-        banks, width, depth = self.line_buffer_shape()
-        buffer_luts = banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[0]
+        per_lane = mult + adders + acc  # + threshold compare
+        roms = pe * (taps * wb + acc) * math.ceil(fold / 64)
         control = 100
-        return int(control + pe * per_lane + params + buffer_luts)
+        return int(control + pe * per_lane + roms + self._memory_cost()[0])
 
     def dsp_estimation(self, fpgapart=None):
         return 0
@@ -208,6 +213,12 @@ class LabBinarizer_hls(LabBinarizer, HLSBackend):
         """The HLS kernel does not overlap frames: (H*W + LAG) * C/PE."""
         h, w, c = self._dims()
         return lab_exp_cycles(h, w, c, self.get_nodeattr("PE"), self.get_nodeattr("KernelSize"), "hls")
+
+    def memories(self):
+        """The HLS kernel keeps K+1 row buffers of W*C/PE words (no delay line)."""
+        h, w, c = self._dims()
+        pe, k = self.get_nodeattr("PE"), self.get_nodeattr("KernelSize")
+        return [(k + 1, pe * self._widths()[0], w * (c // pe), self.get_nodeattr("ram_style"))]
 
     def generate_params(self, model, path):
         p = self.lab_params(model)
