@@ -21,8 +21,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
     errors = [UserError, ToolMissing, ValueError, FileNotFoundError]
     try:
         from bnnforge.finn_flow.build import BuildError
+        from bnnforge.finn_flow.fold import FoldError
 
-        errors.append(BuildError)
+        errors += [BuildError, FoldError]
     except ImportError:
         pass
     try:
@@ -176,6 +177,43 @@ def cmd_sim_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fold(args: argparse.Namespace) -> int:
+    import time
+
+    from bnnforge.finn_flow import fold
+    from bnnforge.finn_flow.boards import load_board
+
+    t0 = time.time()
+    board = load_board(args.board)
+    clock = args.clock_ns or board.clock_ns
+    if not 0 < args.util <= 1:
+        raise UserError(f"--util {args.util}: allowed (0, 1]")
+    model = fold.prepare(Path(args.model), board, clock, args.lab_impl, args.custom_backend)
+    groups = fold.build_groups(model, board.part)
+    if args.max_fps:
+        result = fold.maximize(groups, board, clock, args.util)
+    else:
+        if args.target_fps <= 0:
+            raise UserError(f"--target-fps must be positive, got {args.target_fps}")
+        result = fold.for_target(groups, board, clock, args.target_fps, args.util)
+    out = Path(args.out)
+    out.write_text(json.dumps(result.config(), indent=2) + "\n")
+    if args.plot:
+        fold.plot(fold.pareto_front(groups, board, clock), result, board, Path(args.plot))
+    if args.json:
+        print(json.dumps({
+            "folding": str(out), "fps": result.fps, "cycles": result.cycles, "LUT": result.lut,
+            "BRAM_18K": result.bram, "clock_ns": clock, "board": board.name,
+            "budget": {"LUT": board.resources["LUT"], "BRAM_18K": board.bram18},
+            "layers": [{"node": n, "cycles": c, "LUT": lut, "BRAM_18K": b}
+                       for opt in result.choice for n, c, lut, b in opt.per_node],
+        }, indent=2))
+        return 0
+    print(fold.table(result, groups, board, model))
+    print(f"wrote {out}" + (f" and {args.plot}" if args.plot else "") + f" ({time.time() - t0:.1f} s)")
+    return 0
+
+
 def _report_layer_run(run) -> int:
     if run.cycles_per_frame is not None:
         print(f"cycles per frame: {run.cycles_per_frame:.1f} (ideal {run.ideal_cycles}, "
@@ -293,6 +331,27 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: vectors.npz next to the model)")
     p.add_argument("--out", required=True, metavar="BUILD_DIR")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "fold",
+        help="choose PE/SIMD/memory style of every layer for a throughput target or the board's maximum",
+        description="Fold every layer (stock and custom) of a model or build folder: --target-fps F finds the "
+        "cheapest folding (LUT and BRAM weighted by their share of the board) that reaches F; --max-fps finds the "
+        "fastest that fits within --util of the board. Writes a folding JSON for `bnnforge build --folding`.",
+    )
+    p.add_argument("model", metavar="MODEL_OR_BUILD", help="QONNX model from `bnnforge export`, or a build folder")
+    p.add_argument("--board", required=True, choices=board_names())
+    goal = p.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--target-fps", type=float)
+    goal.add_argument("--max-fps", action="store_true")
+    p.add_argument("--clock-ns", type=float, help="clock period (default: the board's)")
+    p.add_argument("--util", type=float, default=0.8, help="usable share of the board's LUT and BRAM (default 0.8)")
+    p.add_argument("--out", default="folding.json", help="folding JSON to write (default folding.json)")
+    p.add_argument("--plot", metavar="PNG", help="write the Pareto front (fps vs LUT and vs BRAM)")
+    p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+    p.add_argument("--lab-impl", choices=("fused", "stock"), default="fused")
+    p.add_argument("--custom-backend", choices=("rtl", "hls"), default="rtl")
+    p.set_defaults(func=cmd_fold)
 
     p = sub.add_parser("sim", help="simulate custom layers (HLS C simulation or RTL under Verilator)")
     simsub = p.add_subparsers(dest="sim_command", metavar="WHAT", required=True)
