@@ -1,0 +1,65 @@
+"""`bnnforge fold`: folding that meets targets, fits budgets, is applied as is by `build`."""
+
+import json
+
+import pytest
+
+from bnnforge.finn_flow.boards import load_board
+
+from conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def lab_model(small_runs):
+    return small_runs["lab"] / "model.onnx"
+
+
+@pytest.mark.parametrize("board", ["pynq-z2", "zcu104"])
+def test_fold_target_is_met_when_applied_by_build(lab_model, tmp_path, board):
+    folding = tmp_path / "folding.json"
+    out = run_cli("fold", lab_model, "--board", board, "--target-fps", "3000", "--out", folding, "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["fps"] >= 3000
+    b = load_board(board)
+    assert summary["LUT"] <= 0.8 * b.resources["LUT"] and summary["BRAM_18K"] <= 0.8 * b.bram18
+    cfg = json.loads(folding.read_text())
+    assert any(k.startswith("LabBinarizer") for k in cfg) and any(k.startswith("MVAU") for k in cfg)
+
+    # FINN recomputes the estimates after `build --folding` applies the file as is
+    build = run_cli("build", lab_model, "--board", board, "--folding", folding, "--until", "estimate",
+                    "--out", tmp_path / "build")
+    assert build.returncode == 0, build.stdout + build.stderr
+    perf = json.loads((tmp_path / "build" / "report" / "estimate_network_performance.json").read_text())
+    res = json.loads((tmp_path / "build" / "report" / "estimate_layer_resources.json").read_text())
+    assert perf["estimated_throughput_fps"] >= 3000
+    assert res["total"]["LUT"] == pytest.approx(summary["LUT"])
+    assert res["total"]["BRAM_18K"] == pytest.approx(summary["BRAM_18K"])
+
+
+def test_fold_max_fps_fits_and_is_deterministic(lab_model, tmp_path):
+    runs = []
+    for i in range(2):
+        f = tmp_path / f"f{i}.json"
+        out = run_cli("fold", lab_model, "--board", "pynq-z2", "--max-fps", "--util", "0.25", "--out", f, "--json",
+                      *(["--plot", tmp_path / "pareto.png"] if i == 0 else []))
+        assert out.returncode == 0, out.stderr
+        runs.append((json.loads(out.stdout), f.read_text()))
+    (s0, cfg0), (s1, cfg1) = runs
+    assert cfg0 == cfg1 and s0 == s1  # deterministic
+    b = load_board("pynq-z2")
+    assert s0["LUT"] <= 0.25 * b.resources["LUT"] and s0["BRAM_18K"] <= 0.25 * b.bram18
+    assert (tmp_path / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a larger budget never gives a slower design
+    out = run_cli("fold", lab_model, "--board", "pynq-z2", "--max-fps", "--util", "0.8", "--out", tmp_path / "g.json",
+                  "--json")
+    assert json.loads(out.stdout)["fps"] >= s0["fps"]
+
+
+def test_fold_infeasible_requests_are_explained(lab_model, tmp_path):
+    out = run_cli("fold", lab_model, "--board", "pynq-z2", "--target-fps", "1e9", "--out", tmp_path / "x.json")
+    assert out.returncode == 2
+    assert "cannot reach" in out.stderr and "cycles/frame" in out.stderr and "limits:" in out.stderr
+    assert "the most this network reaches" in out.stderr
+    out = run_cli("fold", lab_model, "--board", "pynq-z2", "--max-fps", "--util", "0.001", "--out", tmp_path / "y.json")
+    assert out.returncode == 2 and "does not fit" in out.stderr
