@@ -76,25 +76,24 @@ def cheapest_stock_folding(layers, target_cycles):
     vvau, swg, pad = by_type["VVAU"], by_type["ConvolutionInputGenerator"], by_type.get("FMPadding")
     channels = vvau.get_nodeattr("Channels")
     kk = int(np.prod(vvau.get_nodeattr("Kernel")))
+
+    def apply(pe, simd):
+        vvau.set_nodeattr("PE", pe)
+        vvau.set_nodeattr("SIMD", simd)
+        swg.set_nodeattr("SIMD", pe)
+        swg.set_nodeattr("parallel_window", int(simd > 1))
+        if pad is not None:
+            pad.set_nodeattr("SIMD", pe)
+
     candidates = []
     for pe in divisors(channels):
         for simd in (1, kk):
-            vvau.set_nodeattr("PE", pe)
-            vvau.set_nodeattr("SIMD", simd)
-            swg.set_nodeattr("SIMD", pe)
-            swg.set_nodeattr("parallel_window", int(simd > 1))
-            if pad is not None:
-                pad.set_nodeattr("SIMD", pe)
+            apply(pe, simd)
             m = measure(layers)
             candidates.append((m["cycles"] > target_cycles, m["cycles"] if m["cycles"] > target_cycles else 0,
                                m["LUT"], m["BRAM18"], pe, simd))
     *_, pe, simd = min(candidates)
-    vvau.set_nodeattr("PE", pe)
-    vvau.set_nodeattr("SIMD", simd)
-    swg.set_nodeattr("SIMD", pe)
-    swg.set_nodeattr("parallel_window", int(simd > 1))
-    if pad is not None:
-        pad.set_nodeattr("SIMD", pe)
+    apply(pe, simd)
     return layers
 
 

@@ -43,10 +43,13 @@ def build(top: str, parameters: dict, waves: bool = False, rtl_dir: Path | None 
     """Verilate ``<rtl_dir>/<top>.sv`` with ``parameters`` (cached); returns the build folder."""
     from cocotb_tools.runner import get_runner
 
+    from bnnforge.finn_flow.ops.common import rtl_sources
+
     toolenv.apply_to_current_process()
-    src = Path(rtl_dir or toolenv.rtl_dir()) / f"{top}.sv"
+    sources = rtl_sources(top, rtl_dir)
     key = hashlib.sha256(json.dumps([top, sorted(parameters.items()), waves], default=str).encode())
-    key.update(src.read_bytes())
+    for src in sources:
+        key.update(src.read_bytes())
     bdir = cache_dir() / f"{top}-{key.hexdigest()[:16]}"
     if (bdir / "Vtop").exists() or (bdir / top).exists():
         return bdir
@@ -55,7 +58,7 @@ def build(top: str, parameters: dict, waves: bool = False, rtl_dir: Path | None 
     params.update({k: f'"{bdir / v}"' for k, v in _file_params(top).items()})
     runner = get_runner("verilator")
     runner.build(
-        sources=[src],
+        sources=sources,
         hdl_toplevel=top,
         parameters=params,
         build_dir=bdir,

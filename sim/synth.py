@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bnnforge import toolenv
 from bnnforge.finn_flow.layer_params import DynThreshParams, LabParams
-from bnnforge.finn_flow.ops.common import rtl_wrapper
+from bnnforge.finn_flow.ops.common import rtl_sources, rtl_wrapper
 
 FAMILIES = ("xc7", "xcup")
 
@@ -67,8 +67,8 @@ def synth(core: str, params: dict, streams_in: list, stream_out: tuple, files: d
     top = f"{core}_top"
     (work / f"{top}.v").write_text(rtl_wrapper(top, core, params, streams_in, stream_out))
     script = (
-        f"read_verilog -sv {toolenv.rtl_dir() / f'{core}.sv'}; read_verilog {work / f'{top}.v'}; "
-        f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -nodsp; "
+        "".join(f"read_verilog -sv {src}; " for src in rtl_sources(core)) + f"read_verilog {work / f'{top}.v'}; "
+        f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf -nodsp; "
         f"tee -q -o {work / 'stat.json'} stat -json"
     )
     out = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=work)

@@ -17,6 +17,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from bnnforge import toolenv
 from bnnforge.finn_flow.layer_params import RTL_PIPELINE_LATENCY, DynThreshParams, LabParams
+from bnnforge.finn_flow.ops.common import rtl_sources
 from bnnforge.model import golden
 from bnnforge.sim import runner, synth
 
@@ -151,7 +152,7 @@ def test_broken_rtl_is_caught(name, tmp_path):
 ])
 def test_rtl_lint_clean(module, params):
     cmd = [toolenv.which("verilator"), "--lint-only", "-Wall", *[f"-G{k}={v}" for k, v in params.items()],
-           str(toolenv.rtl_dir() / f"{module}.sv")]
+           *map(str, rtl_sources(module)), "--top-module", module]
     out = subprocess.run(cmd, capture_output=True, text=True, env=toolenv.tool_env())
     assert out.returncode == 0, out.stderr
 
@@ -191,8 +192,9 @@ def test_build_rtl_backend_and_sim_node(small_runs, tmp_path):
     # the generated top + core pass Verilator lint as one design
     wrapper = next(out_dir.glob("code/*DynamicThreshold_rtl_0*/DynamicThreshold_rtl_0.v"))
     lint = subprocess.run([toolenv.which("verilator"), "--lint-only", "-Wall", "-Wno-DECLFILENAME",
-                           str(wrapper.parent / "dynamic_threshold.sv"), str(wrapper), "--top-module",
-                           "DynamicThreshold_rtl_0"], capture_output=True, text=True, env=toolenv.tool_env())
+                           *[str(wrapper.parent / f.name) for f in rtl_sources("dynamic_threshold")], str(wrapper),
+                           "--top-module", "DynamicThreshold_rtl_0"], capture_output=True, text=True,
+                          env=toolenv.tool_env())
     assert lint.returncode == 0, lint.stderr
     out = run_cli("sim", "node", out_dir, "DynamicThreshold_rtl_1", "--stall", "0.2")
     assert out.returncode == 0 and "bit-exact" in out.stdout and "golden test vectors" in out.stdout, out.stdout

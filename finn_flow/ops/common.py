@@ -90,8 +90,47 @@ def rtl_wrapper(top: str, core: str, params: dict, streams_in: list[tuple[str, i
     )
 
 
-def copy_rtl(name: str, dest: str | Path) -> Path:
-    """Copy sim/rtl/<name> into the node's code-generation folder."""
-    target = Path(dest) / name
-    shutil.copy(toolenv.rtl_dir() / name, target)
-    return target
+# modules every custom layer's RTL instantiates (sim/rtl/)
+RTL_SHARED = ("stream_out_fifo.sv",)
+
+
+def rtl_files(core: str) -> list[str]:
+    """File names of a custom layer's RTL, dependencies first."""
+    return [*RTL_SHARED, f"{core}.sv"]
+
+
+def rtl_sources(core: str, rtl_dir: Path | None = None) -> list[Path]:
+    return [Path(rtl_dir or toolenv.rtl_dir()) / f for f in rtl_files(core)]
+
+
+class RTLFaces:
+    """What both custom RTL backends share: the generated FINN top around sim/rtl/<RTL_CORE>.sv,
+    its file list and IPI code, and FINN's stream names with the output called out_V."""
+
+    RTL_CORE = ""
+
+    def write_hdl(self, params: dict, streams_in: list[tuple[str, int]]) -> None:
+        code_dir = Path(self.get_nodeattr("code_gen_dir_ipgen")).resolve()
+        for src in rtl_sources(self.RTL_CORE):
+            shutil.copy(src, code_dir / src.name)
+        top = self.onnx_node.name
+        (code_dir / f"{top}.v").write_text(
+            rtl_wrapper(top, self.RTL_CORE, params, streams_in, ("out_V", self.get_outstream_width_padded(0)))
+        )
+        self.set_nodeattr("gen_top_module", top)
+        self.set_nodeattr("ipgen_path", str(code_dir))
+        self.set_nodeattr("ip_path", str(code_dir))
+
+    def get_rtl_file_list(self, abspath=False):
+        prefix = self.get_nodeattr("code_gen_dir_ipgen") + "/" if abspath else ""
+        return [prefix + f for f in rtl_files(self.RTL_CORE)] + [f"{prefix}{self.get_nodeattr('gen_top_module')}.v"]
+
+    def code_generation_ipi(self):
+        cmd = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
+        cmd.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} {self.onnx_node.name}")
+        return cmd
+
+    def get_verilog_top_module_intf_names(self):
+        intf = super().get_verilog_top_module_intf_names()
+        intf["m_axis"] = [("out_V", self.get_outstream_width_padded(0))]
+        return intf

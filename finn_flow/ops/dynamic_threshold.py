@@ -8,8 +8,6 @@ buffered (ping-pong) because T depends on the whole frame.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from finn.custom_op.fpgadataflow import register_custom_op
 from finn.custom_op.fpgadataflow.hls import register_custom_op as register_hls_op
@@ -22,17 +20,15 @@ from bnnforge.finn_flow.layer_params import DynThreshParams, dynthresh_exp_cycle
 from bnnforge.finn_flow.ops.common import (
     bipolar_as,
     copy_header,
-    copy_rtl,
+    RTLFaces,
     dt,
     memory_cost,
     nchw_to_nhwc,
     nhwc_to_nchw,
-    rtl_wrapper,
 )
 from bnnforge.model import golden
 
 HEADER = "dynamic_threshold.hpp"
-RTL_CORE = "dynamic_threshold"
 
 
 @register_custom_op
@@ -206,35 +202,15 @@ class DynamicThreshold_hls(DynamicThreshold, HLSBackend):
 
 
 @register_rtl_op
-class DynamicThreshold_rtl(DynamicThreshold, RTLBackend):
+class DynamicThreshold_rtl(RTLFaces, DynamicThreshold, RTLBackend):
     """RTL backend: sim/rtl/dynamic_threshold.sv with the node's parameters."""
 
+    RTL_CORE = "dynamic_threshold"
+
+    
     def generate_hdl(self, model, fpgapart, clk):
-        code_dir = Path(self.get_nodeattr("code_gen_dir_ipgen")).resolve()
-        copy_rtl(f"{RTL_CORE}.sv", code_dir)
-        top = self.onnx_node.name
         streams = [("in0_V", self.get_instream_width_padded(0)), ("in1_V", self.get_instream_width_padded(1))]
-        (code_dir / f"{top}.v").write_text(
-            rtl_wrapper(top, RTL_CORE, self.dyn_params().rtl_parameters(), streams,
-                        ("out_V", self.get_outstream_width_padded(0)))
-        )
-        self.set_nodeattr("gen_top_module", top)
-        self.set_nodeattr("ipgen_path", str(code_dir))
-        self.set_nodeattr("ip_path", str(code_dir))
-
-    def get_rtl_file_list(self, abspath=False):
-        prefix = self.get_nodeattr("code_gen_dir_ipgen") + "/" if abspath else ""
-        return [f"{prefix}{RTL_CORE}.sv", f"{prefix}{self.get_nodeattr('gen_top_module')}.v"]
-
-    def code_generation_ipi(self):
-        cmd = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
-        cmd.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} {self.onnx_node.name}")
-        return cmd
-
-    def get_verilog_top_module_intf_names(self):
-        intf = super().get_verilog_top_module_intf_names()
-        intf["m_axis"] = [("out_V", self.get_outstream_width_padded(0))]
-        return intf
+        self.write_hdl(self.dyn_params().rtl_parameters(), streams)
 
     def execute_node(self, context, graph):
         """exec_mode "rtlsim" simulates the RTL with Verilator (bnnforge.sim); else the golden function."""

@@ -24,17 +24,15 @@ from bnnforge.finn_flow.layer_params import LabParams, lab_exp_cycles
 from bnnforge.finn_flow.ops.common import (
     bipolar_as,
     copy_header,
-    copy_rtl,
+    RTLFaces,
     dt,
     memory_cost,
     nchw_to_nhwc,
     nhwc_to_nchw,
-    rtl_wrapper,
 )
 from bnnforge.model import golden
 
 HEADER = "lab_binarizer.hpp"
-RTL_CORE = "lab_binarizer"
 
 
 @register_custom_op
@@ -266,39 +264,20 @@ class LabBinarizer_hls(LabBinarizer, HLSBackend):
 
 
 @register_rtl_op
-class LabBinarizer_rtl(LabBinarizer, RTLBackend):
+class LabBinarizer_rtl(RTLFaces, LabBinarizer, RTLBackend):
     """RTL backend: sim/rtl/lab_binarizer.sv with the node's parameters ($readmemh files)."""
 
+    RTL_CORE = "lab_binarizer"
+
+    
     def generate_hdl(self, model, fpgapart, clk):
         code_dir = Path(self.get_nodeattr("code_gen_dir_ipgen")).resolve()
         p = self.lab_params(model)
-        copy_rtl(f"{RTL_CORE}.sv", code_dir)
         (code_dir / "weights.hex").write_text(p.weights_hex())
         (code_dir / "thresholds.hex").write_text(p.thresholds_hex())
-        top = self.onnx_node.name
         params = {**p.rtl_parameters(), "WEIGHTS_FILE": f'"{code_dir / "weights.hex"}"',
                   "THRESHOLDS_FILE": f'"{code_dir / "thresholds.hex"}"'}
-        (code_dir / f"{top}.v").write_text(
-            rtl_wrapper(top, RTL_CORE, params, [("in0_V", self.get_instream_width_padded(0))],
-                        ("out_V", self.get_outstream_width_padded(0)))
-        )
-        self.set_nodeattr("gen_top_module", top)
-        self.set_nodeattr("ipgen_path", str(code_dir))
-        self.set_nodeattr("ip_path", str(code_dir))
-
-    def get_rtl_file_list(self, abspath=False):
-        prefix = self.get_nodeattr("code_gen_dir_ipgen") + "/" if abspath else ""
-        return [f"{prefix}{RTL_CORE}.sv", f"{prefix}{self.get_nodeattr('gen_top_module')}.v"]
-
-    def code_generation_ipi(self):
-        cmd = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
-        cmd.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} {self.onnx_node.name}")
-        return cmd
-
-    def get_verilog_top_module_intf_names(self):
-        intf = super().get_verilog_top_module_intf_names()
-        intf["m_axis"] = [("out_V", self.get_outstream_width_padded(0))]
-        return intf
+        self.write_hdl(params, [("in0_V", self.get_instream_width_padded(0))])
 
     def execute_node(self, context, graph):
         """exec_mode "rtlsim" simulates the RTL with Verilator (bnnforge.sim); else the golden function."""

@@ -293,26 +293,19 @@ module lab_binarizer #(
   end
 
   // --- output FIFO -------------------------------------------------------------------------
-  logic [PE-1:0] fifo[FIFO_DEPTH];
-  logic [1:0] wr_ptr, rd_ptr;
-  logic out_fire;
-  assign out_fire = out_V_TVALID && out_V_TREADY;
-  assign out_V_TVALID = fifo_count != 0;
-  assign out_V_TDATA = OUT_WIDTH'(fifo[rd_ptr]);
+  stream_out_fifo #(
+      .WIDTH(PE),
+      .OUT_WIDTH(OUT_WIDTH),
+      .DEPTH(FIFO_DEPTH)
+  ) out_fifo (
+      .clk(ap_clk),
+      .rst_n(ap_rst_n),
+      .in_valid(s2_valid),
+      .in_data(s2_bits),
+      .out_TDATA(out_V_TDATA),
+      .out_TVALID(out_V_TVALID),
+      .out_TREADY(out_V_TREADY),
+      .count(fifo_count)
+  );
   assign inflight = 3'(s1_valid) + 3'(s2_valid);
-
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) begin
-      wr_ptr <= '0;
-      rd_ptr <= '0;
-      fifo_count <= '0;
-    end else begin
-      if (s2_valid) begin
-        fifo[wr_ptr] <= s2_bits;
-        wr_ptr <= wr_ptr + 1'b1;
-      end
-      if (out_fire) rd_ptr <= rd_ptr + 1'b1;
-      fifo_count <= fifo_count + 3'(s2_valid) - 3'(out_fire);
-    end
-  end
 endmodule
