@@ -76,3 +76,28 @@ def test_doctor_reports_missing_compiler(tmp_path):
     assert tools["g++ + ap_types"]["status"] == "missing"
     assert "apt-get install g++" in tools["g++ + ap_types"]["fix"]
     assert code == 1
+
+
+def test_non_editable_install_ships_package_data(tmp_path):
+    """A plain (non-editable) install carries hls/, boards/ and sim/rtl/ and finds them at run time."""
+    wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    out = subprocess.run([*pip, "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-w", str(wheel_dir)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    wheel = next(wheel_dir.glob("bnnforge-*.whl"))
+    out = subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    probe = (
+        "import bnnforge, bnnforge.toolenv as t; from bnnforge.finn_flow.boards import board_names;"
+        "print(bnnforge.__file__); print(sorted(p.name for p in t.hls_dir().iterdir()));"
+        "print(sorted(p.name for p in t.rtl_dir().iterdir())); print(board_names())"
+    )
+    env = dict(os.environ, PYTHONPATH=str(site))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    where, hls, rtl, boards = out.stdout.splitlines()
+    assert where.startswith(str(site))
+    assert "lab_binarizer.hpp" in hls and "csim_dynamic_threshold.cpp" in hls
+    assert "lab_binarizer.sv" in rtl and "stream_out_fifo.sv" in rtl
+    assert boards == "['pynq-z2', 'zcu104']"

@@ -320,3 +320,28 @@ def test_corrupt_checkpoint_is_refused(small_runs, tmp_path):
     torch.save({"model": Evil()}, run / "checkpoint.pt")  # an arbitrary pickle must not be executed
     out = run_cli("export", run)
     assert out.returncode == 2 and "pwned" not in out.stdout
+
+
+def test_cifar10_binary_batches_are_read(tmp_path):
+    """The official binary format: 1 label byte + 3072 pixel bytes (R, G, B planes) per record."""
+    from bnnforge.model.data import load_cifar10
+
+    rng = np.random.default_rng(0)
+
+    def write(name, n):
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        pixels = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        np.concatenate([labels[:, None], pixels], axis=1).tofile(tmp_path / name)
+        return labels, pixels
+
+    l1, p1 = write("data_batch_1.bin", 3)
+    l2, _ = write("data_batch_2.bin", 2)
+    lt, pt = write("test_batch.bin", 4)
+    ds = load_cifar10(tmp_path)
+    assert ds.x_train.shape == (5, 3, 32, 32) and ds.x_test.shape == (4, 3, 32, 32)
+    assert ds.y_train.tolist() == list(l1) + list(l2) and ds.y_test.tolist() == list(lt)
+    assert np.array_equal(ds.x_train[0].numpy().reshape(-1), p1[0])
+    assert ds.x_train.dtype == torch.uint8
+    (tmp_path / "test_batch.bin").write_bytes(b"\x00" * 100)  # truncated record
+    with pytest.raises(ValueError, match="not a CIFAR-10 binary batch"):
+        load_cifar10(tmp_path)
