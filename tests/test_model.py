@@ -228,7 +228,7 @@ def test_verify_detects_a_corrupted_export(small_runs, tmp_path):
     t = m.get_initializer(name)
     m.set_initializer(name, t + 1)  # off by one in every LAB threshold
     m.save(str(run / "model.onnx"))
-    out = run_cli("verify", run, "--samples", "4")
+    out = run_cli("verify", run, "--samples", "4", "--columns")
     assert out.returncode == 1 and "MISMATCH" in out.stdout
 
 
