@@ -59,7 +59,7 @@ def hw_layers(net, lab_impl: str, target_cycles: int, pe: int):
     model = model.transform(SpecializeLayers(PART)).transform(GiveUniqueNodeNames())
     layers = [(n, getCustomOp(n)) for n in model.graph.node if n.domain.startswith("finn.custom_op.fpgadataflow")]
     if lab_impl == "fused":
-        for node, inst in layers:
+        for _, inst in layers:
             inst.set_nodeattr("PE", pe)
         return layers
     return cheapest_stock_folding(layers, target_cycles)

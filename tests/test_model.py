@@ -11,7 +11,7 @@ from bnnforge.model import golden
 from bnnforge.model.data import load_dataset
 from bnnforge.model.export import build_qonnx, execute_qonnx
 from bnnforge.model.integer import int_thresholds
-from bnnforge.model.layers import LAB, DynamicRPReLU, DynamicThreshold, signed_range
+from bnnforge.model.layers import LAB, DynamicRPReLU, DynamicThreshold
 from bnnforge.model.quant import LabSign, sign_ste
 from bnnforge.model.run import load_model
 from bnnforge.model.train import model_config_for, train
@@ -79,24 +79,20 @@ def test_tie_rules():
 
 
 def test_lab_integer_threshold_gives_minus_one_at_tie():
-    """Where acc + q_u == 0 (z == 0 exactly) the integer LAB must output -1."""
+    """Where acc + q_u == 0 (z == 0 exactly) the integer LAB outputs -1, and +1 one step above."""
     torch.manual_seed(1)
     lab = LAB(2).eval()
+    with torch.no_grad():
+        lab.bias.copy_(torch.tensor([0.0, 0.3]))
     core = lab.integer_core("lab", 9)
-    q_u = 1 - core.thresholds  # beta > 0
-    x = np.zeros((1, 2, 3, 3), np.int64)
-    # put acc == -q_u at the centre pixel of channel 0 using the centre tap only
-    centre = core.weights[0, 1, 1]
-    if centre != 0 and (-q_u[0]) % centre == 0 and abs(-q_u[0] // centre) <= 7:
-        x[0, 0, 1, 1] = -q_u[0] // centre
-    core.weights[:] = 0
-    core.weights[:, 1, 1] = 1
-    x[0, :, 1, 1] = np.clip(-q_u, -8, 7)
-    out = golden.lab_binarizer(x, core.weights, core.thresholds)
-    for c in range(2):
-        acc = x[0, c, 1, 1]
-        expected = 1 if acc + q_u[c] > 0 else -1
-        assert out[0, c, 1, 1] == expected
+    q_u = 1 - core.thresholds  # beta > 0: thresholds = 1 - q_u
+    weights = np.zeros_like(core.weights)
+    weights[:, 1, 1] = 1  # centre tap only: acc = x at the pixel
+    x = np.zeros((2, 2, 3, 3), np.int64)
+    x[0, :, 1, 1] = -q_u  # the exact tie acc + q_u == 0
+    x[1, :, 1, 1] = -q_u + 1
+    out = golden.lab_binarizer(x, weights, 1 - q_u)
+    assert (out[0, :, 1, 1] == -1).all() and (out[1, :, 1, 1] == 1).all()
 
 
 # --- integer form vs float forward -------------------------------------------------
