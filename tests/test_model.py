@@ -84,14 +84,16 @@ def test_lab_integer_threshold_gives_minus_one_at_tie():
     lab = LAB(2).eval()
     with torch.no_grad():
         lab.bias.copy_(torch.tensor([0.0, 0.3]))
+        acc_scale = lab.input_quant.act_quant.scale().reshape(()) * lab.kernel.quant_weight().scale.reshape(-1)
+        q_u = lab._bias_int(acc_scale).to(torch.int64).numpy()  # the bias on the accumulator grid
+    assert q_u[1] != 0
     core = lab.integer_core("lab", 9)
-    q_u = 1 - core.thresholds  # beta > 0: thresholds = 1 - q_u
     weights = np.zeros_like(core.weights)
     weights[:, 1, 1] = 1  # centre tap only: acc = x at the pixel
     x = np.zeros((2, 2, 3, 3), np.int64)
     x[0, :, 1, 1] = -q_u  # the exact tie acc + q_u == 0
     x[1, :, 1, 1] = -q_u + 1
-    out = golden.lab_binarizer(x, weights, 1 - q_u)
+    out = golden.lab_binarizer(x, weights, core.thresholds)
     assert (out[0, :, 1, 1] == -1).all() and (out[1, :, 1, 1] == 1).all()
 
 
