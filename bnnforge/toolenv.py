@@ -26,6 +26,14 @@ def package_path(subpackage: str) -> Path:
     return Path(str(importlib.resources.files(f"bnnforge.{subpackage}")))
 
 
+def cache_dir(kind: str) -> Path:
+    """bnnforge's cache folder for ``kind`` (csim, rtl, fold): $BNNFORGE_CACHE_DIR or ~/.cache/bnnforge."""
+    root = Path(os.environ.get("BNNFORGE_CACHE_DIR", Path.home() / ".cache" / "bnnforge"))
+    path = root / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def hls_dir() -> Path:
     return package_path("hls")
 

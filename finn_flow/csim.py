@@ -23,13 +23,6 @@ class CSimError(RuntimeError):
     pass
 
 
-def cache_dir() -> Path:
-    root = Path(os.environ.get("BNNFORGE_CACHE_DIR", Path.home() / ".cache" / "bnnforge"))
-    path = root / "csim"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _compile(harness: str, params_h: str, hls: Path | None = None) -> Path:
     """Compile <hls>/<harness> (default: the installed hls/) with the generated csim_params.h;
     returns the cached executable."""
@@ -39,7 +32,7 @@ def _compile(harness: str, params_h: str, hls: Path | None = None) -> Path:
     for s in sources:
         digest.update(s.read_bytes())
     digest.update(" ".join(toolenv.hls_compile_command([Path("x")], Path("y"))).encode())
-    build = cache_dir() / f"{Path(harness).stem}-{digest.hexdigest()[:16]}"
+    build = toolenv.cache_dir("csim") / f"{Path(harness).stem}-{digest.hexdigest()[:16]}"
     exe = build / "csim"
     if exe.exists():
         return exe

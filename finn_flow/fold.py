@@ -366,12 +366,31 @@ def prepare(model_or_build: Path, board: Board, clock_ns: float, lab_impl: str =
         if specialized.exists():
             return buildlib.step_minimize_bit_width(ModelWrapper(str(specialized)), ctx)
         raise FoldError(f"{path} is not a build folder past the specialize step (run `bnnforge build` first)")
+    # FINN's streamlining dominates the run time: keep the prepared graph per input and options
+    cached = _cache_path(path, board, lab_impl, custom_backend)
+    if cached.exists():
+        return ModelWrapper(str(cached))
     model = ModelWrapper(str(path))
     with buildlib._finn_output_to(tmp / "fold.log"):
         for step in buildlib.STEPS[: buildlib.STEP_NAMES.index("minimize_bit_width") + 1]:
             if step.name not in ("check_python", "fold"):
                 model = step.fn(model, ctx)
+    model.save(str(cached))
     return model
+
+
+def _cache_path(path: Path, board: Board, lab_impl: str, custom_backend: str) -> Path:
+    """Cache key: the input file, the options, and the code that transforms the graph."""
+    import hashlib
+
+    from bnnforge import __version__, toolenv
+
+    key = hashlib.sha256(path.read_bytes())
+    key.update(f"{__version__}|{board.part}|{lab_impl}|{custom_backend}".encode())
+    flow = Path(__file__).parent
+    for src in sorted([*flow.glob("*.py"), *(flow / "ops").glob("*.py")]):
+        key.update(src.read_bytes())
+    return toolenv.cache_dir("fold") / f"{key.hexdigest()[:20]}.onnx"
 
 
 # --- reporting ------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -32,13 +31,6 @@ class RtlRun:
     phases: list  # raw per-phase output beats and cycles
 
 
-def cache_dir() -> Path:
-    root = Path(os.environ.get("BNNFORGE_CACHE_DIR", Path.home() / ".cache" / "bnnforge"))
-    path = root / "rtl"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def build(top: str, parameters: dict, waves: bool = False, rtl_dir: Path | None = None) -> Path:
     """Verilate ``<rtl_dir>/<top>.sv`` with ``parameters`` (cached); returns the build folder."""
     from cocotb_tools.runner import get_runner
@@ -50,7 +42,7 @@ def build(top: str, parameters: dict, waves: bool = False, rtl_dir: Path | None 
     key = hashlib.sha256(json.dumps([top, sorted(parameters.items()), waves], default=str).encode())
     for src in sources:
         key.update(src.read_bytes())
-    bdir = cache_dir() / f"{top}-{key.hexdigest()[:16]}"
+    bdir = toolenv.cache_dir("rtl") / f"{top}-{key.hexdigest()[:16]}"
     if (bdir / "Vtop").exists() or (bdir / top).exists():
         return bdir
     bdir.mkdir(parents=True, exist_ok=True)
