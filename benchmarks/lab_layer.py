@@ -174,7 +174,7 @@ def main():
     lines += [
         "",
         f"Target (fused <= 0.5x stock LUT and BRAM): met in {result['target_met']}.",
-        f"In {result['stock_cannot_reach_fused_cycles']} configurations no stock folding reaches the fused "
+        f"In {result['stock_cannot_reach_fused_cycles']} no stock folding reaches the fused "
         "layer's cycles per frame (FMPadding streams the padded frame); there the fastest stock folding is shown.",
     ]
     (args.results / "lab_layer.md").write_text("\n".join(lines) + "\n")
