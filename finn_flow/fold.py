@@ -121,21 +121,24 @@ def _pareto(options: list[Option]) -> list[Option]:
 
 
 def _mvau_options(name, inst, hls: bool):
+    """PE x SIMD x weight memory. Decoupled weights (FINN's default) stream SIMD*wbits bits per
+    PE, limited to mvau_wwidth_max; embedded weights have no stream, so SIMD may go further."""
     mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
     wbits = inst.get_input_datatype(1).bitwidth()
-    decoupled = inst.get_nodeattr("mem_mode") == "internal_decoupled"
-    styles = RAM_STYLES if decoupled else (inst.get_nodeattr("ram_style"),)
+    memories = [("internal_decoupled", style) for style in RAM_STYLES] + [("internal_embedded", "auto")]
+    if inst.get_nodeattr("mem_mode") not in ("internal_decoupled", "internal_embedded"):
+        memories = [(inst.get_nodeattr("mem_mode"), inst.get_nodeattr("ram_style"))]
     out = []
     for simd in divisors(mw):
-        if decoupled and simd * wbits > MVAU_WWIDTH_MAX or (hls and mw / simd > 1024):
+        if hls and mw / simd > 1024:
             continue
         for pe in divisors(mh):
-            if hls and decoupled and pe * simd * wbits > MAX_AP_INT_W:
-                continue
-            for style in styles:
-                out.append({"PE": pe, "SIMD": simd, "ram_style": style})
-    limit = (f"SIMD <= {MVAU_WWIDTH_MAX // wbits} (FINN's weight-stream width limit of {MVAU_WWIDTH_MAX} bits), "
-             f"PE <= MH={mh}")
+            for mode, style in memories:
+                if mode == "internal_decoupled" and (simd * wbits > MVAU_WWIDTH_MAX or pe * simd * wbits > MAX_AP_INT_W):
+                    continue
+                out.append({"PE": pe, "SIMD": simd, "mem_mode": mode, "ram_style": style})
+    limit = (f"PE <= MH={mh}, SIMD <= MW={mw} (with streamed weights SIMD <= {MVAU_WWIDTH_MAX // wbits}, "
+             f"FINN's weight-stream width limit of {MVAU_WWIDTH_MAX} bits)")
     return out, limit
 
 
@@ -180,10 +183,11 @@ def _group_options(model, nodes, part) -> tuple[list[dict], str]:
     for a in mains:
         if op in ("VVAU", "Pool"):  # depthwise: the SWG streams the consumer's PE channels
             swg_opts = [{"SIMD": a["PE"], "parallel_window": int(a.get("SIMD", 1) > 1)}]
-        else:  # MVAU: SWG SIMD and MVAU SIMD must divide one another; parallel window at full SIMD
+        else:  # MVAU: the SWG's beat and the MVAU's SIMD divide one another (FINN converts the width)
+            kk = math.prod(swg.get_nodeattr("ConvKernelDim"))
             swg_opts = [{"SIMD": s, "parallel_window": 0} for s in divisors(c_in)
                         if a["SIMD"] % s == 0 or s % a["SIMD"] == 0]
-            if a["SIMD"] >= c_in and a["SIMD"] % c_in == 0:
+            if (kk * c_in) % a["SIMD"] == 0 or a["SIMD"] % (kk * c_in) == 0:  # whole window per beat
                 swg_opts.append({"SIMD": c_in, "parallel_window": 1})
         for s in swg_opts:
             if not _has(swg, "parallel_window"):
@@ -193,6 +197,10 @@ def _group_options(model, nodes, part) -> tuple[list[dict], str]:
 
 
 def build_groups(model, part: str) -> list[Group]:
+    """Layer groups with their Pareto-optimal folding options (the model is not changed)."""
+    import copy
+
+    model = copy.deepcopy(model)  # options are evaluated by setting node attributes
     hw = [n for n in model.graph.node if n.domain.startswith("finn.custom_op.fpgadataflow")]
     grouped, groups, cache = set(), [], {}
     for node in hw:

@@ -83,8 +83,16 @@ def check_folding(model) -> None:
         raise FoldingError("invalid folding:\n  " + "\n  ".join(problems))
 
 
+def swg_beat(inst) -> int:
+    """Elements per output beat of a sliding-window generator (the whole k*k window in parallel mode)."""
+    parallel = inst.get_nodeattr("parallel_window") if "parallel_window" in inst.get_nodeattr_types() else 0
+    kh, kw = inst.get_nodeattr("ConvKernelDim")
+    return inst.get_nodeattr("SIMD") * (kh * kw if parallel else 1)
+
+
 def _swg_coupling(model, node, inst) -> list[str]:
-    """A sliding-window generator streams SIMD channels per beat: its consumer must take the same."""
+    """A sliding-window generator's beat must match its consumer's (exactly for depthwise
+    consumers; for an MVAU up to a width converter, so the two must divide one another)."""
     consumer = model.find_consumer(node.output[0])
     if consumer is None:
         return []
@@ -92,10 +100,10 @@ def _swg_coupling(model, node, inst) -> list[str]:
     cop = base_op(consumer)
     cinst = getCustomOp(consumer) if cop in ("MVAU", "VVAU", "Pool") else None
     if cop == "MVAU":
-        want, attr = cinst.get_nodeattr("SIMD"), "SIMD"
-        # the MVAU may take a wider beat than the SWG produces only through a width converter
-        if inst.get_nodeattr("depthwise") == 0 and want % simd and simd % want:
-            return [f"{node.name}: SIMD={simd} and its consumer {consumer.name} {attr}={want} must divide one another"]
+        want, beat = cinst.get_nodeattr("SIMD"), swg_beat(inst)
+        if want % beat and beat % want:
+            return [f"{node.name}: its {beat}-element beats and the SIMD={want} of its consumer {consumer.name} "
+                    "must divide one another"]
         return []
     if cop in ("VVAU", "Pool"):
         want = cinst.get_nodeattr("PE")
