@@ -124,15 +124,17 @@ class DynamicThreshold(HWCustomOp):
         return banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[1]
 
     def lut_estimation(self, fpgapart=None):
+        """Comparators, the two threshold buffers (FOLD x PE*T_BITS LUTRAM each) and the frame
+        buffers when they go to LUTRAM."""
         pe = self.get_nodeattr("PE")
         a = self.get_input_datatype(0).bitwidth()
         t = self.get_input_datatype(1).bitwidth()
-        c = self.get_nodeattr("NumChannels")
+        fold = self.get_nodeattr("NumChannels") // pe
         compare = pe * max(a, t)
-        threshold_regs = c * t // 2  # the frame's thresholds, held in LUTRAM/registers
+        threshold_buffers = 2 * memory_cost(pe * t, fold, "distributed")[0]
         banks, width, depth = self.frame_buffer_shape()
         buffer_luts = banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[0]
-        return int(80 + compare + threshold_regs + buffer_luts)
+        return int(80 + compare + threshold_buffers + buffer_luts)
 
     def dsp_estimation(self, fpgapart=None):
         return 0
