@@ -18,6 +18,7 @@ from bnnforge.model.quant import (
     BinaryWeightQuant,
     LabSign,
     WeightQuant,
+    ceil_ste,
     check_bits,
     round_ste,
     sign_ste,
@@ -178,7 +179,7 @@ class DynamicThreshold(nn.Module):
         g = v.mean(dim=(2, 3))
         h = self.hidden_quant(self.fc1(g)).value
         tau = self.fc2(h)
-        return v_scale * _ceil_ste(tau / v_scale)
+        return v_scale * ceil_ste(tau / v_scale)
 
     def forward(self, y):
         qv = self.input_quant(y)
@@ -210,20 +211,6 @@ class DynamicThreshold(nn.Module):
         return IntDynamicThreshold(
             name, w1.T, thr1, w2.T, thr2, qmin, self.input_bits, self.weight_bits, self.hidden_bits
         )
-
-
-class _CeilSTE(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return torch.ceil(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-
-def _ceil_ste(x):
-    return _CeilSTE.apply(x)
 
 
 class DynamicRPReLU(nn.Module):

@@ -79,5 +79,19 @@ class RoundSTE(torch.autograd.Function):
         return grad
 
 
+class CeilSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return torch.ceil(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
 def round_ste(x: torch.Tensor) -> torch.Tensor:
     return RoundSTE.apply(x)
+
+
+def ceil_ste(x: torch.Tensor) -> torch.Tensor:
+    return CeilSTE.apply(x)
