@@ -125,7 +125,7 @@ def _mvau_options(name, inst, hls: bool):
     PE, limited to mvau_wwidth_max; embedded weights have no stream, so SIMD may go further."""
     mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
     wbits = inst.get_input_datatype(1).bitwidth()
-    memories = [("internal_decoupled", style) for style in RAM_STYLES] + [("internal_embedded", "auto")]
+    memories = [("internal_decoupled", style) for style in ("auto", *RAM_STYLES)] + [("internal_embedded", "auto")]
     if inst.get_nodeattr("mem_mode") not in ("internal_decoupled", "internal_embedded"):
         memories = [(inst.get_nodeattr("mem_mode"), inst.get_nodeattr("ram_style"))]
     out = []
