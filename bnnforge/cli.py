@@ -247,8 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
 
-    from bnnforge.model.data import DATASETS
-    from bnnforge.model.zoo import ARCHS, BINARIZERS
+    from bnnforge.model import ARCHS, BINARIZERS, DATASETS
 
     p = sub.add_parser(
         "train",

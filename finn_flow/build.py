@@ -112,13 +112,16 @@ def check_supported_ops(model, path) -> None:
 
 
 def step_streamline(model, ctx):
+    """Channels-last lowering and XNOR conversion. Our exported graphs are already in
+    integer threshold form, so of FINN's Streamline only the absorption of the XNOR
+    correction (popcount * 2 - K) into the following thresholds is needed."""
     import finn.transformation.streamline.absorb as absorb
-    from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from qonnx.transformation.bipolar_to_xnor import ConvertBipolarMatMulToXnorPopcount
     from qonnx.transformation.general import RemoveUnusedTensors
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
     for t in (
@@ -129,7 +132,9 @@ def step_streamline(model, ctx):
         absorb.AbsorbConsecutiveTransposes(),
         InferDataLayouts(),
         ConvertBipolarMatMulToXnorPopcount(),
-        Streamline(),
+        absorb.AbsorbAddIntoMultiThreshold(),
+        absorb.AbsorbMulIntoMultiThreshold(),
+        InferDataTypes(),
         InferDataLayouts(),
         RemoveUnusedTensors(),
         RoundAndClipThresholds(),
@@ -214,9 +219,16 @@ def step_dataflow_partition(model, ctx):
 
 
 def step_specialize(model, ctx):
-    from finn.builder.build_dataflow_steps import step_specialize_layers
+    """HLS or RTL variant per node (ours follow preferred_impl_style), as FINN's
+    step_specialize_layers does without a config file (and without importing the whole
+    builder, which takes seconds)."""
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.transformation.general import GiveUniqueNodeNames
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
 
-    return step_specialize_layers(model, ctx.finn_cfg)
+    model = model.transform(SpecializeLayers(ctx.opts.board.part))
+    return model.transform(GiveUniqueNodeNames()).transform(InferShapes()).transform(InferDataTypes())
 
 
 def step_fold(model, ctx):

@@ -77,3 +77,13 @@ def fix_xnor_accumulators(model):
             inst.set_nodeattr("outputDataType", fixed.name)
             model.set_tensor_datatype(node.output[0], fixed)
     return model
+
+
+def fast_attribute_reads(inst):
+    """qonnx's get_nodeattr rebuilds the op's whole attribute table (get_nodeattr_types, a
+    chain of dict merges through FINN's class hierarchy) on every read; `bnnforge fold`
+    reads attributes hundreds of thousands of times while scoring foldings. The table
+    of a node instance never changes, so compute it once per instance."""
+    table = inst.get_nodeattr_types()
+    inst.get_nodeattr_types = lambda: table
+    return inst

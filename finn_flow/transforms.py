@@ -135,7 +135,8 @@ class InferLabBinarizer(Transformation):
 class InferDynamicThreshold(Transformation):
     def apply(self, model):
         graph = model.graph
-        for sub in list(graph.node):
+        changed = False
+        for sub in list(graph.node):  # every match is rewritten, shapes are inferred once at the end
             if sub.op_type != "Sub":
                 continue
             x_nchw, t4 = sub.input
@@ -227,8 +228,9 @@ class InferDynamicThreshold(Transformation):
             stale = {pooled} | {o for node in branch for o in node.output}
             for vi in [v for v in graph.value_info if v.name in stale]:
                 graph.value_info.remove(vi)
-            model = model.transform(InferShapes()).transform(InferDataTypes())
-            return _topological(model), True
+            changed = True
+        if changed:
+            model = _topological(model.transform(InferShapes()).transform(InferDataTypes()))
         return model, False
 
 

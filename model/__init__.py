@@ -1,1 +1,9 @@
-"""Binary neural networks with sign, LAB and DyBNN binarizers (Brevitas QAT), export and golden model."""
+"""Binary neural networks with sign, LAB and DyBNN binarizers (Brevitas QAT), export and golden model.
+
+The names below are what the command line offers; they live here, away from torch,
+so that `bnnforge --help` and the non-training commands start fast.
+"""
+
+ARCHS = ("tfc", "cnv")
+BINARIZERS = ("sign", "lab", "dybnn")
+DATASETS = ("fashion-mnist", "digits", "cifar10")

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-DATASETS = ("fashion-mnist", "digits", "cifar10")
+from bnnforge.model import DATASETS
+
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 CIFAR10_ENV = "BNNFORGE_CIFAR10_DIR"
 

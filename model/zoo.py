@@ -16,12 +16,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from bnnforge.model import ARCHS, BINARIZERS
 from bnnforge.model.integer import IntConv, IntegerNet, IntFlatten, IntMatMul, IntMaxPool, IntThreshold, int_thresholds
 from bnnforge.model.layers import LAB, DynamicThreshold, SignBinarizer, binary_conv, binary_linear, int_weights
 from bnnforge.model.quant import check_bits
 
-ARCHS = ("tfc", "cnv")
-BINARIZERS = ("sign", "lab", "dybnn")
 CNV_CONV_CHANNELS = (64, 64, 128, 128, 256, 256)
 CNV_POOL_AFTER = (1, 3)  # max-pool 2x2 after the 2nd and 4th conv
 CNV_FC = (512, 512)

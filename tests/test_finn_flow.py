@@ -100,7 +100,7 @@ def test_sim_layer_cli_hls(tmp_path):
 # --- the FINN graph -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("binarizer,lab_impl", [("lab", "fused"), ("lab", "stock"), ("dybnn", "fused")])
+@pytest.mark.parametrize("binarizer,lab_impl", [("sign", "fused"), ("lab", "fused"), ("lab", "stock"), ("dybnn", "fused")])
 def test_finn_graph_executes_like_golden(small_runs, binarizer, lab_impl):
     from finn.core.onnx_exec import execute_onnx
     from qonnx.core.modelwrapper import ModelWrapper
@@ -114,8 +114,10 @@ def test_finn_graph_executes_like_golden(small_runs, binarizer, lab_impl):
     if binarizer == "lab":
         assert ("LabBinarizer" in ops) == (lab_impl == "fused")
         assert ("VectorVectorActivation" in ops or "VVAU" in ops) == (lab_impl == "stock")
-    else:
+    elif binarizer == "dybnn":
         assert {"DynamicThreshold", "GlobalAccPool", "DuplicateStreams"} <= ops
+    else:
+        assert "MVAU" in ops and not {"LabBinarizer", "DynamicThreshold"} & ops
     model, _, _ = load_model(run)
     net = model.to_integer()
     vec = np.load(run / "vectors.npz")

@@ -80,9 +80,11 @@ def test_doctor_reports_missing_compiler(tmp_path):
 
 def test_non_editable_install_ships_package_data(tmp_path):
     """A plain (non-editable) install carries hls/, boards/ and sim/rtl/ and finds them at run time."""
-    wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
+    wheel_dir, site, src = tmp_path / "wheel", tmp_path / "site", tmp_path / "src"
+    # build from a copy: setuptools writes build/ and *.egg-info next to the sources
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "runs", "*.egg-info"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    out = subprocess.run([*pip, "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-w", str(wheel_dir)],
+    out = subprocess.run([*pip, "wheel", str(src), "--no-deps", "--no-build-isolation", "-w", str(wheel_dir)],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     wheel = next(wheel_dir.glob("bnnforge-*.whl"))
