@@ -195,11 +195,11 @@ def cmd_fold(args: argparse.Namespace) -> int:
     else:
         if args.target_fps <= 0:
             raise UserError(f"--target-fps must be positive, got {args.target_fps}")
-        result = fold.for_target(groups, board, clock, args.target_fps, args.util)
+        result = fold.for_target(groups, board, clock, args.target_fps, args.util, args.objective)
     out = Path(args.out)
     out.write_text(json.dumps(result.config(), indent=2) + "\n")
     if args.plot:
-        fold.plot(fold.pareto_front(groups, board, clock), result, board, Path(args.plot))
+        fold.plot(fold.pareto_front(groups, board, clock, objective=args.objective), result, board, Path(args.plot))
     if args.json:
         print(json.dumps({
             "folding": str(out), "fps": result.fps, "cycles": result.cycles, "LUT": result.lut,
@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
 
+    from bnnforge.finn_flow import CUSTOM_BACKENDS, FOLD_OBJECTIVES, LAB_IMPLS, STAGES
     from bnnforge.model import ARCHS, BINARIZERS, DATASETS
 
     p = sub.add_parser(
@@ -319,11 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     fold.add_argument("--target-fps", type=float, help="fold every layer to reach this throughput")
     fold.add_argument("--folding", metavar="FILE", help="FINN folding JSON (e.g. from `bnnforge fold`)")
     p.add_argument("--clock-ns", type=float, help="clock period (default: the board's)")
-    p.add_argument("--until", choices=("estimate", "codegen", "bitfile"), default="bitfile",
+    p.add_argument("--until", choices=STAGES, default="bitfile",
                    help="last stage to run (default bitfile; needs Vivado + Vitis HLS)")
-    p.add_argument("--lab-impl", choices=("fused", "stock"), default="fused",
+    p.add_argument("--lab-impl", choices=LAB_IMPLS, default="fused",
                    help="LAB as the fused LabBinarizer (default) or stock FMPadding + SWG + VVAU")
-    p.add_argument("--custom-backend", choices=("rtl", "hls"), default="rtl",
+    p.add_argument("--custom-backend", choices=CUSTOM_BACKENDS, default="rtl",
                    help="implementation of the custom layers (default rtl: the one simulated here)")
     p.add_argument("--from-step", metavar="STEP", help="resume from this step (its predecessor's model is reused)")
     p.add_argument("--vectors", metavar="FILE", help="golden vectors for the Python-execution check "
@@ -345,11 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     goal.add_argument("--max-fps", action="store_true")
     p.add_argument("--clock-ns", type=float, help="clock period (default: the board's)")
     p.add_argument("--util", type=float, default=0.8, help="usable share of the board's LUT and BRAM (default 0.8)")
+    p.add_argument("--objective", choices=FOLD_OBJECTIVES, default="cost",
+                   help="with --target-fps, what 'cheapest' means: cost = LUT share + BRAM share of the board "
+                   "(default), lut = fewest LUTs that fit (BRAM is spent freely within --util)")
     p.add_argument("--out", default="folding.json", help="folding JSON to write (default folding.json)")
     p.add_argument("--plot", metavar="PNG", help="write the Pareto front (fps vs LUT and vs BRAM)")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
-    p.add_argument("--lab-impl", choices=("fused", "stock"), default="fused")
-    p.add_argument("--custom-backend", choices=("rtl", "hls"), default="rtl")
+    p.add_argument("--lab-impl", choices=LAB_IMPLS, default="fused",
+                   help="as for `bnnforge build` (a QONNX input is prepared the same way)")
+    p.add_argument("--custom-backend", choices=CUSTOM_BACKENDS, default="rtl",
+                   help="as for `bnnforge build`")
     p.set_defaults(func=cmd_fold)
 
     p = sub.add_parser("sim", help="simulate custom layers (HLS C simulation or RTL under Verilator)")

@@ -25,11 +25,9 @@ from typing import Callable
 
 import numpy as np
 
+from bnnforge.finn_flow import CUSTOM_BACKENDS, LAB_IMPLS, STAGES
 from bnnforge.finn_flow.boards import Board
 
-STAGES = ("estimate", "codegen", "bitfile")
-LAB_IMPLS = ("fused", "stock")
-CUSTOM_BACKENDS = ("rtl", "hls")
 EXIT_STAGE_UNAVAILABLE = 3
 
 
@@ -371,6 +369,10 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
 
     if opts.until not in STAGES:
         raise BuildError(f"--until {opts.until!r}: allowed: {', '.join(STAGES)}")
+    if opts.lab_impl not in LAB_IMPLS:
+        raise BuildError(f"--lab-impl {opts.lab_impl!r}: allowed: {', '.join(LAB_IMPLS)}")
+    if opts.custom_backend not in CUSTOM_BACKENDS:
+        raise BuildError(f"--custom-backend {opts.custom_backend!r}: allowed: {', '.join(CUSTOM_BACKENDS)}")
     if opts.target_fps is not None and opts.folding is not None:
         raise BuildError("give either --target-fps or --folding, not both")
     if opts.target_fps is not None and opts.target_fps <= 0:

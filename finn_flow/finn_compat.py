@@ -35,6 +35,31 @@ def prepare_finn() -> None:
     from finn.util import settings
 
     settings.initialize_dummy_settings()
+    # qonnx runs GiveUniqueParameterTensors after every transformation (ModelWrapper.cleanup);
+    # it decodes every initializer into a numpy array just to see that it exists, which
+    # dominates graph preparation for a cnv: same result, with a name lookup.
+    from qonnx.transformation.general import GiveUniqueParameterTensors
+
+    GiveUniqueParameterTensors.apply = _give_unique_parameter_tensors
+
+
+def _give_unique_parameter_tensors(self, model):
+    """qonnx's GiveUniqueParameterTensors.apply: a parameter tensor read by several nodes
+    gets one copy per further reader."""
+    initializers = {t.name for t in model.graph.initializer}
+    seen = set()
+    for node in model.graph.node:
+        for idx, name in enumerate(list(node.input)):
+            if name not in initializers:
+                continue
+            if name not in seen:
+                seen.add(name)
+                continue
+            new_name = model.make_new_valueinfo_name()
+            model.set_initializer(new_name, model.get_initializer(name))
+            model.set_tensor_datatype(new_name, model.get_tensor_datatype(name))
+            node.input[idx] = new_name
+    return model, False
 
 
 def use_build_dir(path: Path) -> None:
@@ -81,9 +106,24 @@ def fix_xnor_accumulators(model):
 
 def fast_attribute_reads(inst):
     """qonnx's get_nodeattr rebuilds the op's whole attribute table (get_nodeattr_types, a
-    chain of dict merges through FINN's class hierarchy) on every read; `bnnforge fold`
-    reads attributes hundreds of thousands of times while scoring foldings. The table
-    of a node instance never changes, so compute it once per instance."""
+    chain of dict merges through FINN's class hierarchy) and searches the node's attribute
+    list on every read; `bnnforge fold` reads attributes hundreds of thousands of times
+    while scoring foldings. Compute the table once per instance and memoize values (a
+    write goes to the node and drops the memo), for instances whose node changes only
+    through set_nodeattr."""
     table = inst.get_nodeattr_types()
     inst.get_nodeattr_types = lambda: table
+    read, write, values = inst.get_nodeattr, inst.set_nodeattr, {}
+
+    def get_nodeattr(name):
+        if name not in values:
+            values[name] = read(name)
+        value = values[name]
+        return list(value) if isinstance(value, list) else value
+
+    def set_nodeattr(name, value):
+        write(name, value)
+        values.pop(name, None)
+
+    inst.get_nodeattr, inst.set_nodeattr = get_nodeattr, set_nodeattr
     return inst

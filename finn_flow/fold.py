@@ -7,7 +7,8 @@ network takes, per layer group, the cheapest option with cycles <= T. Options ar
 enumerated exhaustively under the hardware rules and scored with FINN's estimates
 (stock layers) and bnnforge's resource models (custom layers). A sliding-window
 generator is folded together with the layer it feeds (its SIMD is coupled to it).
-Cost = LUT share + BRAM share of the board budget.
+Cost = LUT share + BRAM share of the board budget (or LUTs alone with objective "lut",
+for boards whose BRAM is otherwise unused).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from qonnx.custom_op.registry import getCustomOp
 
+from bnnforge.finn_flow import FOLD_OBJECTIVES
 from bnnforge.finn_flow.boards import Board
 from bnnforge.finn_flow.finn_compat import fast_attribute_reads
 from bnnforge.finn_flow.folding import CUSTOM_OPS, base_op, parallel_dims
@@ -265,8 +267,13 @@ def _weights(board: Board, bram_bias: float = 1.0):
     return 1.0 / board.resources["LUT"], bram_bias / board.bram18
 
 
-def for_target(groups, board: Board, clock_ns: float, fps: float, util: float = 1.0) -> Folding:
-    """Fewest resources (LUT + BRAM shares) meeting ``fps``."""
+# BRAM weights tried in turn: the first folding that fits the budget is taken
+BRAM_BIASES = {"cost": (1.0,), "lut": (1e-6, 0.01, 0.1, 1.0)}
+
+
+def for_target(groups, board: Board, clock_ns: float, fps: float, util: float = 1.0,
+               objective: str = "cost") -> Folding:
+    """Fewest resources meeting ``fps``: LUT + BRAM shares of the board (``cost``), or LUTs (``lut``)."""
     target = int(1e9 / clock_ns / fps)
     slow = [g for g in groups if g.fastest.cycles > target]
     if slow:
@@ -281,12 +288,14 @@ def for_target(groups, board: Board, clock_ns: float, fps: float, util: float = 
             + "\n".join(lines)
             + f"\n  the most this network reaches at this clock is {1e9 / clock_ns / best:,.0f} fps"
         )
-    choice = _Cheapest(groups, *_weights(board)).select(target)
-    folding = _folding(choice, clock_ns)
-    over = _over_budget(folding, board, util)
-    if over:
-        raise FoldError(f"the cheapest folding for {fps:g} fps does not fit {board.name}: {over}")
-    return folding
+    if objective not in FOLD_OBJECTIVES:
+        raise FoldError(f"objective {objective!r}: allowed {', '.join(FOLD_OBJECTIVES)}")
+    for bias in BRAM_BIASES[objective]:
+        folding = _folding(_Cheapest(groups, *_weights(board, bias)).select(target), clock_ns)
+        over = _over_budget(folding, board, util)
+        if not over:
+            return folding
+    raise FoldError(f"the cheapest folding for {fps:g} fps does not fit {board.name}: {over}")
 
 
 def maximize(groups, board: Board, clock_ns: float, util: float) -> Folding:
@@ -330,14 +339,14 @@ def _over_budget(f: Folding, board: Board, util: float) -> str:
     return ", ".join(msgs)
 
 
-def pareto_front(groups, board: Board, clock_ns: float, points: int = 120) -> list[Folding]:
+def pareto_front(groups, board: Board, clock_ns: float, points: int = 120, objective: str = "cost") -> list[Folding]:
     targets = sorted({o.cycles for g in groups for o in g.options})
     floor = max(g.fastest.cycles for g in groups)
     targets = [t for t in targets if t >= floor]
     if len(targets) > points:
         step = (len(targets) - 1) / (points - 1)
         targets = sorted({targets[round(i * step)] for i in range(points)})
-    sel = _Cheapest(groups, *_weights(board))
+    sel = _Cheapest(groups, *_weights(board, BRAM_BIASES[objective][0]))
     return [_folding(sel.select(t), clock_ns) for t in targets]
 
 
@@ -366,7 +375,8 @@ def prepare(model_or_build: Path, board: Board, clock_ns: float, lab_impl: str =
     tmp = Path(tempfile.mkdtemp(prefix="bnnforge-fold-"))
     opts = buildlib.BuildOptions(model=path, board=board, out=tmp, clock_ns=clock_ns, lab_impl=lab_impl,
                                  custom_backend=custom_backend)
-    ctx = buildlib.BuildContext(opts, buildlib.finn_config(opts, "estimate"), lambda *_: None)
+    # the steps run here do not read FINN's build config (importing it alone takes 0.4 s)
+    ctx = buildlib.BuildContext(opts, None, lambda *_: None)
     if path.is_dir():
         minimized = buildlib._model_path(path, buildlib.STEP_NAMES.index("minimize_bit_width"))
         specialized = buildlib._model_path(path, buildlib.STEP_NAMES.index("specialize"))
@@ -386,7 +396,38 @@ def prepare(model_or_build: Path, board: Board, clock_ns: float, lab_impl: str =
             # out; node names after specialization are the same without it
             if step.name not in ("check_python", "dataflow_partition", "fold"):
                 model = step.fn(model, ctx)
+    model = _hardware_only(model)
     model.save(str(cached))
+    return model
+
+
+def _hardware_only(model):
+    """Drop the non-hardware nodes at the graph's ends (the input layout Transpose), as the
+    build's dataflow partition does, so FINN analyses of the whole graph (and SetFolding)
+    see only hardware layers."""
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+
+    def is_hw(n):
+        return n.domain.startswith("finn.custom_op.fpgadataflow")
+
+    def promote(tensor, ports):  # make an inner tensor the graph's input or output
+        shape = model.get_tensor_shape(tensor)
+        for vi in [v for v in graph.value_info if v.name == tensor]:
+            graph.value_info.remove(vi)
+        ports.remove(ports[0])
+        ports.insert(0, helper.make_tensor_value_info(tensor, TensorProto.FLOAT, shape))
+
+    while graph.node and not is_hw(graph.node[0]) and list(graph.node[0].input) == [graph.input[0].name]:
+        promote(graph.node[0].output[0], graph.input)
+        graph.node.remove(graph.node[0])
+    while graph.node and not is_hw(graph.node[-1]) and list(graph.node[-1].output) == [graph.output[0].name]:
+        promote(graph.node[-1].input[0], graph.output)
+        graph.node.remove(graph.node[-1])
+    inner = [n.name for n in graph.node if not is_hw(n)]
+    if inner:
+        raise FoldError(f"nodes without a hardware implementation inside the dataflow graph: {', '.join(inner)}")
     return model
 
 

@@ -65,3 +65,31 @@ def test_fold_infeasible_requests_are_explained(lab_model, tmp_path):
     assert "the most this network reaches" in out.stderr
     out = run_cli("fold", lab_model, "--board", "pynq-z2", "--max-fps", "--util", "0.001", "--out", tmp_path / "y.json")
     assert out.returncode == 2 and "does not fit" in out.stderr
+
+
+def test_fold_objectives_take_the_cheapest_option_of_every_layer(lab_model):
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge.finn_flow import fold
+
+    board = load_board("pynq-z2")
+    model = fold.prepare(lab_model, board, board.clock_ns)
+    # only hardware layers, as in the build's dataflow partition (FINN's analyses need that)
+    assert all(n.domain.startswith("finn.custom_op.fpgadataflow") for n in model.graph.node)
+    first = model.graph.node[0]
+    assert model.graph.input[0].name == first.input[0]
+    assert model.get_tensor_shape(first.input[0]) == list(getCustomOp(first).get_normal_input_shape())
+    groups = fold.build_groups(model, board.part)
+    target = int(1e9 / board.clock_ns / 3000)
+    costs = {
+        "cost": lambda o: o.lut / board.resources["LUT"] + o.bram / board.bram18,
+        "lut": lambda o: o.lut,
+    }
+    for objective, cost in costs.items():
+        chosen = fold.for_target(groups, board, board.clock_ns, 3000, objective=objective)
+        assert chosen.cycles <= target
+        for group, option in zip(groups, chosen.choice):
+            feasible = [o for o in group.options if o.cycles <= target]
+            assert cost(option) == pytest.approx(min(cost(o) for o in feasible)), (objective, group.nodes)
+    with pytest.raises(fold.FoldError, match="allowed cost, lut"):
+        fold.for_target(groups, board, board.clock_ns, 3000, objective="dsp")
