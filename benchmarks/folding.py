@@ -36,7 +36,8 @@ HERE = Path(__file__).resolve().parent
 UTIL = 0.8
 
 
-def model_path(binarizer: str, work: Path) -> Path:
+def model_path(binarizer: str, work: Path, width: float = 0.5) -> tuple[Path, str]:
+    """QONNX of the cnv: the trained seed-0 run of benchmarks/accuracy.py at width 0.5 when present."""
     import torch
 
     from bnnforge.model.data import load_dataset
@@ -46,13 +47,13 @@ def model_path(binarizer: str, work: Path) -> Path:
     from bnnforge.model.zoo import build_model
 
     run = HERE / "runs" / "accuracy" / f"cnv-{binarizer}-s0"
-    out = work / f"cnv-{binarizer}.onnx"
-    if (run / "checkpoint.pt").exists():
+    out = work / f"cnv-{binarizer}-w{width}.onnx"
+    if width == 0.5 and (run / "checkpoint.pt").exists():
         model, _, _ = load_model(run)
-        source = str(run)
+        source = f"trained: {run.relative_to(HERE.parent)}"
     else:
         ds = load_dataset("fashion-mnist")
-        model = build_model(model_config_for(ds, arch="cnv", binarizer=binarizer, width=0.5))
+        model = build_model(model_config_for(ds, arch="cnv", binarizer=binarizer, width=width))
         model.train()
         model(ds.x_train[:256].float())  # BN statistics / quantizer scales
         model.eval()
@@ -164,6 +165,15 @@ def main():
                 "fold": {"fps": best.fps, "LUT": best.lut, "BRAM18": best.bram},
             })
             print(json.dumps(rows[-1]), flush=True)
+    # the run-time requirement is for the cnv network itself: time the full-width one too
+    timings_full = []
+    for binarizer in ("sign", "lab", "dybnn"):
+        onnx_path, source = model_path(binarizer, work, width=1.0)
+        for board_name in ("pynq-z2", "zcu104"):
+            timing = {"net": binarizer, "board": board_name, "width": 1.0, "model": source}
+            timing.update(time_cli(onnx_path, board_name, work / f"cli-full-{binarizer}-{board_name}"))
+            timings_full.append(timing)
+            print(json.dumps(timing), flush=True)
 
     def cell(r):
         if r is None:
@@ -178,6 +188,8 @@ def main():
 
     lines = [
         "# Folding: bnnforge fold vs FINN SetFolding (cnv, width 0.5)",
+        "",
+        "Models: " + ", ".join(sorted({f"{r['net']}: {r['model']}" for r in rows if "model" in r})) + ".",
         "",
         f"Estimates (FINN's models for stock layers, bnnforge's for custom layers). 'max' = highest fps within "
         f"{UTIL:.0%} of the board's LUT and BRAM. Ratios are fold / (SetFolding + custom rule) at the same target; "
@@ -211,7 +223,16 @@ def main():
     ]
     lines += [f"| {t['net']} | {t['board']} | {t['cli_uncached_s']:.1f} | {t['cli_cached_s']:.1f} | "
               f"{t['prepare_s']:.1f} | {t['fold_s']:.1f} |" for t in timings]
-    result = {"benchmark": "folding", "util": UTIL, "rows": rows, "timings": timings}
+    lines += [
+        "",
+        "The same command on the full-width cnv (width 1.0, untrained: run time depends only on the shapes):",
+        "",
+        "| net | board | command, empty cache (s) | command, cached (s) |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {t['net']} | {t['board']} | {t['cli_uncached_s']:.1f} | {t['cli_cached_s']:.1f} |"
+              for t in timings_full]
+    result = {"benchmark": "folding", "util": UTIL, "rows": rows, "timings": timings, "timings_full_width": timings_full}
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "folding.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.results / "folding.md").write_text("\n".join(lines) + "\n")
