@@ -271,9 +271,16 @@ def _weights(board: Board, bram_bias: float = 1.0):
 BRAM_BIASES = {"cost": (1.0,), "lut": (1e-6, 0.01, 0.1, 1.0)}
 
 
+def _bram_biases(objective: str) -> tuple[float, ...]:
+    if objective not in FOLD_OBJECTIVES:
+        raise FoldError(f"objective {objective!r}: allowed {', '.join(FOLD_OBJECTIVES)}")
+    return BRAM_BIASES[objective]
+
+
 def for_target(groups, board: Board, clock_ns: float, fps: float, util: float = 1.0,
                objective: str = "cost") -> Folding:
     """Fewest resources meeting ``fps``: LUT + BRAM shares of the board (``cost``), or LUTs (``lut``)."""
+    biases = _bram_biases(objective)
     target = int(1e9 / clock_ns / fps)
     slow = [g for g in groups if g.fastest.cycles > target]
     if slow:
@@ -288,9 +295,7 @@ def for_target(groups, board: Board, clock_ns: float, fps: float, util: float = 
             + "\n".join(lines)
             + f"\n  the most this network reaches at this clock is {1e9 / clock_ns / best:,.0f} fps"
         )
-    if objective not in FOLD_OBJECTIVES:
-        raise FoldError(f"objective {objective!r}: allowed {', '.join(FOLD_OBJECTIVES)}")
-    for bias in BRAM_BIASES[objective]:
+    for bias in biases:
         folding = _folding(_Cheapest(groups, *_weights(board, bias)).select(target), clock_ns)
         over = _over_budget(folding, board, util)
         if not over:
@@ -346,7 +351,7 @@ def pareto_front(groups, board: Board, clock_ns: float, points: int = 120, objec
     if len(targets) > points:
         step = (len(targets) - 1) / (points - 1)
         targets = sorted({targets[round(i * step)] for i in range(points)})
-    sel = _Cheapest(groups, *_weights(board, BRAM_BIASES[objective][0]))
+    sel = _Cheapest(groups, *_weights(board, _bram_biases(objective)[0]))
     return [_folding(sel.select(t), clock_ns) for t in targets]
 
 
