@@ -101,6 +101,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from bnnforge.finn_flow.boards import load_board
     from bnnforge.finn_flow.build import BuildOptions, build
+    from bnnforge.finn_flow.report import summarize_build
 
     board = load_board(args.board)
     opts = BuildOptions(
@@ -112,22 +113,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         clock_ns=args.clock_ns,
         until=args.until,
         lab_impl=args.lab_impl,
-        custom_backend=args.custom_backend,
+        backend=args.backend,
         from_step=args.from_step,
         vectors=Path(args.vectors) if args.vectors else None,
     )
     print(f"building {opts.model} for {board.name} ({board.part}, {opts.clock} ns) -> {opts.out}")
     result = build(opts)
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    from bnnforge.finn_flow.build import STEP_NAMES, _model_path
-    from bnnforge.finn_flow.report import summarize
-
-    estimated = _model_path(opts.out, STEP_NAMES.index("estimate"))
-    if estimated.exists() and (opts.out / "report" / "estimate_layer_cycles.json").exists():
-        summary = summarize(ModelWrapper(str(estimated)), opts.out / "report", board, opts.clock)
+    summary = summarize_build(opts.out, board, opts.clock)
+    if summary is not None:
         print(summary.table())
-        (opts.out / "report" / "bnnforge_summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     print(f"applied folding: {opts.out / 'folding.json'}")
     print(result.message)
     return result.exit_code
@@ -136,41 +130,49 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_sim_layer(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from bnnforge.sim.layer import load_input, run_layer
+    from bnnforge.finn_flow.layer_sim import load_input, run_layer
 
     x = load_input(Path(args.input))
     run = run_layer(args.layer, args.backend, Path(args.params), x, pe=args.pe, stall=args.stall, waves=args.waves)
-    np.save(args.output, run.output)
-    print(f"wrote {args.output} ({run.output.shape[0]} frames, int8 +-1, NCHW)")
+    np.save(args.output, run.outputs[0])
+    print(f"wrote {args.output} ({run.outputs[0].shape[0]} frames, int8 +-1, NCHW)")
     return _report_layer_run(run)
 
 
 def cmd_sim_node(args: argparse.Namespace) -> int:
-    from bnnforge.sim.node import run_node
+    from bnnforge.finn_flow.layer_sim import run_node
 
-    run, source = run_node(Path(args.build_dir), args.node, args.backend, args.stall, args.waves)
-    print(f"{args.node}: {run.output.shape[0]} frames of {source} on the {args.backend} backend")
+    run = run_node(Path(args.build_dir), args.node, args.images, args.stall, args.waves)
+    print(f"{args.node}: {run.source}, on its generated code")
     return _report_layer_run(run)
 
 
 def cmd_sim_synth(args: argparse.Namespace) -> int:
-    import numpy as np
+    from bnnforge.finn_flow import layer_sim
 
-    from bnnforge.finn_flow.layer_params import DynThreshParams, LabParams, load_npz
-    from bnnforge.sim import synth
+    if args.node:
+        from qonnx.custom_op.registry import getCustomOp  # noqa: F401
 
-    h, w = args.hw
-    if args.layer == "lab":
-        counts = synth.synth_lab(LabParams.from_npz(Path(args.params), h, w, args.pe), args.family)
+        from bnnforge.finn_flow import reference
+
+        build_dir, node_name = args.node
+        model, _ = reference.latest_model(Path(build_dir))
+        node = next((n for n in model.graph.node if n.name == node_name), None)
+        if node is None:
+            raise UserError(f"{node_name!r} is not a node of {build_dir}; nodes: "
+                            f"{', '.join(n.name for n in model.graph.node)}")
+        what = f"{node_name} of {build_dir}"
+        counts = layer_sim.synth_node_of(model, node, args.family)
     else:
-        data = load_npz(Path(args.params), ("thresholds", "input_bits"))
-        t = np.asarray(data["thresholds"]).reshape(-1, np.asarray(data["thresholds"]).shape[-1])
-        x = np.zeros((1, t.shape[1], h, w), np.int64)
-        counts = synth.synth_dynthresh(DynThreshParams.for_data(x, t, int(data["input_bits"]), args.pe), args.family)
+        if not args.layer or not args.params:
+            raise UserError("give a LAYER with --params, or --node BUILD_DIR NODE")
+        p = layer_sim.params_for_cli(args.layer, Path(args.params), tuple(args.hw), args.pe)
+        what = f"{args.layer}, {args.hw[0]}x{args.hw[1]}, PE={args.pe}"
+        counts = layer_sim.synth_params(p, args.family)
     if args.json:
         print(json.dumps({**counts.row(), "cells": counts.cells}, indent=2))
         return 0
-    print(f"yosys synth_xilinx -family {args.family} ({args.layer}, {h}x{w}, PE={args.pe}; pre place-and-route):")
+    print(f"yosys synth_xilinx -family {args.family} ({what}; pre place-and-route):")
     for k, v in counts.row().items():
         print(f"  {k:<7} {v}")
     print("cells: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.cells.items())))
@@ -188,7 +190,7 @@ def cmd_fold(args: argparse.Namespace) -> int:
     clock = args.clock_ns or board.clock_ns
     if not 0 < args.util <= 1:
         raise UserError(f"--util {args.util}: allowed (0, 1]")
-    model = fold.prepare(Path(args.model), board, clock, args.lab_impl, args.custom_backend)
+    model = fold.prepare(Path(args.model), board, clock, args.lab_impl, args.backend)
     groups = fold.build_groups(model, board.part)
     if args.max_fps:
         result = fold.maximize(groups, board, clock, args.util)
@@ -216,17 +218,39 @@ def cmd_fold(args: argparse.Namespace) -> int:
 
 def _report_layer_run(run) -> int:
     if run.cycles_per_frame is not None:
-        print(f"cycles per frame: {run.cycles_per_frame:.1f} (ideal {run.ideal_cycles}, "
-              f"ratio {run.cycles_per_frame / run.ideal_cycles:.3f})")
+        print(f"cycles per frame: {run.cycles_per_frame:.1f} (expected {run.exp_cycles}, "
+              f"ratio {run.cycles_per_frame / run.exp_cycles:.3f})")
     if run.waves is not None:
         print(f"waves: {run.waves}")
     where = run.mismatch
     if where is None:
         print("bit-exact")
         return 0
-    print(f"MISMATCH at (n,c,h,w)={where}: got {run.output[where]}, golden {run.expected[where]} "
-          f"({int((run.output != run.expected).sum())} of {run.output.size} values differ)")
+    print(f"MISMATCH: {where}")
     return 1
+
+
+def _parents() -> dict[str, argparse.ArgumentParser]:
+    """Options shared by several subcommands, defined once (argparse parent parsers)."""
+    from bnnforge.finn_flow import BACKENDS, LAB_IMPLS
+    from bnnforge.finn_flow.boards import board_names
+
+    board = argparse.ArgumentParser(add_help=False)
+    board.add_argument("--board", required=True, choices=board_names(), help="target board (boards/*.toml)")
+    board.add_argument("--clock-ns", type=float, help="clock period (default: the board's)")
+
+    flow = argparse.ArgumentParser(add_help=False)
+    flow.add_argument("--lab-impl", choices=LAB_IMPLS, default="fused",
+                      help="LAB as the fused LabBinarizer (default) or stock FMPadding + SWG + VVAU")
+    flow.add_argument("--backend", "--custom-backend", dest="backend", choices=BACKENDS, default="rtl",
+                      help="rtl (default): RTL for every layer that has it (what `sim` simulates and Vivado "
+                      "ships); hls: HLS C++ for bnnforge's layers (FINN's HLS elsewhere)")
+
+    stall = argparse.ArgumentParser(add_help=False)
+    stall.add_argument("--stall", type=float, default=0.0,
+                       help="rtl: probability of a stall on each stream side per cycle (0..0.95)")
+    stall.add_argument("--waves", action="store_true", help="rtl: write an FST waveform and print its path")
+    return {"board": board, "flow": flow, "stall": stall}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,8 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
 
-    from bnnforge.finn_flow import CUSTOM_BACKENDS, FOLD_OBJECTIVES, LAB_IMPLS, STAGES
+    from bnnforge.finn_flow import FOLD_OBJECTIVES, STAGES
     from bnnforge.model import ARCHS, BINARIZERS, DATASETS
+
+    parents = _parents()
 
     p = sub.add_parser(
         "train",
@@ -293,21 +319,21 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="check bit-exactness of every implementation against the golden model",
         description="Run test images through the Brevitas model (eval), the exported QONNX graph, FINN's "
-        "Python execution of the hardware graph, the C simulation of the custom layers, and the integer golden "
-        "model; print exact matches per layer and label agreement. Exit 1 on any mismatch.",
+        "Python execution of the hardware graph, the C simulation and the RTL simulation of the custom "
+        "layers' generated code, and the integer golden model; print exact matches per layer and label "
+        "agreement. Exit 1 on any mismatch.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--samples", type=int, default=16, help="number of test images (default 16)")
     p.add_argument("--columns", nargs="*", default=["finn", "csim", "rtl"], metavar="COL",
                    help="implementations besides brevitas and qonnx: finn (FINN Python execution), "
-                   "csim (HLS C simulation of the custom layers), rtl (Verilator simulation of their RTL "
-                   "with random stalls); default: all")
+                   "csim (C simulation of the custom layers' generated HLS C++), rtl (Verilator simulation of "
+                   "their generated RTL with random stalls); default: all")
     p.set_defaults(func=cmd_verify)
-
-    from bnnforge.finn_flow.boards import board_names
 
     p = sub.add_parser(
         "build",
+        parents=[parents["board"], parents["flow"]],
         help="build a FINN dataflow accelerator (estimates, HLS/RTL code, bitstream with Vivado)",
         description="Run the FINN flow with bnnforge's custom LAB and dynamic-threshold layers. "
         "Always writes BUILD_DIR/folding.json, BUILD_DIR/report/ (estimates) and the FINN graph after "
@@ -315,17 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
         "3 when it needs Vivado/Vitis HLS and they are not on PATH (code generation still runs).",
     )
     p.add_argument("model", metavar="MODEL.onnx", help="QONNX model written by `bnnforge export`")
-    p.add_argument("--board", required=True, choices=board_names(), help="target board (boards/*.toml)")
     fold = p.add_mutually_exclusive_group()
     fold.add_argument("--target-fps", type=float, help="fold every layer to reach this throughput")
     fold.add_argument("--folding", metavar="FILE", help="FINN folding JSON (e.g. from `bnnforge fold`)")
-    p.add_argument("--clock-ns", type=float, help="clock period (default: the board's)")
     p.add_argument("--until", choices=STAGES, default="bitfile",
                    help="last stage to run (default bitfile; needs Vivado + Vitis HLS)")
-    p.add_argument("--lab-impl", choices=LAB_IMPLS, default="fused",
-                   help="LAB as the fused LabBinarizer (default) or stock FMPadding + SWG + VVAU")
-    p.add_argument("--custom-backend", choices=CUSTOM_BACKENDS, default="rtl",
-                   help="implementation of the custom layers (default rtl: the one simulated here)")
     p.add_argument("--from-step", metavar="STEP", help="resume from this step (its predecessor's model is reused)")
     p.add_argument("--vectors", metavar="FILE", help="golden vectors for the Python-execution check "
                    "(default: vectors.npz next to the model)")
@@ -334,17 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "fold",
+        parents=[parents["board"], parents["flow"]],
         help="choose PE/SIMD/memory style of every layer for a throughput target or the board's maximum",
         description="Fold every layer (stock and custom) of a model or build folder: --target-fps F finds the "
         "cheapest folding (LUT and BRAM weighted by their share of the board) that reaches F; --max-fps finds the "
-        "fastest that fits within --util of the board. Writes a folding JSON for `bnnforge build --folding`.",
+        "fastest that fits within --util of the board. Writes a folding JSON for `bnnforge build --folding`. "
+        "A QONNX input is prepared as `bnnforge build` would (same --lab-impl and --backend).",
     )
     p.add_argument("model", metavar="MODEL_OR_BUILD", help="QONNX model from `bnnforge export`, or a build folder")
-    p.add_argument("--board", required=True, choices=board_names())
     goal = p.add_mutually_exclusive_group(required=True)
     goal.add_argument("--target-fps", type=float)
     goal.add_argument("--max-fps", action="store_true")
-    p.add_argument("--clock-ns", type=float, help="clock period (default: the board's)")
     p.add_argument("--util", type=float, default=0.8, help="usable share of the board's LUT and BRAM (default 0.8)")
     p.add_argument("--objective", choices=FOLD_OBJECTIVES, default="cost",
                    help="with --target-fps, what 'cheapest' means: cost = LUT share + BRAM share of the board "
@@ -352,54 +372,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="folding.json", help="folding JSON to write (default folding.json)")
     p.add_argument("--plot", metavar="PNG", help="write the Pareto front (fps vs LUT and vs BRAM)")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
-    p.add_argument("--lab-impl", choices=LAB_IMPLS, default="fused",
-                   help="as for `bnnforge build` (a QONNX input is prepared the same way)")
-    p.add_argument("--custom-backend", choices=CUSTOM_BACKENDS, default="rtl",
-                   help="as for `bnnforge build`")
     p.set_defaults(func=cmd_fold)
 
-    p = sub.add_parser("sim", help="simulate custom layers (HLS C simulation or RTL under Verilator)")
+    from bnnforge.finn_flow import BACKENDS
+    from bnnforge.finn_flow.registry import CLI_LAYERS
+
+    p = sub.add_parser("sim", help="simulate layers and nodes on their generated code (RTL under Verilator, HLS C++)")
     simsub = p.add_subparsers(dest="sim_command", metavar="WHAT", required=True)
     q = simsub.add_parser(
         "layer",
+        parents=[parents["stall"]],
         help="run one custom layer on given parameters and input; compare with the golden model",
-        description="Stream INPUT (int (N,C,H,W) .npy) through the layer and write OUTPUT (int8 +-1, NCHW). "
-        "PARAMS .npz: lab: weights (C,k,k), thresholds (C,), input_bits, weight_bits; dynthresh: thresholds "
-        "(N,C), input_bits. Prints 'bit-exact' or the first mismatching (n,c,h,w); exit 1 on mismatch.",
+        description="Stream INPUT (int (N,C,H,W) .npy) through the layer's generated code and write OUTPUT "
+        "(int8 +-1, NCHW). PARAMS .npz: lab: weights (C,k,k), thresholds (C,), input_bits, weight_bits; "
+        "dynthresh: thresholds (N,C), input_bits. Prints 'bit-exact' or the first mismatch; exit 1 on mismatch.",
     )
-    q.add_argument("layer", choices=("lab", "dynthresh"))
-    q.add_argument("--backend", choices=("hls", "rtl"), default="rtl")
+    q.add_argument("layer", choices=list(CLI_LAYERS))
+    q.add_argument("--backend", choices=BACKENDS, default="rtl")
     q.add_argument("--params", required=True, metavar="P.npz")
     q.add_argument("--input", required=True, metavar="X.npy")
     q.add_argument("--output", required=True, metavar="Y.npy")
     q.add_argument("--pe", type=int, default=1, help="channels per stream beat (must divide C)")
-    q.add_argument("--stall", type=float, default=0.0,
-                   help="rtl: probability of a stall on each stream side per cycle (0..0.95)")
-    q.add_argument("--waves", action="store_true", help="rtl: write an FST waveform and print its path")
     q.set_defaults(func=cmd_sim_layer)
 
     q = simsub.add_parser(
         "node",
-        help="simulate one custom node of a build with its real parameters and input",
-        description="Simulate a LabBinarizer/DynamicThreshold node of BUILD_DIR (its weights, thresholds and "
-        "folding) on the input it receives for the build's golden test vectors (random data without them); "
-        "compare with the golden model. Exit 1 on mismatch.",
+        parents=[parents["stall"]],
+        help="simulate one node of a build with its real parameters, folding and input",
+        description="Simulate any node of BUILD_DIR on its generated RTL (bnnforge's own, or FINN's finn-rtllib) "
+        "with its real parameters and folding, fed with what it receives for the build's golden test vectors "
+        "(random inputs without them), and compare with FINN's Python execution of that node. Exit 1 on mismatch.",
     )
     q.add_argument("build_dir", metavar="BUILD_DIR")
     q.add_argument("node", metavar="NODE_NAME", help="e.g. LabBinarizer_rtl_0 (see the build's layer table)")
-    q.add_argument("--backend", choices=("hls", "rtl"), default="rtl")
-    q.add_argument("--stall", type=float, default=0.0, help="rtl: stall probability on each stream side")
-    q.add_argument("--waves", action="store_true", help="rtl: write an FST waveform")
+    q.add_argument("--images", type=int, default=2, help="test images to stream back to back (default 2)")
     q.set_defaults(func=cmd_sim_node)
 
     q = simsub.add_parser(
         "synth",
-        help="yosys cell counts (LUT, FF, CARRY, BRAM, DSP) of a custom layer's RTL",
-        description="Synthesize the layer's RTL with its real parameters using yosys synth_xilinx "
-        "(pre place-and-route estimate; LUT includes INV cells, an upper bound).",
+        help="yosys cell counts (LUT, FF, CARRY, BRAM, DSP) of a layer's or a build node's RTL",
+        description="Synthesize RTL with yosys synth_xilinx (pre place-and-route estimate; LUT includes INV "
+        "cells, an upper bound): a custom LAYER from --params, or --node BUILD_DIR NODE of a build.",
     )
-    q.add_argument("layer", choices=("lab", "dynthresh"))
-    q.add_argument("--params", required=True, metavar="P.npz", help="as for `sim layer`")
+    q.add_argument("layer", nargs="?", choices=list(CLI_LAYERS))
+    q.add_argument("--params", metavar="P.npz", help="as for `sim layer`")
+    q.add_argument("--node", nargs=2, metavar=("BUILD_DIR", "NODE"), help="a node of a build instead of a LAYER")
     q.add_argument("--pe", type=int, default=1)
     q.add_argument("--hw", type=int, nargs=2, default=(32, 32), metavar=("H", "W"), help="feature map size")
     q.add_argument("--family", choices=("xc7", "xcup"), default="xc7", help="xc7: PYNQ-Z2, xcup: ZCU104")

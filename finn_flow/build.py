@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from bnnforge.finn_flow import CUSTOM_BACKENDS, LAB_IMPLS, STAGES
+from bnnforge.finn_flow import BACKENDS, LAB_IMPLS, STAGES
 from bnnforge.finn_flow.boards import Board
 
 EXIT_STAGE_UNAVAILABLE = 3
@@ -45,7 +45,7 @@ class BuildOptions:
     clock_ns: float | None = None
     until: str = "bitfile"
     lab_impl: str = "fused"
-    custom_backend: str = "rtl"
+    backend: str = "rtl"  # rtl: bnnforge's/FINN's RTL wherever it exists; hls: HLS for bnnforge's layers
     from_step: str | None = None
     vectors: Path | None = None  # golden test vectors (default: vectors.npz next to the model)
 
@@ -164,6 +164,7 @@ def step_convert_to_hw(model, ctx):
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
+    from bnnforge.finn_flow import registry
     from bnnforge.finn_flow.transforms import InferDynamicThreshold, InferLabBinarizer
 
     if ctx.opts.lab_impl == "fused":
@@ -187,8 +188,8 @@ def step_convert_to_hw(model, ctx):
     ):
         model = model.transform(t)
     for node in model.graph.node:
-        if node.op_type in ("LabBinarizer", "DynamicThreshold"):
-            getCustomOp(node).set_nodeattr("preferred_impl_style", ctx.opts.custom_backend)
+        if node.domain == registry.FINN_DOMAIN:
+            getCustomOp(node).set_nodeattr("preferred_impl_style", ctx.opts.backend)
     return model
 
 
@@ -217,14 +218,19 @@ def step_dataflow_partition(model, ctx):
 
 
 def step_specialize(model, ctx):
-    """HLS or RTL variant per node (ours follow preferred_impl_style), as FINN's
-    step_specialize_layers does without a config file (and without importing the whole
+    """The backend class of every node: bnnforge's classes wherever the registry has one
+    for the chosen backend, FINN's SpecializeLayers for the rest (FINN's RTL where it has
+    some, e.g. the sliding windows and padding; else its HLS). Done as FINN's
+    step_specialize_layers does without a config file (without importing the whole
     builder, which takes seconds)."""
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
     from qonnx.transformation.general import GiveUniqueNodeNames
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
+    from bnnforge.finn_flow.transforms import SpecializeToBnnforge
+
+    model = model.transform(SpecializeToBnnforge(ctx.opts.backend))
     model = model.transform(SpecializeLayers(ctx.opts.board.part))
     return model.transform(GiveUniqueNodeNames()).transform(InferShapes()).transform(InferDataTypes())
 
@@ -334,7 +340,7 @@ def finn_config(opts: BuildOptions, stage: str):
 
 
 @contextlib.contextmanager
-def _finn_output_to(log_path: Path):
+def finn_output_to(log_path: Path):
     """FINN prints and logs a lot: send it to the build log, keep the console readable."""
     finn_log = logging.getLogger("finn_logger")
     handler = logging.FileHandler(log_path)
@@ -349,7 +355,9 @@ def _finn_output_to(log_path: Path):
             handler.close()
 
 
-def _model_path(out: Path, index: int) -> Path:
+def model_path(out: Path, step: str | int) -> Path:
+    """The graph a build saved after ``step`` (a name or an index into STEPS)."""
+    index = step if isinstance(step, int) else STEP_NAMES.index(step)
     return out / "intermediate_models" / f"{index:02d}_{STEPS[index].name}.onnx"
 
 
@@ -371,8 +379,8 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
         raise BuildError(f"--until {opts.until!r}: allowed: {', '.join(STAGES)}")
     if opts.lab_impl not in LAB_IMPLS:
         raise BuildError(f"--lab-impl {opts.lab_impl!r}: allowed: {', '.join(LAB_IMPLS)}")
-    if opts.custom_backend not in CUSTOM_BACKENDS:
-        raise BuildError(f"--custom-backend {opts.custom_backend!r}: allowed: {', '.join(CUSTOM_BACKENDS)}")
+    if opts.backend not in BACKENDS:
+        raise BuildError(f"--backend {opts.backend!r}: allowed: {', '.join(BACKENDS)}")
     if opts.target_fps is not None and opts.folding is not None:
         raise BuildError("give either --target-fps or --folding, not both")
     if opts.target_fps is not None and opts.target_fps <= 0:
@@ -389,7 +397,7 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
         "target_fps": opts.target_fps,
         "folding": str(opts.folding) if opts.folding else None,
         "lab_impl": opts.lab_impl,
-        "custom_backend": opts.custom_backend,
+        "backend": opts.backend,
         "vectors": str(Path(vectors).resolve()) if Path(vectors).exists() else None,
     }, indent=2) + "\n")
     finn_compat.use_build_dir(out / "code")
@@ -398,7 +406,7 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
         if opts.from_step not in STEP_NAMES:
             raise BuildError(f"--from-step {opts.from_step!r}: steps are {', '.join(STEP_NAMES)}")
         start = STEP_NAMES.index(opts.from_step)
-        prev = _model_path(out, start - 1) if start else None
+        prev = model_path(out, start - 1) if start else None
         if prev is not None and not prev.exists():
             raise BuildError(f"cannot resume from {opts.from_step}: {prev} is missing (run the earlier steps first)")
         model = ModelWrapper(str(prev)) if prev else _load_input(opts.model)
@@ -419,14 +427,14 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
     for i in range(start, last + 1):
         step = STEPS[i]
         t0 = time.time()
-        with _finn_output_to(build_log):
+        with finn_output_to(build_log):
             try:
                 model = step.fn(model, ctx)
             except (BuildError, ValueError):
                 raise
             except Exception as e:
                 raise BuildError(f"step {step.name} failed: {type(e).__name__}: {e} (details in {build_log})") from e
-        model.save(str(_model_path(out, i)))
+        model.save(str(model_path(out, i)))
         log(f"[{i + 1:2d}/{last + 1}] {step.name:<20} {time.time() - t0:6.1f} s")
         if i == last or STEPS[i + 1].stage != step.stage:
             completed = step.stage
@@ -455,12 +463,12 @@ def _load_input(path: Path):
         raise BuildError(f"{path}: not a readable ONNX model ({e})") from e
 
 
-def to_hw_graph(model, lab_impl: str = "fused", custom_backend: str = "rtl"):
+def to_hw_graph(model, lab_impl: str = "fused", backend: str = "rtl"):
     """The FINN hardware graph (before partitioning) of an exported model, in memory:
     the tidy, streamline and convert_to_hw steps of the build."""
     import bnnforge.finn_flow.ops  # noqa: F401
 
-    opts = BuildOptions(model=Path("<in memory>"), board=None, out=None, lab_impl=lab_impl, custom_backend=custom_backend)
+    opts = BuildOptions(model=Path("<in memory>"), board=None, out=None, lab_impl=lab_impl, backend=backend)
     ctx = BuildContext(opts, None, lambda *_: None)
     for step in STEPS[: STEP_NAMES.index("convert_to_hw") + 1]:
         model = step.fn(model, ctx)

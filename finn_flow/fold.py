@@ -23,7 +23,8 @@ from qonnx.custom_op.registry import getCustomOp
 from bnnforge.finn_flow import FOLD_OBJECTIVES
 from bnnforge.finn_flow.boards import Board
 from bnnforge.finn_flow.finn_compat import fast_attribute_reads
-from bnnforge.finn_flow.folding import CUSTOM_OPS, base_op, parallel_dims
+from bnnforge.finn_flow.folding import HLS_MVAU_MAX_SF, base_op, parallel_dims
+from bnnforge.finn_flow.registry import CUSTOM_OPS
 from bnnforge.finn_flow.layer_params import divisors
 
 MAX_AP_INT_W = 8191  # FINN's widest HLS stream (finn.util.basic.MAX_ALLOWED_AP_INT_W)
@@ -133,7 +134,7 @@ def _mvau_options(name, inst, hls: bool):
         memories = [(inst.get_nodeattr("mem_mode"), inst.get_nodeattr("ram_style"))]
     out = []
     for simd in divisors(mw):
-        if hls and mw / simd > 1024:
+        if hls and mw / simd > HLS_MVAU_MAX_SF:
             continue
         for pe in divisors(mh):
             for mode, style in memories:
@@ -363,7 +364,7 @@ def _describe(opt: Option) -> str:
 
 
 def prepare(model_or_build: Path, board: Board, clock_ns: float, lab_impl: str = "fused",
-            custom_backend: str = "rtl"):
+            backend: str = "rtl"):
     """The specialized hardware graph (node names as `bnnforge build` gives them), with
     minimized bit widths so the estimates match the build's: from a build folder's
     intermediate models, or by running the build's steps on a QONNX model."""
@@ -379,23 +380,23 @@ def prepare(model_or_build: Path, board: Board, clock_ns: float, lab_impl: str =
         raise FoldError(f"{path} not found")
     tmp = Path(tempfile.mkdtemp(prefix="bnnforge-fold-"))
     opts = buildlib.BuildOptions(model=path, board=board, out=tmp, clock_ns=clock_ns, lab_impl=lab_impl,
-                                 custom_backend=custom_backend)
+                                 backend=backend)
     # the steps run here do not read FINN's build config (importing it alone takes 0.4 s)
     ctx = buildlib.BuildContext(opts, None, lambda *_: None)
     if path.is_dir():
-        minimized = buildlib._model_path(path, buildlib.STEP_NAMES.index("minimize_bit_width"))
-        specialized = buildlib._model_path(path, buildlib.STEP_NAMES.index("specialize"))
+        minimized = buildlib.model_path(path, "minimize_bit_width")
+        specialized = buildlib.model_path(path, "specialize")
         if minimized.exists():
             return ModelWrapper(str(minimized))
         if specialized.exists():
             return buildlib.step_minimize_bit_width(ModelWrapper(str(specialized)), ctx)
         raise FoldError(f"{path} is not a build folder past the specialize step (run `bnnforge build` first)")
     # FINN's streamlining dominates the run time: keep the prepared graph per input and options
-    cached = _cache_path(path, board, lab_impl, custom_backend)
+    cached = _cache_path(path, board, lab_impl, backend)
     if cached.exists():
         return ModelWrapper(str(cached))
     model = ModelWrapper(str(path))
-    with buildlib._finn_output_to(tmp / "fold.log"):
+    with buildlib.finn_output_to(tmp / "fold.log"):
         for step in buildlib.STEPS[: buildlib.STEP_NAMES.index("minimize_bit_width") + 1]:
             # the partition only moves the graph's non-hardware ends (the input Transpose)
             # out; node names after specialization are the same without it
@@ -436,14 +437,14 @@ def _hardware_only(model):
     return model
 
 
-def _cache_path(path: Path, board: Board, lab_impl: str, custom_backend: str) -> Path:
+def _cache_path(path: Path, board: Board, lab_impl: str, backend: str) -> Path:
     """Cache key: the input file, the options, and the code that transforms the graph."""
     import hashlib
 
     from bnnforge import __version__, toolenv
 
     key = hashlib.sha256(path.read_bytes())
-    key.update(f"{__version__}|{board.part}|{lab_impl}|{custom_backend}".encode())
+    key.update(f"{__version__}|{board.part}|{lab_impl}|{backend}".encode())
     flow = Path(__file__).parent
     for src in sorted([*flow.glob("*.py"), *(flow / "ops").glob("*.py")]):
         key.update(src.read_bytes())

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from qonnx.custom_op.registry import getCustomOp
 
+from bnnforge.finn_flow import registry
 from bnnforge.finn_flow.layer_params import divisors
 
 FOLDING_ATTRS = (
@@ -24,7 +25,7 @@ FOLDING_ATTRS = (
     "depth_trigger_uram",
     "depth_trigger_bram",
 )
-CUSTOM_OPS = ("LabBinarizer", "DynamicThreshold")
+HLS_MVAU_MAX_SF = 1024  # FINN's HLS MVAU: MW / SIMD must not exceed this
 
 
 class FoldingError(ValueError):
@@ -32,11 +33,8 @@ class FoldingError(ValueError):
 
 
 def base_op(node) -> str:
-    """Op type without the _hls/_rtl backend suffix."""
-    for suffix in ("_hls", "_rtl"):
-        if node.op_type.endswith(suffix):
-            return node.op_type[: -len(suffix)]
-    return node.op_type
+    """The node's abstract op (LabBinarizer_rtl -> LabBinarizer, MVAU_hls -> MVAU)."""
+    return registry.abstract_op(node.op_type)
 
 
 def parallel_dims(node) -> dict[str, tuple[int, str]]:
@@ -55,7 +53,7 @@ def parallel_dims(node) -> dict[str, tuple[int, str]]:
         return {"SIMD": (g("NumChannels"), "NumChannels")}
     if op == "Pool":
         return {"PE": (g("Channels"), "Channels")}
-    if op in ("Thresholding", "GlobalAccPool", "DuplicateStreams", "LabelSelect") + CUSTOM_OPS:
+    if op in ("Thresholding", "GlobalAccPool", "DuplicateStreams", "LabelSelect") + registry.CUSTOM_OPS:
         return {"PE": (g("NumChannels"), "NumChannels")}
     if op.startswith("Elementwise"):
         return {"PE": (inst.get_normal_input_shape(0)[-1], "channels")}
@@ -75,8 +73,9 @@ def check_folding(model) -> None:
                 problems.append(f"{node.name}: {attr}={value} does not divide {what}={size}; allowed: {divisors(size)}")
         if node.op_type == "MVAU_hls":
             mw, simd = inst.get_nodeattr("MW"), inst.get_nodeattr("SIMD")
-            if mw / simd > 1024:
-                problems.append(f"{node.name}: MW/SIMD = {mw}/{simd} exceeds 1024 (FINN's HLS MVAU limit); raise SIMD")
+            if mw / simd > HLS_MVAU_MAX_SF:
+                problems.append(f"{node.name}: MW/SIMD = {mw}/{simd} exceeds {HLS_MVAU_MAX_SF} (FINN's HLS MVAU "
+                                "limit); raise SIMD")
         if base_op(node) == "ConvolutionInputGenerator":
             problems += _swg_coupling(model, node, inst)
     if problems:
@@ -169,7 +168,7 @@ def folding_config(model) -> dict:
 def fold_custom_ops(model, target_cycles: int):
     """Smallest PE per custom node that meets ``target_cycles`` (FINN's SetFolding skips them)."""
     for node in model.graph.node:
-        if base_op(node) not in CUSTOM_OPS:
+        if not registry.is_custom(node):
             continue
         inst = getCustomOp(node)
         for pe in divisors(inst.get_nodeattr("NumChannels")):

@@ -1,8 +1,8 @@
-"""Parameters of the two custom layers, validated once, shared by every backend.
+"""Parameters of the custom layers, validated once, shared by every backend.
 
-The FINN ops, the HLS code generation, the C simulation and the RTL simulation all
-build their view of a layer from these dataclasses, so widths and checks live in
-one place.
+The FINN ops build their view of a layer from these dataclasses (widths, checks, ROM
+contents for the RTL, constant arrays for the HLS C++), and `bnnforge sim layer` and
+`verify` build one-node models from them, so widths and checks live in one place.
 """
 
 from __future__ import annotations
@@ -13,25 +13,27 @@ from pathlib import Path
 
 import numpy as np
 
-MIN_BITS, MAX_BITS = 2, 8
-
-
-# Cycles from a pixel's last input beat to its output in the RTL (read, MAC, compare, FIFO).
-RTL_PIPELINE_LATENCY = 4
+from bnnforge.model.quant import MAX_BITS, MIN_BITS, signed_range
 
 
 def lab_exp_cycles(h: int, w: int, c: int, pe: int, k: int, backend: str = "rtl") -> int:
-    """Cycles per frame. RTL: one beat per cycle with frames overlapped, plus the pipeline
-    latency. HLS: the kernel does not overlap frames, (H*W + P*W + P) beats."""
+    """Steady-state cycles per frame. RTL: one beat per cycle, frames back to back.
+    HLS: the kernel does not overlap frames, (H*W + P*W + P) beats."""
     if backend == "hls":
         p = k // 2
         return (h * w + p * w + p) * (c // pe)
-    return h * w * (c // pe) + RTL_PIPELINE_LATENCY
+    return h * w * (c // pe)
+
+
+def lab_acc_bits(input_bits: int, weight_bits: int, k: int) -> int:
+    """LAB accumulator: b_x + b_w + ceil(log2(k*k)) bits, signed (docs/SPEC.md)."""
+    return input_bits + weight_bits + math.ceil(math.log2(k * k))
 
 
 def dynthresh_exp_cycles(h: int, w: int, c: int, pe: int) -> int:
-    """Cycles per frame with the ping-pong frame buffer (latency: about one frame more)."""
-    return h * w * (c // pe) + RTL_PIPELINE_LATENCY
+    """Steady-state cycles per frame with the ping-pong frame buffer (one beat per cycle;
+    the latency is about one frame more)."""
+    return h * w * (c // pe)
 
 
 class ParamError(ValueError):
@@ -52,10 +54,6 @@ def check_bits(name: str, bits) -> int:
     if not isinstance(bits, (int, np.integer)) or not MIN_BITS <= bits <= MAX_BITS:
         raise ParamError(f"{name}={bits!r} is out of range; allowed: {MIN_BITS}..{MAX_BITS} bits")
     return int(bits)
-
-
-def signed_range(bits: int) -> tuple[int, int]:
-    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
 def signed_bits_for(lo: int, hi: int) -> int:
@@ -132,8 +130,7 @@ class LabParams:
 
     @property
     def acc_bits(self) -> int:
-        """SPEC: b_x + b_w + ceil(log2(k*k)) bits, signed."""
-        return self.input_bits + self.weight_bits + math.ceil(math.log2(self.kernel**2))
+        return lab_acc_bits(self.input_bits, self.weight_bits, self.kernel)
 
     @property
     def fold(self) -> int:
@@ -177,6 +174,19 @@ class LabParams:
             f"static const ap_int<{self.weight_bits}> {prefix}_weights[{self.fold}][{self.pe}][{self.kernel ** 2}] = "
             f"{_c_array(w)};\n"
             f"static const ap_int<{self.acc_bits}> {prefix}_thresholds[{self.fold}][{self.pe}] = {_c_array(t)};\n"
+        )
+
+    def to_model(self, op_type: str = "LabBinarizer", output_dtype: str = "BIPOLAR"):
+        """A one-node FINN model of this layer (op_type: LabBinarizer or a backend class)."""
+        h, w, c, k = self.height, self.width, self.channels, self.kernel
+        return one_node_model(
+            op_type,
+            inputs=[("x", (1, h, w, c), f"INT{self.input_bits}")],
+            initializers=[("weights", self.weights, f"INT{self.weight_bits}"),
+                          ("thresholds", self.thresholds, f"INT{self.acc_bits}")],
+            output=("y", (1, h, w, c), output_dtype),
+            NumChannels=c, ImgH=h, ImgW=w, KernelSize=k, PE=self.pe, inputDataType=f"INT{self.input_bits}",
+            weightDataType=f"INT{self.weight_bits}", accDataType=f"INT{self.acc_bits}", outputDataType=output_dtype,
         )
 
     @classmethod
@@ -236,6 +246,18 @@ class DynThreshParams:
         _check_fits("thresholds", t, self.threshold_bits)
         return x, t
 
+    def to_model(self, op_type: str = "DynamicThreshold", output_dtype: str = "BIPOLAR"):
+        """A one-node FINN model of this layer (inputs: the feature map and its thresholds)."""
+        h, w, c = self.height, self.width, self.channels
+        return one_node_model(
+            op_type,
+            inputs=[("x", (1, h, w, c), f"INT{self.input_bits}"), ("t", (1, 1, 1, c), f"INT{self.threshold_bits}")],
+            initializers=[],
+            output=("y", (1, h, w, c), output_dtype),
+            NumChannels=c, ImgH=h, ImgW=w, PE=self.pe, inputDataType=f"INT{self.input_bits}",
+            thresholdDataType=f"INT{self.threshold_bits}", outputDataType=output_dtype,
+        )
+
     @classmethod
     def for_data(cls, x: np.ndarray, thresholds: np.ndarray, input_bits: int, pe: int) -> "DynThreshParams":
         """Parameters for running ``x`` against per-sample ``thresholds`` (threshold width from their range)."""
@@ -249,6 +271,36 @@ class DynThreshParams:
         data = load_npz(path, ("thresholds", "input_bits"))
         params = cls.for_data(x, data["thresholds"], int(data["input_bits"]), pe)
         return params, data["thresholds"]
+
+
+def one_node_model(op_type: str, inputs, initializers, output, **attrs):
+    """A FINN model holding one hardware node: ``inputs`` [(name, shape, datatype)] are graph
+    inputs, ``initializers`` [(name, array, datatype)] parameters, ``output`` (name, shape,
+    datatype). The node's domain follows its op type (abstract, _hls or _rtl class)."""
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.basic import qonnx_make_model
+
+    domain = "finn.custom_op.fpgadataflow"
+    if op_type.endswith(("_hls", "_rtl")):
+        domain += "." + op_type[-3:]
+    names = [n for n, _, _ in inputs] + [n for n, _, _ in initializers]
+    node = helper.make_node(op_type, names, [output[0]], domain=domain, backend="fpgadataflow", name=f"{op_type}_0",
+                            **attrs)
+    graph = helper.make_graph(
+        [node], f"{op_type}_graph",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(shape)) for n, shape, _ in inputs],
+        [helper.make_tensor_value_info(output[0], TensorProto.FLOAT, list(output[1]))],
+    )
+    model = ModelWrapper(qonnx_make_model(graph, producer_name="bnnforge"))
+    for name, shape, dtype in inputs:
+        model.set_tensor_datatype(name, DataType[dtype])
+    for name, value, dtype in initializers:
+        model.set_initializer(name, np.asarray(value, np.float32))
+        model.set_tensor_datatype(name, DataType[dtype])
+    model.set_tensor_datatype(output[0], DataType[output[2]])
+    return model
 
 
 def load_npz(path: Path, required: tuple[str, ...]) -> dict:

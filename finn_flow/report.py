@@ -99,3 +99,18 @@ def summarize(model, report_dir: Path, board: Board, clock_ns: float) -> BuildSu
         board,
         clock_ns,
     )
+
+
+def summarize_build(out: Path, board: Board, clock_ns: float) -> BuildSummary | None:
+    """The summary of a build folder that reached its estimate step (written to
+    report/bnnforge_summary.json), or None before that."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from bnnforge.finn_flow.build import model_path
+
+    estimated = model_path(out, "estimate")
+    if not estimated.exists() or not (out / "report" / "estimate_layer_cycles.json").exists():
+        return None
+    summary = summarize(ModelWrapper(str(estimated)), out / "report", board, clock_ns)
+    (out / "report" / "bnnforge_summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
+    return summary

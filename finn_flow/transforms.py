@@ -16,7 +16,6 @@ XNOR conversion and Streamline), beside FINN's own Infer* transformations:
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from onnx import helper
@@ -26,6 +25,8 @@ from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import get_by_name
+
+from bnnforge.finn_flow.layer_params import lab_acc_bits
 
 FINN_DOMAIN = "finn.custom_op.fpgadataflow"
 BINARY_OUTPUTS = ("BINARY", "BIPOLAR")
@@ -100,7 +101,7 @@ class InferLabBinarizer(Transformation):
             thresholds = model.get_initializer(mt.input[1]).reshape(c)
             if not np.array_equal(thresholds, np.round(thresholds)):
                 raise ValueError(f"{mt.name}: LAB thresholds must be integers (run RoundAndClipThresholds first)")
-            acc_bits = idt.bitwidth() + wdt.bitwidth() + math.ceil(math.log2(k * k))
+            acc_bits = lab_acc_bits(idt.bitwidth(), wdt.bitwidth(), k)
             out_dtype = _attr(mt, "out_dtype").decode()
             name = mt.name
             w_name, t_name = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
@@ -248,3 +249,33 @@ def _topological(model):
     from qonnx.transformation.general import SortGraph
 
     return model.transform(SortGraph())
+
+
+class SpecializeToBnnforge(Transformation):
+    """Give every abstract hardware node that bnnforge implements for ``backend`` its
+    bnnforge backend class (registry); FINN's SpecializeLayers then handles the rest,
+    since it only touches nodes still in the abstract domain."""
+
+    def __init__(self, backend: str):
+        super().__init__()
+        self.backend = backend
+
+    def apply(self, model):
+        from qonnx.transformation.general import GiveUniqueNodeNames
+
+        from bnnforge.finn_flow import registry
+
+        changed = False
+        for node in model.graph.node:
+            layer = registry.BY_OP.get(node.op_type) if node.domain == FINN_DOMAIN else None
+            name = (layer.rtl if self.backend == "rtl" else layer.hls) if layer else None
+            if name is None or not registry.is_ours(name):
+                continue
+            node.op_type = name
+            node.domain = f"{FINN_DOMAIN}.{self.backend}"
+            for attr in [a for a in node.attribute if a.name == "preferred_impl_style"]:
+                node.attribute.remove(attr)
+            changed = True
+        if changed:
+            model = model.transform(GiveUniqueNodeNames())
+        return model, False

@@ -1,13 +1,14 @@
-"""`bnnforge verify` columns for the FINN graph and the HLS C simulation."""
+"""`bnnforge verify` columns: FINN's Python execution, the C simulation and the RTL simulation."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from bnnforge.finn_flow import registry
 from bnnforge.model import golden
 from bnnforge.model.integer import IntDynamicThreshold, IntLab
 
-CUSTOM_LAYERS = (IntLab, IntDynamicThreshold)
+CUSTOM_LAYERS = (IntLab, IntDynamicThreshold)  # the integer layers that become custom hardware ops
 
 
 def custom_layer_inputs(net, images):
@@ -36,7 +37,7 @@ def finn_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
     model = to_hw_graph(ModelWrapper(str(ctx.onnx_path)))
     taps = {}
     for node in model.graph.node:
-        if node.op_type in ("LabBinarizer", "DynamicThreshold"):
+        if registry.is_custom(node):
             inst = getCustomOp(node)
             taps[node.output[0]] = (inst.get_nodeattr("layer_name"), inst.get_nodeattr("outputDataType"))
     out_name = model.graph.output[0].name
@@ -51,27 +52,34 @@ def finn_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v).astype(np.int64) for k, v in results.items()}
 
 
-def csim_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
-    """C simulation of hls/*.hpp for every custom layer, fed with the golden input of that layer."""
-    from bnnforge.finn_flow import csim
+def _simulation_column(ctx, images: np.ndarray, backend: str, **kw) -> dict[str, np.ndarray]:
+    """Every custom layer on ``backend``'s generated code (a one-node model of the layer's
+    backend class), fed with the golden input of that layer."""
     from bnnforge.finn_flow.layer_params import DynThreshParams, LabParams
+    from bnnforge.finn_flow.layer_sim import simulate_params
 
     out = {}
     for layer, x in custom_layer_inputs(ctx.net, images):
         pe = test_pe(x.shape[1])
         if isinstance(layer, IntLab):
             p = LabParams(layer.weights, layer.thresholds, x.shape[2], x.shape[3], layer.input_bits, layer.weight_bits, pe)
-            out[layer.name] = csim.run_lab(p, x)
+            out[layer.name], _ = simulate_params(p, backend, [x], **kw)
         else:
             t = golden.dybnn_thresholds(x, layer)
-            out[layer.name] = csim.run_dynthresh(DynThreshParams.for_data(x, t, layer.input_bits, pe), x, t)
+            p = DynThreshParams.for_data(x, t, layer.input_bits, pe)
+            out[layer.name], _ = simulate_params(p, backend, [x, t], **kw)
     return out
 
 
-def _rtl_column(ctx, images):
-    from bnnforge.sim.verify_columns import rtl_column
+def csim_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
+    """C simulation of the generated HLS C++ of every custom layer."""
+    return _simulation_column(ctx, images, "hls")
 
-    return rtl_column(ctx, images)
+
+def rtl_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
+    """Verilator simulation of the generated RTL of every custom layer, with random stalls
+    on both stream sides."""
+    return _simulation_column(ctx, images, "rtl", stall=0.2)
 
 
-COLUMNS = {"finn": finn_column, "csim": csim_column, "rtl": _rtl_column}
+COLUMNS = {"finn": finn_column, "csim": csim_column, "rtl": rtl_column}

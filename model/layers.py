@@ -22,6 +22,7 @@ from bnnforge.model.quant import (
     check_bits,
     round_ste,
     sign_ste,
+    signed_range,
 )
 
 
@@ -41,10 +42,6 @@ def int_weights(layer) -> np.ndarray:
     """Integer weights of a Brevitas layer (binary layers give -1/+1)."""
     qw = layer.quant_weight()
     return (qw.value / qw.scale).round().detach().to(torch.int64).numpy()
-
-
-def signed_range(bits: int) -> tuple[int, int]:
-    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
 def quant_levels(scale: float, bits: int) -> tuple[np.ndarray, int]:

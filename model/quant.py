@@ -20,7 +20,11 @@ ActQuant = Int8ActPerTensorFloat
 # Multi-bit weights (LAB kernel, DyBNN hyper function): per-output-channel scale, narrow range.
 WeightQuant = Int8WeightPerChannelFloat
 
-MIN_BITS, MAX_BITS = 2, 8
+MIN_BITS, MAX_BITS = 2, 8  # multi-bit activations and weights (LAB, DyBNN); hardware checks read these
+
+
+def signed_range(bits: int) -> tuple[int, int]:
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
 def check_bits(name: str, bits: int, lo: int = MIN_BITS, hi: int = MAX_BITS) -> int:

@@ -1,9 +1,13 @@
-"""bnnforge's custom FINN ops. Importing this package registers them with finn-plus."""
+"""bnnforge's FINN ops and backend classes. Importing this package registers them with
+finn-plus (and prepares FINN for use outside its CLI). Which class implements which
+layer is listed in bnnforge.finn_flow.registry."""
 
 from bnnforge.finn_flow.finn_compat import prepare_finn
 
 prepare_finn()
 
+from bnnforge.finn_flow.layer_params import DynThreshParams, LabParams  # noqa: E402
+from bnnforge.finn_flow.ops.backends import BnnforgeHLS, BnnforgeRTL  # noqa: E402
 from bnnforge.finn_flow.ops.dynamic_threshold import (  # noqa: E402
     DynamicThreshold,
     DynamicThreshold_hls,
@@ -11,14 +15,15 @@ from bnnforge.finn_flow.ops.dynamic_threshold import (  # noqa: E402
 )
 from bnnforge.finn_flow.ops.lab_binarizer import LabBinarizer, LabBinarizer_hls, LabBinarizer_rtl  # noqa: E402
 
-CUSTOM_OP_TYPES = ("LabBinarizer", "DynamicThreshold")
-
 __all__ = [
-    "LabBinarizer",
-    "LabBinarizer_hls",
-    "LabBinarizer_rtl",
+    "BnnforgeHLS",
+    "BnnforgeRTL",
+    "DynThreshParams",
     "DynamicThreshold",
     "DynamicThreshold_hls",
     "DynamicThreshold_rtl",
-    "CUSTOM_OP_TYPES",
+    "LabBinarizer",
+    "LabBinarizer_hls",
+    "LabBinarizer_rtl",
+    "LabParams",
 ]

@@ -1,4 +1,5 @@
-"""FINN op `DynamicThreshold`: DyBNN's per-sample threshold compare (SPEC section 3).
+"""FINN op `DynamicThreshold`: DyBNN's per-sample threshold compare (docs/SPEC.md,
+"DynamicThreshold"), with HLS and RTL backends.
 
 Node: input 0 = feature map NHWC (1,H,W,C) (signed integers), input 1 = this
 frame's thresholds (1,1,1,C) from the hyper branch (GlobalAccPool -> MVAU -> MVAU);
@@ -17,18 +18,16 @@ from finn.custom_op.fpgadataflow.rtl import register_custom_op as register_rtl_o
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
 from bnnforge.finn_flow.layer_params import DynThreshParams, dynthresh_exp_cycles
-from bnnforge.finn_flow.ops.common import (
+from bnnforge.finn_flow.ops.backends import (
+    BnnforgeHLS,
+    BnnforgeRTL,
     bipolar_as,
-    copy_header,
-    RTLFaces,
     dt,
     memory_cost,
     nchw_to_nhwc,
     nhwc_to_nchw,
 )
 from bnnforge.model import golden
-
-HEADER = "dynamic_threshold.hpp"
 
 
 @register_custom_op
@@ -109,7 +108,7 @@ class DynamicThreshold(HWCustomOp):
         return [f"PE={pe} does not divide NumChannels={c}"] if c % pe else []
 
     def get_exp_cycles(self):
-        """One frame per H*W*C/PE cycles (ping-pong buffer); latency is about one frame more."""
+        """Steady-state cycles per frame: H*W*C/PE (ping-pong buffer); latency is about one frame more."""
         h, w, c = self._dims()
         return dynthresh_exp_cycles(h, w, c, self.get_nodeattr("PE"))
 
@@ -153,14 +152,16 @@ class DynamicThreshold(HWCustomOp):
 
 
 @register_hls_op
-class DynamicThreshold_hls(DynamicThreshold, HLSBackend):
+class DynamicThreshold_hls(BnnforgeHLS, DynamicThreshold, HLSBackend):
     """HLS backend: instantiates hls/dynamic_threshold.hpp."""
 
+    HLS_HEADER = "dynamic_threshold.hpp"
+
     def generate_params(self, model, path):
-        copy_header(HEADER, path)
+        self.copy_header(path)
 
     def global_includes(self):
-        self.code_gen_dict["$GLOBALS$"] = [f'#include "{HEADER}"']
+        self.code_gen_dict["$GLOBALS$"] = [f'#include "{self.HLS_HEADER}"']
 
     def defines(self, var):
         self.code_gen_dict["$DEFINES$"] = []
@@ -190,38 +191,12 @@ class DynamicThreshold_hls(DynamicThreshold, HLSBackend):
     def get_ap_int_max_w(self):
         return max(self.get_instream_width(0), self.get_instream_width(1), self.get_outstream_width())
 
-    def execute_node(self, context, graph):
-        """exec_mode "cppsim" runs bnnforge's C simulation of the HLS kernel; else the golden function."""
-        if self.get_nodeattr("exec_mode") != "cppsim":
-            return DynamicThreshold.execute_node(self, context, graph)
-        from bnnforge.finn_flow import csim
-
-        node = self.onnx_node
-        x = nhwc_to_nchw(context[node.input[0]])
-        t = np.asarray(context[node.input[1]]).reshape(x.shape[0], -1)
-        y = csim.run_dynthresh(self.dyn_params(), x, t)
-        context[node.output[0]] = nchw_to_nhwc(bipolar_as(y, self.get_nodeattr("outputDataType")))
-
 
 @register_rtl_op
-class DynamicThreshold_rtl(RTLFaces, DynamicThreshold, RTLBackend):
+class DynamicThreshold_rtl(BnnforgeRTL, DynamicThreshold, RTLBackend):
     """RTL backend: sim/rtl/dynamic_threshold.sv with the node's parameters."""
 
-    RTL_CORE = "dynamic_threshold"
+    RTL_MODULE = "dynamic_threshold"
 
-    
-    def generate_hdl(self, model, fpgapart, clk):
-        streams = [("in0_V", self.get_instream_width_padded(0)), ("in1_V", self.get_instream_width_padded(1))]
-        self.write_hdl(self.dyn_params().rtl_parameters(), streams)
-
-    def execute_node(self, context, graph):
-        """exec_mode "rtlsim" simulates the RTL with Verilator (bnnforge.sim); else the golden function."""
-        if self.get_nodeattr("exec_mode") != "rtlsim":
-            return DynamicThreshold.execute_node(self, context, graph)
-        from bnnforge.sim import runner
-
-        node = self.onnx_node
-        x = nhwc_to_nchw(context[node.input[0]])
-        t = np.asarray(context[node.input[1]]).reshape(x.shape[0], -1)
-        run = runner.run_dynthresh(self.dyn_params(), x, t)
-        context[node.output[0]] = nchw_to_nhwc(bipolar_as(run.output, self.get_nodeattr("outputDataType")))
+    def rtl_parameters(self, model):
+        return self.dyn_params().rtl_parameters()

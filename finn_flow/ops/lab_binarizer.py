@@ -1,10 +1,11 @@
-"""FINN op `LabBinarizer`: the fused LAB layer (SPEC section 2) and its HLS backend.
+"""FINN op `LabBinarizer`: the fused LAB layer (docs/SPEC.md, "LabBinarizer") and its
+HLS and RTL backends.
 
 Node: inputs (x NHWC (1,H,W,C), weights (C,K,K) initializer, thresholds (C,)
 initializer), output NHWC (1,H,W,C) in BINARY (0/1, what a following XNOR layer
 reads) or BIPOLAR (-1/+1) encoding; both are the same bits in hardware.
 Python execution is the golden function; the HLS backend instantiates
-hls/lab_binarizer.hpp; the RTL backend lives in bnnforge.sim.
+hls/lab_binarizer.hpp, the RTL backend sim/rtl/lab_binarizer.sv.
 """
 
 from __future__ import annotations
@@ -21,18 +22,16 @@ from finn.custom_op.fpgadataflow.rtl import register_custom_op as register_rtl_o
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
 from bnnforge.finn_flow.layer_params import LabParams, lab_exp_cycles
-from bnnforge.finn_flow.ops.common import (
+from bnnforge.finn_flow.ops.backends import (
+    BnnforgeHLS,
+    BnnforgeRTL,
     bipolar_as,
-    copy_header,
-    RTLFaces,
     dt,
     memory_cost,
     nchw_to_nhwc,
     nhwc_to_nchw,
 )
 from bnnforge.model import golden
-
-HEADER = "lab_binarizer.hpp"
 
 
 @register_custom_op
@@ -135,7 +134,7 @@ class LabBinarizer(HWCustomOp):
     # --- performance and resources ---------------------------------------------------
 
     def get_exp_cycles(self):
-        """Steady-state cycles per frame: H*W*C/PE (the RTL overlaps frames) plus pipeline latency."""
+        """Steady-state cycles per frame of the RTL: H*W*C/PE (frames back to back)."""
         h, w, c = self._dims()
         return lab_exp_cycles(h, w, c, self.get_nodeattr("PE"), self.get_nodeattr("KernelSize"))
 
@@ -204,8 +203,10 @@ class LabBinarizer(HWCustomOp):
 
 
 @register_hls_op
-class LabBinarizer_hls(LabBinarizer, HLSBackend):
+class LabBinarizer_hls(BnnforgeHLS, LabBinarizer, HLSBackend):
     """HLS backend: instantiates hls/lab_binarizer.hpp with the node's parameters."""
+
+    HLS_HEADER = "lab_binarizer.hpp"
 
     def get_exp_cycles(self):
         """The HLS kernel does not overlap frames: (H*W + LAG) * C/PE."""
@@ -221,10 +222,10 @@ class LabBinarizer_hls(LabBinarizer, HLSBackend):
     def generate_params(self, model, path):
         p = self.lab_params(model)
         Path(path, "params.h").write_text("#pragma once\n#include <ap_int.h>\n" + p.params_header("lab"))
-        copy_header(HEADER, path)
+        self.copy_header(path)
 
     def global_includes(self):
-        self.code_gen_dict["$GLOBALS$"] = [f'#include "{HEADER}"', '#include "params.h"']
+        self.code_gen_dict["$GLOBALS$"] = [f'#include "{self.HLS_HEADER}"', '#include "params.h"']
 
     def defines(self, var):
         self.code_gen_dict["$DEFINES$"] = []
@@ -251,40 +252,16 @@ class LabBinarizer_hls(LabBinarizer, HLSBackend):
             "#pragma HLS ARRAY_PARTITION variable=lab_thresholds complete dim=2",
         ]
 
-    def execute_node(self, context, graph):
-        """exec_mode "cppsim" runs bnnforge's C simulation of the HLS kernel (g++ + ap_types);
-        anything else is the golden function."""
-        if self.get_nodeattr("exec_mode") != "cppsim":
-            return LabBinarizer.execute_node(self, context, graph)
-        from bnnforge.finn_flow import csim
-
-        node = self.onnx_node
-        y = csim.run_lab(self.lab_params(context=context), nhwc_to_nchw(context[node.input[0]]))
-        context[node.output[0]] = nchw_to_nhwc(bipolar_as(y, self.get_nodeattr("outputDataType")))
-
 
 @register_rtl_op
-class LabBinarizer_rtl(RTLFaces, LabBinarizer, RTLBackend):
-    """RTL backend: sim/rtl/lab_binarizer.sv with the node's parameters ($readmemh files)."""
+class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
+    """RTL backend: sim/rtl/lab_binarizer.sv with the node's parameters ($readmemh ROMs)."""
 
-    RTL_CORE = "lab_binarizer"
+    RTL_MODULE = "lab_binarizer"
 
-    
-    def generate_hdl(self, model, fpgapart, clk):
-        code_dir = Path(self.get_nodeattr("code_gen_dir_ipgen")).resolve()
+    def rtl_parameters(self, model):
+        return self.lab_params(model).rtl_parameters()
+
+    def rtl_memories(self, model):
         p = self.lab_params(model)
-        (code_dir / "weights.hex").write_text(p.weights_hex())
-        (code_dir / "thresholds.hex").write_text(p.thresholds_hex())
-        params = {**p.rtl_parameters(), "WEIGHTS_FILE": f'"{code_dir / "weights.hex"}"',
-                  "THRESHOLDS_FILE": f'"{code_dir / "thresholds.hex"}"'}
-        self.write_hdl(params, [("in0_V", self.get_instream_width_padded(0))])
-
-    def execute_node(self, context, graph):
-        """exec_mode "rtlsim" simulates the RTL with Verilator (bnnforge.sim); else the golden function."""
-        if self.get_nodeattr("exec_mode") != "rtlsim":
-            return LabBinarizer.execute_node(self, context, graph)
-        from bnnforge.sim import runner
-
-        node = self.onnx_node
-        run = runner.run_lab(self.lab_params(context=context), nhwc_to_nchw(context[node.input[0]]))
-        context[node.output[0]] = nchw_to_nhwc(bipolar_as(run.output, self.get_nodeattr("outputDataType")))
+        return {"WEIGHTS_FILE": p.weights_hex(), "THRESHOLDS_FILE": p.thresholds_hex()}

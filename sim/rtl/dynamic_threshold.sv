@@ -5,7 +5,7 @@
 // Streams (FINN order: NHWC, PE channels per beat, lane p in bits [p*B +: B]):
 //   in0_V : feature map, PE x IN_BITS signed, H*W*C/PE beats per frame
 //   in1_V : this frame's thresholds T, PE x T_BITS signed, C/PE beats per frame
-//   out_V : PE bits, H*W*C/PE beats per frame
+//   out0_V : PE bits, H*W*C/PE beats per frame
 // T of a frame depends on the whole frame (the hyper branch pools it), so the
 // frame is buffered. Two frame buffers and two threshold buffers (ping-pong): the
 // next frame and its thresholds are written while this frame is compared and
@@ -31,9 +31,9 @@ module dynamic_threshold #(
     output logic                 in0_V_TREADY,
     input  logic                 in1_V_TVALID,
     output logic                 in1_V_TREADY,
-    output logic [OUT_WIDTH-1:0] out_V_TDATA,
-    output logic                 out_V_TVALID,
-    input  logic                 out_V_TREADY
+    output logic [OUT_WIDTH-1:0] out0_V_TDATA,
+    output logic                 out0_V_TVALID,
+    input  logic                 out0_V_TREADY
 );
   localparam int FOLD = C / PE;
   localparam int N = H * W * FOLD;  // beats per frame
@@ -145,9 +145,9 @@ module dynamic_threshold #(
       .rst_n(ap_rst_n),
       .in_valid(s2_valid),
       .in_data(s2_bits),
-      .out_TDATA(out_V_TDATA),
-      .out_TVALID(out_V_TVALID),
-      .out_TREADY(out_V_TREADY),
+      .out_TDATA(out0_V_TDATA),
+      .out_TVALID(out0_V_TVALID),
+      .out_TREADY(out0_V_TREADY),
       .count(fifo_count)
   );
   assign inflight = 3'(s1_valid) + 3'(s2_valid);

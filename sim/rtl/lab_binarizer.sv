@@ -5,7 +5,7 @@
 //
 // Streams (FINN order: NHWC, PE channels per beat, lane p in bits [p*B +: B]):
 //   in0_V : PE x IN_BITS signed,  H*W*C/PE beats per frame
-//   out_V : PE bits,              H*W*C/PE beats per frame
+//   out0_V : PE bits,              H*W*C/PE beats per frame
 // Parameters (hex files, $readmemh, one line per channel fold f = 0..C/PE-1):
 //   WEIGHTS_FILE    : PE*K*K*W_BITS bits per line, lane p tap t = i*K+j at [(p*K*K+t)*W_BITS +: W_BITS]
 //   THRESHOLDS_FILE : PE*ACC_BITS bits per line, lane p at [p*ACC_BITS +: ACC_BITS]
@@ -41,9 +41,9 @@ module lab_binarizer #(
     /* verilator lint_on UNUSEDSIGNAL */
     input  logic                 in0_V_TVALID,
     output logic                 in0_V_TREADY,
-    output logic [OUT_WIDTH-1:0] out_V_TDATA,
-    output logic                 out_V_TVALID,
-    input  logic                 out_V_TREADY
+    output logic [OUT_WIDTH-1:0] out0_V_TDATA,
+    output logic                 out0_V_TVALID,
+    input  logic                 out0_V_TREADY
 );
   localparam int FOLD = C / PE;
   localparam int P = K / 2;
@@ -302,9 +302,9 @@ module lab_binarizer #(
       .rst_n(ap_rst_n),
       .in_valid(s2_valid),
       .in_data(s2_bits),
-      .out_TDATA(out_V_TDATA),
-      .out_TVALID(out_V_TVALID),
-      .out_TREADY(out_V_TREADY),
+      .out_TDATA(out0_V_TDATA),
+      .out_TVALID(out0_V_TVALID),
+      .out_TREADY(out0_V_TREADY),
       .count(fifo_count)
   );
   assign inflight = 3'(s1_valid) + 3'(s2_valid);

@@ -1,0 +1,120 @@
+"""The hardware layers bnnforge implements: one entry per layer.
+
+Everything that lists layers reads this table: the build's specialization (which class
+implements a node for `--backend rtl|hls`), folding (which op types are ours), `sim
+layer`/`sim node`, `verify`'s columns and the docs. Adding a layer = one entry here
+plus its files (FINN op/backend classes under ops/, RTL under sim/rtl/, HLS under hls/).
+
+Each entry names the abstract FINN op, the backend classes (bnnforge's own, or FINN's
+where FINN's RTL is used as is), its integer reference (custom ops: a golden function of
+bnnforge.model.golden; stock ops: FINN's Python execution of the abstract op) and its
+parameter object. Every backend runs the same way, through the op's exec modes: Python
+execution (the reference), "cppsim" and "rtlsim" on the generated code
+(bnnforge.finn_flow.nodesim).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from bnnforge import toolenv
+from bnnforge.finn_flow import BACKENDS  # noqa: F401  (re-exported: the backends every layer has)
+
+FINN_DOMAIN = "finn.custom_op.fpgadataflow"
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """One hardware layer. Classes and functions are named, not imported, so the table can
+    be read without importing FINN (the CLI lists it); ``backend_class`` resolves them."""
+
+    op: str  # abstract FINN op type
+    rtl: str | None  # RTL backend class
+    hls: str | None = None  # bnnforge's HLS backend class (None: FINN's own HLS, if any)
+    rtl_by: str = "bnnforge"  # whose RTL: "bnnforge" (sim/rtl/) or "finn" (finn-rtllib, FINN's codegen)
+    custom: bool = False  # an op bnnforge defines (not one of FINN's)
+    golden: str | None = None  # integer reference of a custom op: a function of bnnforge.model.golden
+    params: str | None = None  # parameter object: a class of bnnforge.finn_flow.layer_params
+    cli_name: str | None = None  # `bnnforge sim layer NAME`
+
+    def backend_class(self, backend: str) -> type | None:
+        """The class implementing this layer for ``backend`` ("rtl" or "hls"), or None."""
+        name = self.rtl if backend == "rtl" else self.hls
+        if name is None:
+            return None
+        import bnnforge.finn_flow.ops as ops
+
+        if backend == "rtl" and self.rtl_by == "finn":
+            from finn.custom_op.fpgadataflow.rtl import custom_op
+
+            return custom_op[name]
+        return getattr(ops, name)
+
+    def golden_fn(self):
+        from bnnforge.model import golden
+
+        return getattr(golden, self.golden)
+
+    def params_class(self) -> type:
+        from bnnforge.finn_flow import layer_params
+
+        return getattr(layer_params, self.params)
+
+
+LAYERS: tuple[Layer, ...] = (
+    Layer("LabBinarizer", "LabBinarizer_rtl", "LabBinarizer_hls", custom=True, golden="lab_binarizer",
+          params="LabParams", cli_name="lab"),
+    Layer("DynamicThreshold", "DynamicThreshold_rtl", "DynamicThreshold_hls", custom=True,
+          golden="dynamic_threshold", params="DynThreshParams", cli_name="dynthresh"),
+)
+
+BY_OP = {layer.op: layer for layer in LAYERS}
+CUSTOM_OPS = tuple(layer.op for layer in LAYERS if layer.custom)
+CLI_LAYERS = {layer.cli_name: layer for layer in LAYERS if layer.cli_name}
+_CLASS_TO_OP = {cls: layer.op for layer in LAYERS for cls in (layer.rtl, layer.hls) if cls is not None}
+OUR_CLASSES = frozenset(c for layer in LAYERS for c in (layer.hls, layer.rtl if layer.rtl_by == "bnnforge" else None)
+                        if c is not None)
+
+
+def abstract_op(op_type: str) -> str:
+    """The abstract op of a node type: LabBinarizer_rtl -> LabBinarizer, MVAU_hls -> MVAU."""
+    if op_type in _CLASS_TO_OP:
+        return _CLASS_TO_OP[op_type]
+    for suffix in ("_hls", "_rtl"):
+        if op_type.endswith(suffix):
+            return op_type[: -len(suffix)]
+    return op_type
+
+
+def layer_of(node) -> Layer | None:
+    return BY_OP.get(abstract_op(node.op_type))
+
+
+def is_custom(node) -> bool:
+    return abstract_op(node.op_type) in CUSTOM_OPS
+
+
+def is_ours(op_type: str) -> bool:
+    """Is this backend class bnnforge's own (RTL in sim/rtl/, or HLS in hls/)?"""
+    return op_type in OUR_CLASSES
+
+
+def rtl_control_files(inst) -> tuple:
+    """Verilator control files (lint waivers) a node's RTL needs: none for ours, which is
+    lint clean; finn_rtllib.vlt for FINN's finn-rtllib modules."""
+    if is_ours(inst.onnx_node.op_type):
+        return ()
+    return (toolenv.rtl_dir() / "finn_rtllib.vlt",)
+
+
+def to_stream_order(inst, ind: int, x: np.ndarray) -> np.ndarray:
+    """Input ``ind`` of a node from FINN's Python layout into the order its stream carries
+    (identity except where the hardware interleaves differently from Python execution)."""
+    return x
+
+
+def from_stream_order(inst, ind: int, y: np.ndarray) -> np.ndarray:
+    """Output ``ind`` from stream order back to FINN's Python layout."""
+    return y
