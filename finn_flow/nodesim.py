@@ -67,15 +67,26 @@ def from_beats(inst, ind: int, beats: list[int], frames: int) -> np.ndarray:
     return registry.from_stream_order(inst, ind, np.concatenate(out))
 
 
-def node_design(inst) -> verilator.Design:
-    """The node's generated RTL as a Verilator design (generate_hdl must have run)."""
-    if not inst.get_nodeattr("gen_top_module") and not Path(inst.get_nodeattr("code_gen_dir_ipgen") or "/").is_dir():
+def node_design(inst, work_dir: Path | None = None) -> verilator.Design:
+    """The node's generated RTL as a Verilator design (its code must have been generated).
+    FINN's files get the Verilator workarounds and lint waivers of finn_compat; memory
+    files ($readmemh by name) are the node's <node>_*.hex/.dat files."""
+    from bnnforge.finn_flow import finn_compat
+
+    code_dir = Path(inst.get_nodeattr("code_gen_dir_ipgen") or "/nonexistent")
+    if not code_dir.is_dir():
         raise ValueError(f"{inst.onnx_node.name}: no RTL generated yet (run code generation first)")
+    name = inst.onnx_node.name
     files = [Path(f) for f in inst.get_rtl_file_list(abspath=True)]
-    sources = tuple(f for f in files if f.suffix in (".v", ".sv", ".vh", ".svh"))
-    data = tuple(inst.rtl_data_files()) if hasattr(inst, "rtl_data_files") else ()
-    data += tuple(f for f in files if f.suffix in (".dat", ".hex", ".mem"))
-    return verilator.Design(sources, inst.get_verilog_top_module_name(), (), registry.rtl_control_files(inst), data)
+    sources = tuple(f for f in files if f.suffix in (".v", ".sv"))
+    data = tuple(sorted(f for f in code_dir.glob(f"{name}_*") if f.suffix in (".hex", ".dat")))
+    control: tuple = ()
+    if not registry.is_ours(inst.onnx_node.op_type):
+        sources = tuple(finn_compat.verilator_sources(list(sources)))
+        vlt = Path(work_dir or code_dir) / f"{name}_waivers.vlt"
+        vlt.write_text(finn_compat.lint_waivers(list(sources)))
+        control = (vlt,)
+    return verilator.Design(sources, inst.get_verilog_top_module_name(), (), control, data)
 
 
 def simulate_rtl(inst, inputs: list[np.ndarray], stall=0.0, seed: int = 1, waves: bool = False,

@@ -19,7 +19,6 @@ import dataclasses
 
 import numpy as np
 
-from bnnforge import toolenv
 from bnnforge.finn_flow import BACKENDS  # noqa: F401  (re-exported: the backends every layer has)
 
 FINN_DOMAIN = "finn.custom_op.fpgadataflow"
@@ -101,20 +100,46 @@ def is_ours(op_type: str) -> bool:
     return op_type in OUR_CLASSES
 
 
-def rtl_control_files(inst) -> tuple:
-    """Verilator control files (lint waivers) a node's RTL needs: none for ours, which is
-    lint clean; finn_rtllib.vlt for FINN's finn-rtllib modules."""
-    if is_ours(inst.onnx_node.op_type):
-        return ()
-    return (toolenv.rtl_dir() / "finn_rtllib.vlt",)
+def _window_layout(inst, ind: int, output: bool):
+    """(K*K, channels, channels per beat, kernel positions per beat) when input/output ``ind``
+    of the node carries depthwise windows whose stream order differs from FINN's Python
+    layout, else None. Python execution orders a window (kernel position, channel); the
+    depthwise sliding window generator streams channel-fold major, (channel fold, kernel
+    position, channel within the fold), and the VVAU and Pool consuming it read that order."""
+    op = abstract_op(inst.onnx_node.op_type)
+    g = inst.get_nodeattr
+    if output:
+        if op == "ConvolutionInputGenerator" and g("depthwise"):
+            kk = int(np.prod(g("ConvKernelDim")))
+            return kk, g("IFMChannels"), g("SIMD"), kk if g("parallel_window") else 1
+        return None
+    if op == "VVAU" and ind == 0:
+        return int(np.prod(g("Kernel"))), g("Channels"), g("PE"), g("SIMD")
+    if op == "Pool" and ind == 0:
+        return int(np.prod(g("KernelSize"))), g("Channels"), g("PE"), 1
+    return None
 
 
-def to_stream_order(inst, ind: int, x: np.ndarray) -> np.ndarray:
-    """Input ``ind`` of a node from FINN's Python layout into the order its stream carries
-    (identity except where the hardware interleaves differently from Python execution)."""
-    return x
+def to_stream_order(inst, ind: int, x: np.ndarray, output: bool = False) -> np.ndarray:
+    """A tensor of FINN's Python layout (N, ..., K*K*C) on input ``ind`` of the node (output
+    ``ind`` with ``output``) in the order the stream carries it."""
+    layout = _window_layout(inst, ind, output)
+    if layout is None:
+        return x
+    kk, c, pe, simd = layout
+    lead = x.shape[:-1]
+    y = x.reshape(*lead, kk // simd, simd, c // pe, pe)
+    y = np.moveaxis(y, -2, -4)  # (channel fold, kernel fold, kernel in beat, channel in beat)
+    return y.reshape(*lead, kk * c)
 
 
-def from_stream_order(inst, ind: int, y: np.ndarray) -> np.ndarray:
-    """Output ``ind`` from stream order back to FINN's Python layout."""
-    return y
+def from_stream_order(inst, ind: int, y: np.ndarray, output: bool = True) -> np.ndarray:
+    """The inverse of to_stream_order (by default for output ``ind``)."""
+    layout = _window_layout(inst, ind, output)
+    if layout is None:
+        return y
+    kk, c, pe, simd = layout
+    lead = y.shape[:-1]
+    x = y.reshape(*lead, c // pe, kk // simd, simd, pe)
+    x = np.moveaxis(x, -4, -2)
+    return x.reshape(*lead, kk * c)

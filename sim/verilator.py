@@ -78,7 +78,7 @@ def build(design: Design, waves: bool = False) -> Path:
 
     toolenv.apply_to_current_process()
     bdir = toolenv.cache_dir("rtl") / f"{design.top}-{design.key(waves)}"
-    if (bdir / "Vtop").exists():
+    if (bdir / design.top).exists():
         return bdir
     if bdir.exists():  # an earlier, failed or interrupted build
         shutil.rmtree(bdir)

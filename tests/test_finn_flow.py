@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from bnnforge import toolenv
-from bnnforge.finn_flow import csim
+from bnnforge.finn_flow import nodesim
 from bnnforge.finn_flow.layer_params import DynThreshParams, LabParams, ParamError
+from bnnforge.finn_flow.layer_sim import simulate_params
 from bnnforge.model import golden
 
 from conftest import run_cli
@@ -42,7 +43,7 @@ def _random_lab(rng, c, h, w, k, pe, ib, wb, frames=3):
 @pytest.mark.parametrize("case", LAB_CASES, ids=lambda c: "C{}H{}W{}k{}pe{}x{}w{}".format(*c))
 def test_csim_lab_bit_exact(case):
     p, x = _random_lab(np.random.default_rng(sum(case)), *case)
-    y = csim.run_lab(p, x)
+    y, _ = simulate_params(p, "hls", [x])
     assert y.dtype == np.int8
     assert np.array_equal(y, golden.lab_binarizer(x, p.weights, p.thresholds))
 
@@ -56,19 +57,24 @@ def test_csim_dynthresh_bit_exact(c, h, w, pe, ib):
     t[0, 0], t[1, 0] = lo, hi + 1  # extremes: all +1, all -1
     t[2, :] = x[2, :, 0, 0]  # ties
     p = DynThreshParams.for_data(x, t, ib, pe)
-    assert np.array_equal(csim.run_dynthresh(p, x, t), golden.dynamic_threshold(x, t))
+    assert np.array_equal(simulate_params(p, "hls", [x, t])[0], golden.dynamic_threshold(x, t))
 
 
 def test_csim_catches_a_broken_kernel(tmp_path):
-    """A kernel with the wrong tie rule (acc > T instead of >=) must be reported."""
-    broken = tmp_path / "hls"
-    shutil.copytree(toolenv.hls_dir(), broken)
-    src = (broken / "lab_binarizer.hpp").read_text()
-    assert "(acc >= thresholds[f][p])" in src
-    (broken / "lab_binarizer.hpp").write_text(src.replace("(acc >= thresholds[f][p])", "(acc > thresholds[f][p])"))
+    """A kernel with the wrong tie rule (acc > T instead of >=) in the generated code must be reported."""
+    from qonnx.custom_op.registry import getCustomOp
+
     p, x = _random_lab(np.random.default_rng(0), *LAB_CASES[4])
     good = golden.lab_binarizer(x, p.weights, p.thresholds)
-    assert not np.array_equal(csim.run_lab(p, x, hls=broken), good)
+    model = p.to_model("LabBinarizer_hls")
+    inst = getCustomOp(model.graph.node[0])
+    nodesim.prepare(inst, model, "hls", tmp_path / "code")
+    header = tmp_path / "code" / "lab_binarizer.hpp"
+    assert "(acc >= thresholds[f][p])" in header.read_text()
+    x_nhwc = x.transpose(0, 2, 3, 1)
+    assert np.array_equal(nodesim.simulate_cpp(inst, [x_nhwc])[0].transpose(0, 3, 1, 2), good)
+    header.write_text(header.read_text().replace("(acc >= thresholds[f][p])", "(acc > thresholds[f][p])"))
+    assert not np.array_equal(nodesim.simulate_cpp(inst, [x_nhwc])[0].transpose(0, 3, 1, 2), good)
 
 
 def test_layer_params_errors():
@@ -124,7 +130,13 @@ def test_finn_graph_executes_like_golden(small_runs, binarizer, lab_impl):
     for image, want in zip(vec["input"][:2], vec["golden/fc_out"][:2]):
         got = execute_onnx(hw, {hw.graph.input[0].name: image[None].astype(np.float32)})[hw.graph.output[0].name]
         assert np.array_equal(np.asarray(got).reshape(-1), want)
-    assert np.array_equal(golden.forward(net, vec["input"][:2])["fc_out"], vec["golden/fc_out"][:2])
+    # the vectors (written by the golden model) agree with an independent implementation:
+    # the trained model's own eval forward (torch integer ops)
+    import torch
+
+    with torch.no_grad():
+        logits = model.eval()(torch.from_numpy(vec["input"][:2]).float()).numpy()
+    assert np.array_equal(logits, vec["golden/fc_out"][:2])
 
 
 def test_verify_has_finn_csim_and_rtl_columns(small_runs):
@@ -156,7 +168,7 @@ def _compile_generated_hls(code_dir: Path, tmp_path: Path) -> int:
 def test_build_through_codegen(small_runs, tmp_path, board):
     out_dir = tmp_path / "build"
     out = run_cli("build", small_runs["lab"] / "model.onnx", "--board", board, "--target-fps", "2000",
-                  "--until", "codegen", "--custom-backend", "hls", "--out", out_dir)
+                  "--until", "codegen", "--backend", "hls", "--out", out_dir)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "LabBinarizer_hls_0" in out.stdout and "budget" in out.stdout
     for f in ("folding.json", "report/estimate_layer_resources.json", "report/estimate_network_performance.json",
@@ -165,12 +177,17 @@ def test_build_through_codegen(small_runs, tmp_path, board):
     summary = json.loads((out_dir / "report" / "bnnforge_summary.json").read_text())
     assert summary["estimated_fps"] >= 2000
     assert _compile_generated_hls(out_dir / "code", tmp_path) == 5
+    # and one of them runs (C simulation of the node's generated code) bit-exact
+    from bnnforge.finn_flow.layer_sim import run_node
+
+    run = run_node(out_dir, "LabBinarizer_hls_1", images=2)
+    assert run.mismatch is None and "golden test vector" in run.source
     folding = json.loads((out_dir / "folding.json").read_text())
     assert any(k.startswith("LabBinarizer") for k in folding)
 
     # the written folding is accepted as is, and the requested bitfile stage stops with exit 3 here
     out2 = run_cli("build", small_runs["lab"] / "model.onnx", "--board", board, "--folding", out_dir / "folding.json",
-                   "--custom-backend", "hls", "--out", tmp_path / "build2")
+                   "--backend", "hls", "--out", tmp_path / "build2")
     assert out2.returncode == 3, out2.stdout + out2.stderr
     assert "vivado" in out2.stdout and "stopped after code generation" in out2.stdout
     assert json.loads((tmp_path / "build2" / "folding.json").read_text()) == folding
@@ -179,9 +196,9 @@ def test_build_through_codegen(small_runs, tmp_path, board):
 def test_build_resumes_from_a_step(small_runs, tmp_path):
     out_dir = tmp_path / "b"
     assert run_cli("build", small_runs["dybnn"] / "model.onnx", "--board", "pynq-z2", "--until", "estimate",
-                   "--custom-backend", "hls", "--out", out_dir).returncode == 0
+                   "--backend", "hls", "--out", out_dir).returncode == 0
     out = run_cli("build", small_runs["dybnn"] / "model.onnx", "--board", "pynq-z2", "--until", "estimate",
-                  "--custom-backend", "hls", "--from-step", "estimate", "--out", out_dir)
+                  "--backend", "hls", "--from-step", "estimate", "--out", out_dir)
     assert out.returncode == 0 and "[ 9/9] estimate" in out.stdout and "tidy" not in out.stdout
 
 
@@ -192,21 +209,21 @@ def test_build_bad_inputs(small_runs, tmp_path):
 
     # a folding whose PE does not divide the channel count
     ok = tmp_path / "ok"
-    assert run_cli("build", model, "--board", "pynq-z2", "--until", "estimate", "--custom-backend", "hls",
+    assert run_cli("build", model, "--board", "pynq-z2", "--until", "estimate", "--backend", "hls",
                    "--out", ok).returncode == 0
     folding = json.loads((ok / "folding.json").read_text())
     lab = next(k for k in folding if k.startswith("LabBinarizer"))
     folding[lab]["PE"] = 3
     (tmp_path / "bad.json").write_text(json.dumps(folding))
     out = run_cli("build", model, "--board", "pynq-z2", "--folding", tmp_path / "bad.json", "--until", "estimate",
-                  "--custom-backend", "hls", "--out", tmp_path / "bad")
+                  "--backend", "hls", "--out", tmp_path / "bad")
     assert out.returncode == 2
     assert f"{lab}: PE=3 does not divide NumChannels=8; allowed: [1, 2, 4, 8]" in out.stderr
 
     folding[lab] = {"PE": 2, "Bogus": 1}
     (tmp_path / "bad2.json").write_text(json.dumps({"NoSuchNode": {"PE": 2}, **folding}))
     out = run_cli("build", model, "--board", "pynq-z2", "--folding", tmp_path / "bad2.json", "--until", "estimate",
-                  "--custom-backend", "hls", "--out", tmp_path / "bad2")
+                  "--backend", "hls", "--out", tmp_path / "bad2")
     assert out.returncode == 2 and "'NoSuchNode' is not in the graph" in out.stderr and "'Bogus'" in out.stderr
 
     # an operator the flow cannot map

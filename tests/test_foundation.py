@@ -100,6 +100,6 @@ def test_non_editable_install_ships_package_data(tmp_path):
     assert out.returncode == 0, out.stderr
     where, hls, rtl, boards = out.stdout.splitlines()
     assert where.startswith(str(site))
-    assert "lab_binarizer.hpp" in hls and "csim_dynamic_threshold.cpp" in hls
+    assert "lab_binarizer.hpp" in hls and "dynamic_threshold.hpp" in hls
     assert "lab_binarizer.sv" in rtl and "stream_out_fifo.sv" in rtl
     assert boards == "['pynq-z2', 'zcu104']"

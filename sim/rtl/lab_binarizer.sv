@@ -16,7 +16,8 @@
 //   gets one K-row column of the window.
 // - A delay line of K columns per fold (the newest read plus K-1 older ones)
 //   forms the K x K window; its centre entry is the pixel whose output is due.
-// - The input may lead the read side by up to (P+1) rows (bank reuse), the read
+// - The input may lead the read side by up to (P+1) rows (bank reuse; a word may be
+//   overwritten in the cycle it is read: reads see the old word), the read
 //   side needs the input P rows ahead (clipped at the frame end). At a frame end,
 //   if the next frame is not there yet, P "bubble" steps flush the last outputs.
 // - Output FIFO with credit-based issue: any backpressure pattern is safe.
@@ -51,7 +52,7 @@ module lab_binarizer #(
   localparam int DEPTH = W * FOLD;  // words per row bank
   localparam int XB = PE * IN_BITS;  // one bank word (PE values)
   localparam int COLW = K * XB;  // one window column (K rows)
-  localparam int LEAD_MAX = (P + 1) * W * FOLD;  // input may lead the read side by less
+  localparam int LEAD_MAX = (P + 1) * W * FOLD;  // input lead limit (reached only while a read frees a word)
   // index widths (at least one bit)
   localparam int AW = (DEPTH > 1) ? $clog2(DEPTH) : 1;
   localparam int FW = (FOLD > 1) ? $clog2(FOLD) : 1;
@@ -78,7 +79,9 @@ module lab_binarizer #(
   logic [LW-1:0] lead;  // input beats accepted minus real reads issued
   logic in_fire, rd_fire;
 
-  assign in0_V_TREADY = ap_rst_n && (lead < LW'(LEAD_MAX));
+  // at the limit the input may still write the word that this cycle's read frees
+  // (read-first), or a narrow map (W*FOLD = 1) would run at half speed
+  assign in0_V_TREADY = ap_rst_n && (lead < LW'(LEAD_MAX) || rd_fire);
   assign in_fire = in0_V_TVALID && in0_V_TREADY;
 
   always_ff @(posedge ap_clk) begin
