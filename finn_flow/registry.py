@@ -67,6 +67,20 @@ LAYERS: tuple[Layer, ...] = (
           params="LabParams", cli_name="lab"),
     Layer("DynamicThreshold", "DynamicThreshold_rtl", "DynamicThreshold_hls", custom=True,
           golden="dynamic_threshold", params="DynThreshParams", cli_name="dynthresh"),
+    # FINN ops with bnnforge RTL (FINN has HLS only, or a float-only RTL)
+    Layer("Pool", "Pool_rtl"),
+    Layer("DuplicateStreams", "DuplicateStreams_rtl"),
+    Layer("GlobalAccPool", "GlobalAccPool_rtl"),
+    Layer("LabelSelect", "LabelSelect_rtl"),
+    Layer("ElementwiseAdd", "ElementwiseAdd_lut_rtl"),
+    Layer("ElementwiseMul", "ElementwiseMul_lut_rtl"),
+    Layer("ElementwiseSub", "ElementwiseSub_lut_rtl"),
+    # FINN ops whose finn-rtllib RTL is used as FINN generates it
+    Layer("ConvolutionInputGenerator", "ConvolutionInputGenerator_rtl", rtl_by="finn"),
+    Layer("FMPadding", "FMPadding_rtl", rtl_by="finn"),
+    Layer("Thresholding", "Thresholding_rtl", rtl_by="finn"),
+    Layer("StreamingDataWidthConverter", "StreamingDataWidthConverter_rtl", rtl_by="finn"),
+    Layer("StreamingFIFO", "StreamingFIFO_rtl", rtl_by="finn"),
 )
 
 BY_OP = {layer.op: layer for layer in LAYERS}

@@ -16,6 +16,8 @@ XNOR conversion and Streamline), beside FINN's own Infer* transformations:
 
 from __future__ import annotations
 
+import logging
+
 
 import numpy as np
 from onnx import helper
@@ -27,6 +29,8 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import get_by_name
 
 from bnnforge.finn_flow.layer_params import lab_acc_bits
+
+log = logging.getLogger("bnnforge")
 
 FINN_DOMAIN = "finn.custom_op.fpgadataflow"
 BINARY_OUTPUTS = ("BINARY", "BIPOLAR")
@@ -270,6 +274,10 @@ class SpecializeToBnnforge(Transformation):
             layer = registry.BY_OP.get(node.op_type) if node.domain == FINN_DOMAIN else None
             name = (layer.rtl if self.backend == "rtl" else layer.hls) if layer else None
             if name is None or not registry.is_ours(name):
+                continue
+            reason = layer.backend_class(self.backend).rtl_unsupported(getCustomOp(node)) if self.backend == "rtl" else None
+            if reason:
+                log.warning(f"{node.name}: no bnnforge RTL for {reason}; FINN's implementation is used")
                 continue
             node.op_type = name
             node.domain = f"{FINN_DOMAIN}.{self.backend}"

@@ -14,6 +14,15 @@ from bnnforge.finn_flow.ops.dynamic_threshold import (  # noqa: E402
     DynamicThreshold_rtl,
 )
 from bnnforge.finn_flow.ops.lab_binarizer import LabBinarizer, LabBinarizer_hls, LabBinarizer_rtl  # noqa: E402
+from bnnforge.finn_flow.ops.stock_rtl import (  # noqa: E402
+    DuplicateStreams_rtl,
+    ElementwiseAdd_lut_rtl,
+    ElementwiseMul_lut_rtl,
+    ElementwiseSub_lut_rtl,
+    GlobalAccPool_rtl,
+    LabelSelect_rtl,
+    Pool_rtl,
+)
 
 __all__ = [
     "BnnforgeHLS",
@@ -26,4 +35,11 @@ __all__ = [
     "LabBinarizer_hls",
     "LabBinarizer_rtl",
     "LabParams",
+    "DuplicateStreams_rtl",
+    "ElementwiseAdd_lut_rtl",
+    "ElementwiseMul_lut_rtl",
+    "ElementwiseSub_lut_rtl",
+    "GlobalAccPool_rtl",
+    "LabelSelect_rtl",
+    "Pool_rtl",
 ]
