@@ -1,6 +1,6 @@
 // bnnforge: DyBNN dynamic threshold, HLS C++ (Vitis HLS style; compiles with g++ for C simulation).
 //
-// Computes SPEC section 3's compare on an NHWC stream, PE channels per beat:
+// Computes docs/SPEC.md section 4's compare on an NHWC stream, PE channels per beat:
 //   out[c,h,w] = 1 (bipolar +1) iff x[c,h,w] >= T[c], else 0 (-1)      (tie gives +1)
 // where T (C values per frame) arrives on a second stream, produced by the hyper
 // branch from the same frame. T for a frame can only exist after the whole frame

@@ -1,6 +1,6 @@
 // bnnforge: LAB binarizer, HLS C++ (Vitis HLS style; compiles with g++ for C simulation).
 //
-// Computes SPEC section 2 on an NHWC stream, PE channels per beat:
+// Computes docs/SPEC.md section 3 on an NHWC stream, PE channels per beat:
 //   acc[c,h,w] = sum_{i,j} weights[c][i*K+j] * x[c, h+i-P, w+j-P]     (zero padding, P = K/2)
 //   out[c,h,w] = 1 (bipolar +1) iff acc >= thresholds[c], else 0 (-1)
 //

@@ -65,7 +65,7 @@ def maxpool2d(x, kernel: int) -> np.ndarray:
 
 
 def lab_binarizer(x, weights, thresholds) -> np.ndarray:
-    """LAB (SPEC section 2): +1 iff sum of the k x k depthwise taps (zero padding) >= threshold[c].
+    """LAB (docs/SPEC.md, section 3): +1 iff sum of the k x k depthwise taps (zero padding) >= threshold[c].
 
     x: int (N,C,H,W); weights: int (C,k,k); thresholds: int (C,). Returns int8 +-1.
     """
@@ -76,7 +76,7 @@ def lab_binarizer(x, weights, thresholds) -> np.ndarray:
 
 
 def dynamic_threshold(x, thresholds) -> np.ndarray:
-    """DyBNN compare (SPEC section 3): +1 iff x[n,c,h,w] >= thresholds[n,c] (tie +1).
+    """DyBNN compare (docs/SPEC.md, section 4): +1 iff x[n,c,h,w] >= thresholds[n,c] (tie +1).
 
     x: int (N,C,H,W); thresholds: int (N,C). Returns int8 +-1.
     """

@@ -165,7 +165,7 @@ class IntThreshold:
 
 @dataclasses.dataclass
 class IntLab:
-    """LAB binarizer core (SPEC section 2): depthwise k x k integer MAC, zero padding,
+    """LAB binarizer core (docs/SPEC.md, section 3): depthwise k x k integer MAC, zero padding,
     +1 iff acc >= thresholds[c]."""
 
     name: str
@@ -193,7 +193,7 @@ class IntLab:
 
 @dataclasses.dataclass
 class IntDynamicThreshold:
-    """DyBNN layer (SPEC section 3), integer form.
+    """DyBNN layer (docs/SPEC.md, section 4), integer form.
 
     Hyper branch: S = sum_hw x (N, C); a1 = S @ w1; h = thr1(a1) (unsigned, h_bits);
     a2 = h @ w2; T = t_bias + thr2(a2) (N, C).  Output: +1 iff x[n,c,h,w] >= T[n,c].

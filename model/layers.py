@@ -71,7 +71,7 @@ class SignBinarizer(nn.Module):
 
 
 class LAB(nn.Module):
-    """Learnable activation binarizer (SPEC section 2), single-kernel form.
+    """Learnable activation binarizer (docs/SPEC.md, section 3), single-kernel form.
 
     z = depthwise_conv_k(quant(x), v) + u ;  out = +1 iff beta*z > 0 (tie -1).
     The input is quantized to ``input_bits`` (signed, zero-point 0), the kernel to
@@ -138,7 +138,7 @@ class LAB(nn.Module):
 
 
 class DynamicThreshold(nn.Module):
-    """DyBNN binarizer (SPEC section 3): per-sample, per-channel thresholds.
+    """DyBNN binarizer (docs/SPEC.md, section 4): per-sample, per-channel thresholds.
 
     v = quant(x);  g = mean_hw(v);  h = quant_relu(W1 g + b1);  tau = W2 h + b2;
     tau is put on v's grid (ceil, so v >= tau is unchanged) and out = +1 iff v >= tau

@@ -52,7 +52,7 @@ def sign_ste(x: torch.Tensor) -> torch.Tensor:
 
 
 class LabSign(torch.autograd.Function):
-    """LAB's binarization of z with temperature beta (SPEC section 2).
+    """LAB's binarization of z with temperature beta (docs/SPEC.md, section 3).
 
     forward: +1 iff beta * z > 0 (a tie gives -1)
     backward: soft-argmax surrogate tanh(beta*z/2), slope beta*(1 - tanh^2)/2 w.r.t. z

@@ -1,4 +1,4 @@
-// bnnforge: DyBNN dynamic threshold, synthesizable SystemVerilog (SPEC section 3).
+// bnnforge: DyBNN dynamic threshold, synthesizable SystemVerilog (docs/SPEC.md, section 4).
 //
 //   out[c,h,w] = 1 (bipolar +1) iff x[c,h,w] >= T[c]   (tie gives +1)
 //

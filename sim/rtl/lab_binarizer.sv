@@ -1,4 +1,4 @@
-// bnnforge: LAB binarizer, synthesizable SystemVerilog (SPEC section 2).
+// bnnforge: LAB binarizer, synthesizable SystemVerilog (docs/SPEC.md, section 3).
 //
 //   acc[c,h,w] = sum_{i,j} W[c][i*K+j] * x[c, h+i-P, w+j-P]   (zero padding, P = K/2)
 //   out[c,h,w] = 1 (bipolar +1) iff acc >= T[c]
