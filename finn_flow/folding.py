@@ -78,8 +78,22 @@ def check_folding(model) -> None:
                                 "limit); raise SIMD")
         if base_op(node) == "ConvolutionInputGenerator":
             problems += _swg_coupling(model, node, inst)
+            if inst.get_nodeattr("parallel_window") and not parallel_window_ok(inst):
+                problems.append(f"{node.name}: parallel_window=1 needs an output map at least "
+                                f"{PARALLEL_WINDOW_MIN_OFM_W} wide (OFMDim {inst.get_nodeattr('OFMDim')}); "
+                                "FINN's parallel-window RTL is wrong below that")
     if problems:
         raise FoldingError("invalid folding:\n  " + "\n  ".join(problems))
+
+
+# finn-plus 1.6.1's parallel-window sliding window generator is wrong for output maps
+# narrower than 3 columns (measured: output width 2 streams wrong windows, width 1 fails in
+# its code generation with a math domain error)
+PARALLEL_WINDOW_MIN_OFM_W = 3
+
+
+def parallel_window_ok(inst) -> bool:
+    return inst.get_nodeattr("OFMDim")[1] >= PARALLEL_WINDOW_MIN_OFM_W
 
 
 def swg_beat(inst) -> int:

@@ -82,7 +82,7 @@ def node_design(inst, work_dir: Path | None = None) -> verilator.Design:
     data = tuple(sorted(f for f in code_dir.glob(f"{name}_*") if f.suffix in (".hex", ".dat")))
     control: tuple = ()
     if not registry.is_ours(inst.onnx_node.op_type):
-        sources = tuple(finn_compat.verilator_sources(list(sources)))
+        sources = tuple(finn_compat.rtl_sources_for_all_tools(list(sources)))
         vlt = Path(work_dir or code_dir) / f"{name}_waivers.vlt"
         vlt.write_text(finn_compat.lint_waivers(list(sources)))
         control = (vlt,)
@@ -110,7 +110,7 @@ def simulate_rtl(inst, inputs: list[np.ndarray], stall=0.0, seed: int = 1, waves
     last = results[-1]
     outputs = [from_beats(inst, o, last.beats[port], frames) for o, port in stream_outputs(inst)]
     out0 = stream_outputs(inst)[0][1]
-    return NodeRun(outputs, verilator.steady_cycles_per_frame(last, out0, frames), int(inst.get_exp_cycles()),
+    return NodeRun(outputs, verilator.steady_cycles_per_frame(last, out0, frames), registry.exp_cycles(inst),
                    results, fst)
 
 
@@ -228,6 +228,7 @@ def execute_cppsim(inst, context) -> None:
 def prepare(inst, model, backend: str, code_dir: Path | None = None) -> None:
     """Generate the node's code for ``backend`` ("rtl" or "hls") into ``code_dir``."""
     code_dir = Path(code_dir or tempfile.mkdtemp(prefix=f"bnnforge-{inst.onnx_node.name}-"))
+    code_dir.mkdir(parents=True, exist_ok=True)
     if backend == "rtl":
         inst.set_nodeattr("code_gen_dir_ipgen", str(code_dir))
         inst.generate_hdl(model, "xc7z020clg400-1", 10.0)

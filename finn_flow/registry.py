@@ -67,7 +67,9 @@ LAYERS: tuple[Layer, ...] = (
           params="LabParams", cli_name="lab"),
     Layer("DynamicThreshold", "DynamicThreshold_rtl", "DynamicThreshold_hls", custom=True,
           golden="dynamic_threshold", params="DynThreshParams", cli_name="dynthresh"),
-    # FINN ops with bnnforge RTL (FINN has HLS only, or a float-only RTL)
+    # FINN ops with bnnforge RTL (FINN has HLS only, or a DSP / float-only RTL)
+    Layer("MVAU", "MVAU_lut_rtl"),
+    Layer("VVAU", "VVAU_lut_rtl"),
     Layer("Pool", "Pool_rtl"),
     Layer("DuplicateStreams", "DuplicateStreams_rtl"),
     Layer("GlobalAccPool", "GlobalAccPool_rtl"),
@@ -112,6 +114,28 @@ def is_custom(node) -> bool:
 def is_ours(op_type: str) -> bool:
     """Is this backend class bnnforge's own (RTL in sim/rtl/, or HLS in hls/)?"""
     return op_type in OUR_CLASSES
+
+
+def exp_cycles(inst) -> int:
+    """Cycles per frame of a node's RTL in steady state: the op's get_exp_cycles(), except
+    where FINN does not model the op (0 for width converters and FIFOs)."""
+    op = abstract_op(inst.onnx_node.op_type)
+    if op == "StreamingFIFO":
+        return int(np.prod(inst.get_folded_output_shape()[:-1]))
+    if op == "StreamingDataWidthConverter":
+        # finn-rtllib's dwc regroups through lcm(in, out)-element words: per word, L/in input
+        # and L/out output beats, overlapping by one (measured; max(in, out) beats for integer ratios)
+        dt_bits = inst.get_input_datatype().bitwidth()
+        e_in, e_out = inst.get_nodeattr("inWidth") // dt_bits, inst.get_nodeattr("outWidth") // dt_bits
+        lcm = int(np.lcm(e_in, e_out))
+        elements = int(np.prod(inst.get_normal_input_shape()))
+        return elements // lcm * (lcm // e_in + lcm // e_out - 1)
+    return int(inst.get_exp_cycles())
+
+
+# FINN's own RTL whose get_exp_cycles() is an upper bound of what the RTL takes (FINN's
+# sliding window model is pessimistic by 2-30 %, most on small maps), not an exact figure
+FINN_CYCLES_UPPER_BOUND = ("ConvolutionInputGenerator",)
 
 
 def _window_layout(inst, ind: int, output: bool):

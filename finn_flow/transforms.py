@@ -283,6 +283,8 @@ class SpecializeToBnnforge(Transformation):
             node.domain = f"{FINN_DOMAIN}.{self.backend}"
             for attr in [a for a in node.attribute if a.name == "preferred_impl_style"]:
                 node.attribute.remove(attr)
+            if self.backend == "rtl":
+                layer.backend_class("rtl").rtl_adapt(getCustomOp(node))
             changed = True
         if changed:
             model = model.transform(GiveUniqueNodeNames())

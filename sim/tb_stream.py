@@ -44,7 +44,12 @@ class Clocked:
 
 
 def _port(dut, prefix):
-    return tuple(getattr(dut, f"{prefix}_{s}") for s in ("TDATA", "TVALID", "TREADY"))
+    """TDATA/TVALID/TREADY of a port: FINN's layer names (in0_V_TDATA) or its stitched-IP
+    names (s_axis_0_tdata)."""
+    names = ("TDATA", "TVALID", "TREADY")
+    if not hasattr(dut, f"{prefix}_TDATA"):
+        names = tuple(n.lower() for n in names)
+    return tuple(getattr(dut, f"{prefix}_{s}") for s in names)
 
 
 async def drive(dut, prefix, beats, stall, rng, clock, first_in, sent):
@@ -96,9 +101,9 @@ async def monitor(dut, prefix, expect, stall, rng, clock, got, done):
 async def reset(dut, slaves, masters):
     await FallingEdge(dut.ap_clk)
     for p in slaves:
-        getattr(dut, f"{p}_TVALID").value = 0
+        _port(dut, p)[1].value = 0
     for p in masters:
-        getattr(dut, f"{p}_TREADY").value = 0
+        _port(dut, p)[2].value = 0
     dut.ap_rst_n.value = 0
     await ClockCycles(dut.ap_clk, RESET_CYCLES)
     await FallingEdge(dut.ap_clk)

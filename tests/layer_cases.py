@@ -146,7 +146,143 @@ def elementwise(rng, op: str, frames=3):
     return m, [values(rng, lhs, (frames, h, w, c))]
 
 
+def _thresholds(rng, acc_lo, acc_hi, channels, steps):
+    """Ascending integer thresholds per channel, some beyond both ends of the accumulator."""
+    t = np.sort(rng.integers(acc_lo - 2, acc_hi + 3, (channels, steps)), axis=1)
+    return t.astype(np.float32)
+
+
+MVAU_FORMS = ("xnor_bit", "xnor_int4", "xnor_acc", "pixels_bipolar", "int_hidden", "uint_int5")
+
+
+def mvau(rng, frames=3, form=None):
+    """The MVAU forms the flow emits: XNOR-popcount with a 1-bit or a 4-bit output, XNOR without
+    activation (the logits), 8-bit pixels x bipolar weights (first conv), and the DyBNN hyper
+    branch's integer forms."""
+    form = form or str(rng.choice(MVAU_FORMS))
+    mw = int(rng.choice([4, 6, 9, 12, 16]))
+    mh = int(rng.choice([2, 4, 6, 8]))
+    simd, pe = int(rng.choice(divisors(mw))), int(rng.choice(divisors(mh)))
+    vecs = [[1], [1, 2, 3], [1, 1, 1]][int(rng.integers(0, 3))]
+    xnor, act, out = 0, 0, None
+    if form.startswith("xnor"):
+        idt, wdt, xnor = "BINARY", "BINARY", 1
+        lo, hi = 0, mw
+    else:
+        idt, wdt = {"pixels_bipolar": ("UINT8", "INT2"), "int_hidden": ("INT6", "INT4"),
+                    "uint_int5": ("UINT4", "INT4")}[form]
+        lo, hi = -(2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth())) * mw, \
+            2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth()) * mw
+    w = values(rng, wdt, (mw, mh)) if form != "pixels_bipolar" else rng.choice([-1, 1], (mw, mh)).astype(np.float32)
+    inits = [("weights", w, wdt)]
+    if form == "xnor_acc":
+        attrs, out = dict(noActivation=1), "UINT5"
+    else:
+        steps, out, act = {"xnor_bit": (1, "BINARY", 0), "xnor_int4": (15, "INT4", -8),
+                           "pixels_bipolar": (15, "INT4", -8), "int_hidden": (15, "UINT4", 0),
+                           "uint_int5": (16, "INT5", -8)}[form]
+        x_probe = values(rng, idt, (64, mw))
+        acc = x_probe @ w if not xnor else (x_probe[:, :, None] == w[None]).sum(1)
+        t = _thresholds(rng, int(acc.min()), int(acc.max()), mh, steps)
+        inits.append(("thresholds", t, "INT32"))
+        attrs = dict(noActivation=0)
+    m = one_node("MVAU", dict(MW=mw, MH=mh, SIMD=simd, PE=pe, inputDataType=idt, weightDataType=wdt,
+                              outputDataType=out, accDataType="INT32", ActVal=act, binaryXnorMode=xnor,
+                              numInputVectors=vecs, mem_mode="internal_decoupled", **attrs),
+                 [("in0", idt)], inits)
+    x = values(rng, idt, (frames, *vecs[1:], mw))
+    return m, [x.reshape(frames, *vecs[1:], mw) if len(vecs) > 1 else x.reshape(frames, mw)]
+
+
+def vvau(rng, frames=3):
+    """The depthwise VVAU of --lab-impl stock: INT4 x INT4, one threshold per channel."""
+    c = int(rng.choice([2, 4, 6]))
+    k = int(rng.choice([1, 3]))
+    pe = int(rng.choice(divisors(c)))
+    simd = int(rng.choice([1, k * k]))
+    h, w = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    idt, wdt = str(rng.choice(["INT4", "INT3"])), "INT4"
+    weights = values(rng, wdt, (c, 1, k, k))
+    t = _thresholds(rng, -20, 20, c, 1)
+    m = one_node("VVAU", dict(PE=pe, SIMD=simd, Dim=[h, w], Channels=c, Kernel=[k, k], inputDataType=idt,
+                              weightDataType=wdt, outputDataType="BINARY", accDataType="INT12", ActVal=0,
+                              noActivation=0, mem_mode="internal_decoupled"),
+                 [("in0", idt)], [("weights", weights, wdt), ("thresholds", t, "INT12")])
+    return m, [values(rng, idt, (frames, h, w, k * k * c))]
+
+
+def swg(rng, frames=3, depthwise=False, parallel=False, pool=False):
+    """FINN's sliding window generator: convolution windows, depthwise windows for VVAU/Pool
+    (channel-fold major stream order), parallel-window mode, 2x2 stride-2 pooling windows."""
+    c = int(rng.choice([2, 4, 6]))
+    simd = c if parallel and not depthwise else int(rng.choice(divisors(c)))
+    k, stride = (2, 2) if pool else (int(rng.choice([2, 3])), 1)
+    # at least two windows per row and column: FINN's SWG code generation fails on a single
+    # window (log2(0) in its counter widths)
+    ih = int(rng.integers(k + 1, k + 3)) * (2 if pool else 1)
+    iw = ih if pool else int(rng.integers(k + 2, k + 4))  # parallel windows: >= 3 output columns
+    oh, ow = (ih - k) // stride + 1, (iw - k) // stride + 1
+    dt = str(rng.choice(["INT4", "BINARY", "UINT8"]))
+    m = one_node("ConvolutionInputGenerator", dict(ConvKernelDim=[k, k], IFMChannels=c, IFMDim=[ih, iw], OFMDim=[oh, ow],
+                                                   SIMD=simd, Stride=[stride, stride], Dilation=[1, 1],
+                                                   inputDataType=dt, outputDataType=dt, depthwise=int(depthwise),
+                                                   parallel_window=int(parallel)), [("in0", dt)], [])
+    return m, [values(rng, dt, (frames, ih, iw, c))]
+
+
+def fmpadding(rng, frames=3):
+    c = int(rng.choice([2, 3, 4]))
+    h, w = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    pad = [int(v) for v in rng.integers(0, 3, 4)]
+    dt = str(rng.choice(["INT4", "BINARY"]))
+    m = one_node("FMPadding", dict(ImgDim=[h, w], Padding=pad, NumChannels=c, SIMD=int(rng.choice(divisors(c))),
+                                   inputDataType=dt, numInputVectors=1), [("in0", dt)], [])
+    return m, [values(rng, dt, (frames, h, w, c))]
+
+
+def thresholding(rng, frames=3):
+    c = int(rng.choice([2, 4, 8]))
+    pe = int(rng.choice(divisors(c)))
+    steps, out, act = [(1, "BINARY", 0), (3, "UINT2", 0), (15, "INT4", -8)][int(rng.integers(0, 3))]
+    idt = "INT8"
+    t = _thresholds(rng, -128, 127, c, steps)
+    m = one_node("Thresholding", dict(PE=pe, NumChannels=c, numSteps=steps, inputDataType=idt, weightDataType="INT9",
+                                      outputDataType=out, ActVal=act, numInputVectors=[1, 2, 2]),
+                 [("in0", idt)], [("thresholds", t, "INT9")])
+    return m, [values(rng, idt, (frames, 2, 2, c))]
+
+
+def dwc(rng, frames=3):
+    c = 12
+    elems_in, elems_out = [(2, 6), (6, 2), (4, 6), (3, 4)][int(rng.integers(0, 4))]
+    dt = "INT4"
+    bits = DataType[dt].bitwidth()
+    m = one_node("StreamingDataWidthConverter", dict(inShape=[1, 2, c], outShape=[1, 2, c],
+                                                     inWidth=elems_in * bits, outWidth=elems_out * bits, dataType=dt),
+                 [("in0", dt)], [])
+    return m, [values(rng, dt, (frames, 2, c))]
+
+
+def fifo(rng, frames=3):
+    depth = int(rng.choice([2, 8, 40, 300]))
+    dt = "INT4"
+    m = one_node("StreamingFIFO", dict(depth=depth, folded_shape=[1, 6, 2], normal_shape=[1, 12], dataType=dt,
+                                       impl_style="rtl", ram_style=str(rng.choice(["auto", "block", "distributed"]))),
+                 [("in0", dt)], [])
+    return m, [values(rng, dt, (frames, 12))]
+
+
 CASES = {
+    **{f"MVAU/{form}": (lambda f: lambda rng, frames=3: mvau(rng, frames, f))(form) for form in MVAU_FORMS},
+    "VVAU": vvau,
+    "ConvolutionInputGenerator": swg,
+    "ConvolutionInputGenerator/depthwise": lambda rng, frames=3: swg(rng, frames, depthwise=True),
+    "ConvolutionInputGenerator/parallel": lambda rng, frames=3: swg(rng, frames, parallel=True),
+    "ConvolutionInputGenerator/pool": lambda rng, frames=3: swg(rng, frames, depthwise=True, pool=True),
+    "FMPadding": fmpadding,
+    "Thresholding": thresholding,
+    "StreamingDataWidthConverter": dwc,
+    "StreamingFIFO": fifo,
     "Pool": pool,
     "DuplicateStreams": duplicate_streams,
     "GlobalAccPool": global_acc_pool,

@@ -34,10 +34,12 @@ def test_layer_rtl_exact_under_stalls_and_reset(op, seed, tmp_path):
         assert np.array_equal(got, exp), (op, seed, np.argwhere(got != exp)[:3])
     free = nodesim.simulate_rtl(inst, frames, seed=seed, work_dir=tmp_path / "f")
     assert all(np.array_equal(g, e) for g, e in zip(free.outputs, want))
-    assert free.cycles_per_frame == free.exp_cycles, (op, seed, free.cycles_per_frame, free.exp_cycles)
+    if registry.abstract_op(inst.onnx_node.op_type) in registry.FINN_CYCLES_UPPER_BOUND:
+        assert free.cycles_per_frame <= free.exp_cycles, (op, seed, free.cycles_per_frame, free.exp_cycles)
+    else:
+        assert free.cycles_per_frame == free.exp_cycles, (op, seed, free.cycles_per_frame, free.exp_cycles)
 
 
 def test_every_registry_layer_has_cases_or_a_dedicated_test():
-    covered = set(CASES) | {"LabBinarizer", "DynamicThreshold"}
-    finn_owned = {layer.op for layer in registry.LAYERS if layer.rtl_by == "finn"}
-    assert {layer.op for layer in registry.LAYERS} - covered - finn_owned == set()
+    covered = {c.split("/")[0] for c in CASES} | {"LabBinarizer", "DynamicThreshold"}  # the two: test_rtl.py
+    assert {layer.op for layer in registry.LAYERS} - covered == set()

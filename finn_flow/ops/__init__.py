@@ -14,6 +14,7 @@ from bnnforge.finn_flow.ops.dynamic_threshold import (  # noqa: E402
     DynamicThreshold_rtl,
 )
 from bnnforge.finn_flow.ops.lab_binarizer import LabBinarizer, LabBinarizer_hls, LabBinarizer_rtl  # noqa: E402
+from bnnforge.finn_flow.ops.matrix_rtl import MVAU_lut_rtl, VVAU_lut_rtl  # noqa: E402
 from bnnforge.finn_flow.ops.stock_rtl import (  # noqa: E402
     DuplicateStreams_rtl,
     ElementwiseAdd_lut_rtl,
@@ -42,4 +43,6 @@ __all__ = [
     "GlobalAccPool_rtl",
     "LabelSelect_rtl",
     "Pool_rtl",
+    "MVAU_lut_rtl",
+    "VVAU_lut_rtl",
 ]

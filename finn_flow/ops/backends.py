@@ -131,6 +131,10 @@ class BnnforgeRTL:
         the node to FINN (its HLS)."""
         return None
 
+    @staticmethod
+    def rtl_adapt(inst) -> None:
+        """Set the attributes that follow from the RTL (called when a node becomes this class)."""
+
     def memory_file_name(self, param: str) -> str:
         """ROM files are named after the node, so a whole design can keep them in one folder."""
         return f"{self.onnx_node.name}_{param.lower().removesuffix('_file')}.hex"

@@ -1,0 +1,247 @@
+"""bnnforge's LUT-based RTL for FINN's MVAU and VVAU (sim/rtl/mvau.sv, vvau.sv): every form
+the bnnforge flow emits, which finn-plus has no RTL for: XNOR-popcount with 1-bit or
+multi-bit thresholded outputs, the no-activation form that outputs the accumulator,
+multi-bit inputs or weights (first layer: 8-bit pixels x bipolar weights; the DyBNN hyper
+branch), and the depthwise VVAU of `--lab-impl stock`. FINN owns the names MVAU_rtl and
+VVAU_rtl (its DSP-based finn-rtllib mvu), hence `_lut_rtl`.
+
+Weights and thresholds are ROMs inside the layer ($readmemh files next to the generated
+top; `ram_style` / `ram_style_thresholds` choose block or distributed memory), so there
+is no weight stream: mem_mode is always "internal_embedded".
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
+from finn.custom_op.fpgadataflow.rtl import register_custom_op as register_rtl_op
+from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
+from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU
+
+from bnnforge.finn_flow.layer_params import hex_lines, signed_bits_for
+from bnnforge.finn_flow.ops.backends import BnnforgeRTL, memory_cost
+
+KIND_UNSIGNED, KIND_SIGNED, KIND_BIPOLAR = 0, 1, 2
+
+
+def kind(dt) -> int:
+    """Element encoding of a FINN datatype for the cores."""
+    if dt.name == "BIPOLAR":
+        return KIND_BIPOLAR
+    return KIND_SIGNED if dt.signed() else KIND_UNSIGNED
+
+
+def raw(values: np.ndarray, dt) -> np.ndarray:
+    """Integer values as the bits a ROM stores (bipolar -1/+1 -> 0/1; hex_lines masks the rest)."""
+    v = np.asarray(values).astype(np.int64)
+    return (v + 1) // 2 if dt.name == "BIPOLAR" else v
+
+
+def dot_range(weights: np.ndarray, dt) -> tuple[int, int]:
+    """Range of x @ weights (weights: (n, outputs)) over inputs of datatype ``dt``."""
+    lo, hi = int(dt.min()), int(dt.max())
+    w = np.asarray(weights, np.int64)
+    pos, neg = np.clip(w, 0, None).sum(0), np.clip(w, None, 0).sum(0)
+    return int(min(0, (pos * lo + neg * hi).min())), int(max(0, (pos * hi + neg * lo).max()))
+
+
+class _MatrixRTL(BnnforgeRTL):
+    """What the MVAU and VVAU backends share: ROM contents, threshold widths, the interface."""
+
+    RTL_DEPS = ("stream_out_fifo.sv",)
+
+    @staticmethod
+    def rtl_unsupported(inst) -> str | None:
+        if inst.get_nodeattr("mem_mode") in ("external", "external_mem", "dynamic"):
+            return f"mem_mode {inst.get_nodeattr('mem_mode')} (bnnforge's RTL keeps its weights inside)"
+        dts = (inst.get_input_datatype(0), inst.get_input_datatype(1), inst.get_output_datatype())
+        if not all(dt.is_integer() for dt in dts):
+            return "non-integer datatypes"
+        return None
+
+    @staticmethod
+    def rtl_adapt(inst) -> None:
+        """Attributes that follow from the RTL: weights embedded, no weight stream."""
+        inst.set_nodeattr("mem_mode", "internal_embedded")
+
+    def get_instream_width(self, ind=0):
+        return super().get_instream_width(0) if ind == 0 else 0
+
+    def get_verilog_top_module_intf_names(self):
+        return {"clk": ["ap_clk"], "rst": ["ap_rst_n"], "s_axis": [("in0_V", self.get_instream_width_padded(0))],
+                "m_axis": [("out0_V", self.get_outstream_width_padded(0))], "aximm": [], "axilite": [],
+                "ap_none": []}
+
+    def verify_node(self):
+        msgs = []
+        if self.get_nodeattr("mem_mode") != "internal_embedded":
+            msgs.append(f"{self.onnx_node.name}: bnnforge's RTL embeds the weights (mem_mode internal_embedded)")
+        return msgs
+
+    def _thresholds(self, model) -> np.ndarray | None:
+        """Thresholds (channels, steps) or None without activation."""
+        if self.get_nodeattr("noActivation"):
+            return None
+        t = np.asarray(model.get_initializer(self.onnx_node.input[2]))
+        t = t.reshape(t.shape[0], -1)
+        channels = self._channels()
+        return np.tile(t, (channels, 1)) if t.shape[0] == 1 and channels > 1 else t
+
+    def _activation_params(self, model, acc_lo: int, acc_hi: int) -> dict:
+        t = self._thresholds(model)
+        odt = self.get_output_datatype()
+        params = dict(ACC_BITS=signed_bits_for(acc_lo, acc_hi), OUT_BITS=odt.bitwidth(),
+                      RAM_STYLE=self.get_nodeattr("ram_style"))
+        if t is None:
+            return {**params, "N_THRESH": 0, "T_BITS": 2, "ACT_VAL": 0, "RAM_STYLE_THRESH": "auto"}
+        if not np.array_equal(t, np.round(t)):
+            raise ValueError(f"{self.onnx_node.name}: thresholds must be integers (RoundAndClipThresholds)")
+        act = 0 if odt.name == "BIPOLAR" else self.get_nodeattr("ActVal")  # BIPOLAR: bit 1 = one step reached
+        thresh_style = (self.get_nodeattr("ram_style_thresholds") if "ram_style_thresholds" in self.get_nodeattr_types()
+                        else "auto")  # VVAU has no such attribute
+        return {**params, "N_THRESH": t.shape[1], "T_BITS": signed_bits_for(int(t.min()), int(t.max())),
+                "ACT_VAL": act, "RAM_STYLE_THRESH": thresh_style}
+
+    def _thresholds_hex(self, model, t_bits: int) -> str:
+        t = self._thresholds(model).astype(np.int64)
+        pe = self.get_nodeattr("PE")
+        return hex_lines(t.reshape(-1, pe * t.shape[1]), t_bits)
+
+
+@register_rtl_op
+class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
+    """FINN's MVAU on bnnforge's LUT-based RTL (mvau.sv)."""
+
+    RTL_MODULE = "mvau"
+
+    def _channels(self) -> int:
+        return self.get_nodeattr("MH")
+
+    def _weights(self, model) -> np.ndarray:
+        return np.asarray(model.get_initializer(self.onnx_node.input[1]))
+
+    def rtl_parameters(self, model):
+        g = self.get_nodeattr
+        idt, wdt = self.get_input_datatype(0), self.get_input_datatype(1)
+        lo, hi = dot_range(self._weights(model), idt)
+        if g("binaryXnorMode") or (idt.name == wdt.name == "BIPOLAR"):
+            lo, hi = 0, g("MW")  # a popcount
+        return dict(MW=g("MW"), MH=g("MH"), PE=g("PE"), SIMD=g("SIMD"), N_VECTORS=int(np.prod(g("numInputVectors"))),
+                    IN_BITS=idt.bitwidth(), IN_KIND=kind(idt), W_BITS=wdt.bitwidth(), W_KIND=kind(wdt),
+                    XNOR=g("binaryXnorMode"), **self._activation_params(model, lo, hi))
+
+    def rtl_memories(self, model):
+        g = self.get_nodeattr
+        mw, mh, pe, simd = g("MW"), g("MH"), g("PE"), g("SIMD")
+        wdt = self.get_input_datatype(1)
+        w = raw(self._weights(model), wdt)  # (MW, MH)
+        # line nf*SF + sf, lane p*SIMD + s = W[sf*SIMD + s][nf*PE + p]
+        words = w.reshape(mw // simd, simd, mh // pe, pe).transpose(2, 0, 3, 1).reshape(-1, pe * simd)
+        mems = {"WEIGHTS_FILE": hex_lines(words, wdt.bitwidth())}
+        if not g("noActivation"):
+            mems["THRESHOLDS_FILE"] = self._thresholds_hex(model, self.rtl_parameters(model)["T_BITS"])
+        return mems
+
+    def lut_estimation(self, fpgapart=None):
+        """PE x SIMD products (XNOR: one LUT per 3 lanes in the popcount; multi-bit: a LUT
+        array multiplier), the adder trees, accumulators, threshold comparators, and the
+        weight ROM when it is not in BRAM."""
+        g = self.get_nodeattr
+        pe, simd = g("PE"), g("SIMD")
+        a, w = self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth()
+        acc = self.get_accumulator_datatype().bitwidth() + 1
+        if g("binaryXnorMode"):
+            lanes = pe * simd * 1.0  # xnor + compressor tree
+        else:
+            lanes = pe * simd * (a * w + a + w)
+        adders = pe * acc * 2
+        n_thresh = 0 if g("noActivation") else 2 ** self.get_output_datatype().bitwidth() - 1
+        compare = pe * n_thresh * acc / 2
+        return int(60 + lanes + adders + compare + self._rom_cost()[0])
+
+    def _rom_cost(self) -> tuple[int, int]:
+        g = self.get_nodeattr
+        depth = g("MH") // g("PE") * (g("MW") // g("SIMD"))
+        width = g("PE") * g("SIMD") * self.get_input_datatype(1).bitwidth()
+        return memory_cost(width, depth, g("ram_style"))
+
+    def bram_estimation(self, fpgapart=None):
+        return self._rom_cost()[1]
+
+    def uram_estimation(self, fpgapart=None):
+        return 0
+
+    def dsp_estimation(self, fpgapart=None):
+        return 0
+
+
+@register_rtl_op
+class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
+    """FINN's VVAU (depthwise) on bnnforge's LUT-based RTL (vvau.sv)."""
+
+    RTL_MODULE = "vvau"
+
+    def _channels(self) -> int:
+        return self.get_nodeattr("Channels")
+
+    def _kernel(self, model) -> np.ndarray:
+        """(C, K*K) weights, k = kh*K + kw."""
+        w = np.asarray(model.get_initializer(self.onnx_node.input[1]))
+        return w.reshape(self._channels(), -1)
+
+    def rtl_parameters(self, model):
+        g = self.get_nodeattr
+        idt, wdt = self.get_input_datatype(0), self.get_input_datatype(1)
+        k = g("Kernel")[0]
+        lo, hi = dot_range(self._kernel(model).T, idt)
+        if idt.name == wdt.name == "BIPOLAR":
+            lo, hi = 0, k * k
+        # FINN's VVAU.execute_node multiplies 0/1 BINARY values even in binaryXnorMode: so does the RTL
+        return dict(CHANNELS=g("Channels"), K=k, PE=g("PE"), SIMD=g("SIMD"), N_PIXELS=int(np.prod(g("Dim"))),
+                    IN_BITS=idt.bitwidth(), IN_KIND=kind(idt), W_BITS=wdt.bitwidth(), W_KIND=kind(wdt), XNOR=0,
+                    **self._activation_params(model, lo, hi))
+
+    @staticmethod
+    def rtl_unsupported(inst) -> str | None:
+        kh, kw = inst.get_nodeattr("Kernel")
+        return _MatrixRTL.rtl_unsupported(inst) or (None if kh == kw else f"a {kh}x{kw} kernel (square only)")
+
+    def rtl_memories(self, model):
+        g = self.get_nodeattr
+        pe, simd, c = g("PE"), g("SIMD"), g("Channels")
+        wdt = self.get_input_datatype(1)
+        w = raw(self._kernel(model), wdt)  # (C, KK)
+        kk = w.shape[1]
+        # line nf*SF + sf, lane p*SIMD + s = W[nf*PE + p][sf*SIMD + s]
+        words = w.reshape(c // pe, pe, kk // simd, simd).transpose(0, 2, 1, 3).reshape(-1, pe * simd)
+        mems = {"WEIGHTS_FILE": hex_lines(words, wdt.bitwidth())}
+        if not g("noActivation"):
+            mems["THRESHOLDS_FILE"] = self._thresholds_hex(model, self.rtl_parameters(model)["T_BITS"])
+        return mems
+
+    def lut_estimation(self, fpgapart=None):
+        g = self.get_nodeattr
+        pe, simd = g("PE"), g("SIMD")
+        a, w = self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth()
+        acc = self.get_accumulator_datatype().bitwidth() + 1
+        lanes = pe * simd * (a * w + a + w)
+        n_thresh = 0 if g("noActivation") else 2 ** self.get_output_datatype().bitwidth() - 1
+        return int(60 + lanes + pe * acc * 2 + pe * n_thresh * acc / 2 + self._rom_cost()[0])
+
+    def _rom_cost(self) -> tuple[int, int]:
+        g = self.get_nodeattr
+        kk = math.prod(g("Kernel"))
+        depth = g("Channels") // g("PE") * (kk // g("SIMD"))
+        width = g("PE") * g("SIMD") * self.get_input_datatype(1).bitwidth()
+        return memory_cost(width, depth, g("ram_style"))
+
+    def bram_estimation(self, fpgapart=None):
+        return self._rom_cost()[1]
+
+    def uram_estimation(self, fpgapart=None):
+        return 0
+
+    def dsp_estimation(self, fpgapart=None):
+        return 0

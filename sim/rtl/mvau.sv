@@ -1,0 +1,320 @@
+// bnnforge: FINN MVAU (matrix-vector-activation unit), synthesizable SystemVerilog.
+//
+// Computes what finn MVAU.execute_node computes, per input vector x (MW elements):
+//   acc[c] = sum_i x[i] * W[i][c]                      c = 0..MH-1 (out = x @ W)
+//            popcount_i(x[i] == W[i][c])                if XNOR = 1, or both operands bipolar
+//                                                       (FINN: xnorpopcountmatmul)
+//   out[c] = ACT_VAL + #{t : acc[c] >= T[c][t]}         if N_THRESH > 0 (qonnx multithreshold;
+//                                                       ties count, order of T irrelevant)
+//            acc[c]                                     if N_THRESH = 0 (noActivation)
+//   truncated to OUT_BITS (two's complement). A BIPOLAR output is ACT_VAL = 0, OUT_BITS = 1.
+//
+// Element encodings (IN_KIND, W_KIND): 0 = unsigned B-bit integer (UINTn, BINARY = UINT1),
+// 1 = signed two's complement B-bit integer (INTn), 2 = bipolar (1 bit: 0 = -1, 1 = +1).
+// XNOR = 1 requires 1-bit operands; bipolar x bipolar is a popcount with or without XNOR.
+// ACC_BITS: signed accumulator width (caller: holds every sum). In popcount mode the width
+// is derived from MW instead (the popcount 0..MW plus a sign bit); ACC_BITS is then unused.
+//
+// Streams (SF = MW/SIMD, NF = MH/PE; lane i of a beat at bits [i*B +: B], lane 0 in the LSBs):
+//   in0_V  : per input vector SF beats of SIMD x IN_BITS; beat sf lane s = x[sf*SIMD+s]
+//   out0_V : per input vector NF beats of PE x OUT_BITS;  beat nf lane p = out[nf*PE+p]
+//   TDATA widths are rounded up to bytes; input padding is ignored, output padding is 0.
+// ROMs ($readmemh, hex, one word per line):
+//   WEIGHTS_FILE    : NF*SF lines of PE*SIMD*W_BITS bits; line nf*SF+sf, lane p*SIMD+s at
+//                     [(p*SIMD+s)*W_BITS +: W_BITS] = raw encoding of W[sf*SIMD+s][nf*PE+p]
+//   THRESHOLDS_FILE : NF lines of PE*N_THRESH*T_BITS bits; line nf, bits
+//                     [(p*N_THRESH+t)*T_BITS +: T_BITS] = T[nf*PE+p][t] (signed; FINN: ascending)
+//   RAM_STYLE (weight ROM) and RAM_STYLE_THRESH (threshold ROM, FINN's ram_style_thresholds):
+//   "block" / "distributed" go on the ROM as rom_style and ram_style attributes, "auto" sets
+//   none (the tool decides). Both ROM reads are registered (synchronous).
+//
+// Schedule: one (nf, sf) step per cycle, nf outer, sf inner. Steps with nf = 0 consume an
+// input beat and store it in an SF-deep vector buffer; steps with nf > 0 re-read it. Steady
+// state (no stalls, frames back to back): N_VECTORS*NF*SF cycles per frame, no gaps between
+// vectors or frames. Latency 4 cycles: if step (nf, SF-1) issues at clock edge e (for
+// nf = 0: e is the edge accepting the vector's last input beat), the output beat of fold nf
+// is written into the output FIFO at edge e+3, out0_V_TVALID is high after it and the
+// earliest output handshake is at edge e+4.
+// Pipeline: issue (ROM/buffer addresses) -> S1 registered reads -> S2 registered SIMD dot
+// products (balanced adder tree) -> accumulator -> S3 threshold compare -> output FIFO.
+// The output FIFO is credit based: a step issues only while FIFO entries + outputs in flight
+// < FIFO depth, so any TREADY pattern is safe and TVALID does not depend on TREADY.
+// ap_rst_n: active-low synchronous reset; clears the step counters, pipeline and FIFO.
+module mvau #(
+    parameter int MW = 8,
+    parameter int MH = 4,
+    parameter int PE = 2,
+    parameter int SIMD = 4,
+    parameter int N_VECTORS = 1,  // input vectors per frame (the datapath is per vector)
+    parameter int IN_BITS = 1,
+    parameter int IN_KIND = 0,
+    parameter int W_BITS = 1,
+    parameter int W_KIND = 0,
+    parameter int XNOR = 1,
+    parameter int ACC_BITS = 5,
+    parameter int N_THRESH = 1,
+    parameter int T_BITS = 5,
+    parameter int ACT_VAL = 0,
+    parameter int OUT_BITS = 1,
+    parameter WEIGHTS_FILE = "",
+    parameter THRESHOLDS_FILE = "",
+    parameter RAM_STYLE = "auto",
+    parameter RAM_STYLE_THRESH = "auto",
+    parameter int IN_WIDTH = ((SIMD * IN_BITS + 7) / 8) * 8,  // AXI-Stream TDATA widths (bytes)
+    parameter int OUT_WIDTH = ((PE * OUT_BITS + 7) / 8) * 8
+) (
+    input  logic                 ap_clk,
+    input  logic                 ap_rst_n,
+    /* verilator lint_off UNUSEDSIGNAL */  // AXI-Stream byte padding above SIMD*IN_BITS
+    input  logic [ IN_WIDTH-1:0] in0_V_TDATA,
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  logic                 in0_V_TVALID,
+    output logic                 in0_V_TREADY,
+    output logic [OUT_WIDTH-1:0] out0_V_TDATA,
+    output logic                 out0_V_TVALID,
+    input  logic                 out0_V_TREADY
+);
+  localparam int SF = MW / SIMD;
+  localparam int NF = MH / PE;
+  localparam int WDEPTH = NF * SF;
+  localparam bit POP = (XNOR != 0) || (IN_KIND == 2 && W_KIND == 2);  // popcount mode
+  localparam int AB = POP ? $clog2(MW + 1) + 1 : ACC_BITS;  // accumulator width (signed)
+  localparam int XB = SIMD * IN_BITS;  // one input beat
+  localparam int WB = PE * SIMD * W_BITS;  // one weight word
+  localparam int TB = PE * N_THRESH * T_BITS;  // one threshold word
+  localparam int OB = PE * OUT_BITS;  // one output beat
+  localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
+  localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
+  localparam int WAW = (WDEPTH > 1) ? $clog2(WDEPTH) : 1;
+  localparam int FIFO_DEPTH = 8;  // > 3 outputs in flight + 1 draining (a power of two)
+  localparam int CNTW = $clog2(FIFO_DEPTH + 1);
+
+  // --- parameter checks (elaboration time) -------------------------------------------------
+  generate
+    if (MW % SIMD != 0 || MH % PE != 0 || SF < 1 || NF < 1 || N_VECTORS < 1) begin : g_bad_fold
+      $error("mvau: SIMD must divide MW, PE must divide MH, N_VECTORS >= 1");
+    end
+    if (IN_KIND < 0 || IN_KIND > 2 || W_KIND < 0 || W_KIND > 2) begin : g_bad_kind
+      $error("mvau: IN_KIND and W_KIND must be 0 (unsigned), 1 (signed) or 2 (bipolar)");
+    end
+    if ((IN_KIND == 2 && IN_BITS != 1) || (W_KIND == 2 && W_BITS != 1) ||
+        (XNOR != 0 && (IN_BITS != 1 || W_BITS != 1))) begin : g_bad_bits
+      $error("mvau: bipolar and XNOR operands are 1 bit wide");
+    end
+    if (N_THRESH < 0 || (N_THRESH > 0 && OUT_BITS > 32)) begin : g_bad_thresh
+      $error("mvau: N_THRESH >= 0; thresholded outputs are at most 32 bits");
+    end
+  endgenerate
+
+  // --- step counters and issue -------------------------------------------------------------
+  logic [SFW-1:0] sf;
+  logic [NFW-1:0] nf;
+  logic [WAW-1:0] waddr;  // nf*SF + sf
+  logic need_in, credit_ok, step;
+  logic [CNTW-1:0] fifo_count, inflight;
+
+  assign need_in = (nf == '0);  // nf = 0 steps take their input beat from the stream
+  assign credit_ok = 32'(fifo_count) + 32'(inflight) < FIFO_DEPTH;
+  assign in0_V_TREADY = ap_rst_n && need_in && credit_ok;
+  assign step = ap_rst_n && credit_ok && (!need_in || in0_V_TVALID);
+
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      sf <= '0;
+      nf <= '0;
+      waddr <= '0;
+    end else if (step) begin
+      waddr <= (waddr == WAW'(WDEPTH - 1)) ? '0 : waddr + 1'b1;
+      if (sf == SFW'(SF - 1)) begin
+        sf <= '0;
+        nf <= (nf == NFW'(NF - 1)) ? '0 : nf + 1'b1;
+      end else sf <= sf + 1'b1;
+    end
+  end
+
+  // --- S1: registered reads (input beat or vector buffer, weights) -------------------------
+  logic s1_valid, s1_first, s1_last;
+  logic [NFW-1:0] s1_nf;
+  logic [XB-1:0] s1_xin, s1_x;
+  logic [WB-1:0] s1_w;
+
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) s1_valid <= 1'b0;
+    else s1_valid <= step;
+    s1_first <= (sf == '0);
+    s1_last <= (sf == SFW'(SF - 1));
+    s1_nf <= nf;
+    s1_xin <= in0_V_TDATA[XB-1:0];
+  end
+
+  generate
+    if (NF > 1) begin : g_vbuf
+      // the current input vector, written by the nf = 0 steps, re-read by the nf > 0 steps
+      // (never both in one cycle; the next vector overwrites word sf only after its last read)
+      logic [XB-1:0] vbuf[SF];
+      logic [XB-1:0] rd;
+      logic s1_from_in;
+      always_ff @(posedge ap_clk) begin
+        if (step && need_in) vbuf[sf] <= in0_V_TDATA[XB-1:0];
+        rd <= vbuf[sf];
+        s1_from_in <= need_in;
+      end
+      assign s1_x = s1_from_in ? s1_xin : rd;
+    end else begin : g_no_vbuf
+      assign s1_x = s1_xin;
+    end
+  endgenerate
+
+  generate
+    if (RAM_STYLE == "auto") begin : g_wrom_auto
+      logic [WB-1:0] wrom[WDEPTH];
+      initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
+      always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
+    end else begin : g_wrom
+      (* rom_style = RAM_STYLE, ram_style = RAM_STYLE *) logic [WB-1:0] wrom[WDEPTH];
+      initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
+      always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
+    end
+  endgenerate
+
+  // --- S1 -> S2: SIMD products and their sum per PE lane ------------------------------------
+  localparam int SP = (SIMD > 1) ? (1 << $clog2(SIMD)) : 1;  // leaves of the adder tree
+  localparam int LV = $clog2(SP);  // tree levels
+  localparam int XW = (IN_KIND == 0) ? IN_BITS + 1 : ((IN_KIND == 1) ? IN_BITS : 2);
+  localparam int WW = (W_KIND == 0) ? W_BITS + 1 : ((W_KIND == 1) ? W_BITS : 2);
+  localparam int PW = XW + WW;  // full product width
+
+  logic s2_valid, s2_first, s2_last;
+  /* verilator lint_off UNUSEDSIGNAL */  // the threshold ROM address, unused if N_THRESH = 0
+  logic [NFW-1:0] s2_nf;
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [PE*AB-1:0] dot, s2_dot;
+
+  generate
+    for (genvar p = 0; p < PE; p++) begin : g_pe
+      for (genvar l = 0; l <= LV; l++) begin : g_lvl
+        logic [(SP>>l)*AB-1:0] v;  // level l of the adder tree, (SP >> l) nodes of AB bits
+        if (l == 0) begin : g_leaves
+          for (genvar s = 0; s < SP; s++) begin : g_s
+            if (s >= SIMD) begin : g_pad
+              assign v[s*AB+:AB] = '0;
+            end else begin : g_lane
+              logic [IN_BITS-1:0] xr;
+              logic [W_BITS-1:0] wr;
+              assign xr = s1_x[s*IN_BITS+:IN_BITS];
+              assign wr = s1_w[(p*SIMD+s)*W_BITS+:W_BITS];
+              if (POP) begin : g_xnor
+                assign v[s*AB+:AB] = AB'({xr[0] ~^ wr[0]});  // 1 iff the bits are equal
+              end else begin : g_mul
+                logic signed [XW-1:0] xv;
+                logic signed [WW-1:0] wv;
+                // narrow multipliers belong in LUTs, not DSP slices
+                (* use_dsp = "no" *) logic signed [PW-1:0] pv;
+                if (IN_KIND == 0) begin : g_xu
+                  assign xv = $signed({1'b0, xr});
+                end else if (IN_KIND == 1) begin : g_xs
+                  assign xv = $signed(xr);
+                end else begin : g_xb
+                  assign xv = {~xr[0], 1'b1};  // 1 -> +1 (01), 0 -> -1 (11)
+                end
+                if (W_KIND == 0) begin : g_wu
+                  assign wv = $signed({1'b0, wr});
+                end else if (W_KIND == 1) begin : g_ws
+                  assign wv = $signed(wr);
+                end else begin : g_wb
+                  assign wv = {~wr[0], 1'b1};
+                end
+                assign pv = PW'(xv) * PW'(wv);
+                // sign extension or truncation: sums are exact modulo 2^AB
+                assign v[s*AB+:AB] = AB'(pv);
+              end
+            end
+          end
+        end else begin : g_sum
+          for (genvar i = 0; i < (SP >> l); i++) begin : g_i
+            assign v[i*AB+:AB] = g_lvl[l-1].v[2*i*AB+:AB] + g_lvl[l-1].v[(2*i+1)*AB+:AB];
+          end
+        end
+      end
+      assign dot[p*AB+:AB] = g_lvl[LV].v;
+    end
+  endgenerate
+
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) s2_valid <= 1'b0;
+    else s2_valid <= s1_valid;
+    s2_first <= s1_first;
+    s2_last <= s1_last;
+    s2_nf <= s1_nf;
+    s2_dot <= dot;
+  end
+
+  // --- S2 -> S3: accumulate over sf; registered threshold read for the completed fold --------
+  logic s3_valid;
+  /* verilator lint_off UNUSEDSIGNAL */  // noActivation with OUT_BITS < AB truncates the sums
+  logic [PE*AB-1:0] acc;
+  /* verilator lint_on UNUSEDSIGNAL */
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) s3_valid <= 1'b0;
+    else s3_valid <= s2_valid && s2_last;
+    for (int p = 0; p < PE; p++) begin
+      if (s2_valid) acc[p*AB+:AB] <= (s2_first ? '0 : acc[p*AB+:AB]) + s2_dot[p*AB+:AB];
+    end
+  end
+
+  // --- S3: activation -> output FIFO ---------------------------------------------------------
+  logic [OB-1:0] s3_out;
+  generate
+    if (N_THRESH == 0) begin : g_noact
+      // noActivation: the accumulator itself, sign-extended or truncated to OUT_BITS
+      for (genvar p = 0; p < PE; p++) begin : g_p
+        assign s3_out[p*OUT_BITS+:OUT_BITS] = OUT_BITS'($signed(acc[p*AB+:AB]));
+      end
+    end else begin : g_thresh
+      localparam int CB = (AB > T_BITS) ? AB : T_BITS;  // compare width
+      localparam int CW = $clog2(N_THRESH + 1);
+      logic [TB-1:0] s3_t;
+      if (RAM_STYLE_THRESH == "auto") begin : g_trom_auto
+        logic [TB-1:0] trom[NF];
+        initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
+        always_ff @(posedge ap_clk) s3_t <= trom[s2_nf];
+      end else begin : g_trom
+        (* rom_style = RAM_STYLE_THRESH, ram_style = RAM_STYLE_THRESH *) logic [TB-1:0] trom[NF];
+        initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
+        always_ff @(posedge ap_clk) s3_t <= trom[s2_nf];
+      end
+      for (genvar p = 0; p < PE; p++) begin : g_p
+        logic signed [CB-1:0] a;
+        logic [CW-1:0] cnt;
+        /* verilator lint_off UNUSEDSIGNAL */  // bits above OUT_BITS are truncated away
+        logic [31:0] val;
+        /* verilator lint_on UNUSEDSIGNAL */
+        assign a = CB'($signed(acc[p*AB+:AB]));  // sign-extended
+        always_comb begin
+          cnt = '0;
+          for (int t = 0; t < N_THRESH; t++) begin
+            cnt = cnt + CW'(a >= CB'($signed(s3_t[(p*N_THRESH+t)*T_BITS+:T_BITS])));
+          end
+        end
+        assign val = 32'(ACT_VAL) + 32'(cnt);
+        assign s3_out[p*OUT_BITS+:OUT_BITS] = val[OUT_BITS-1:0];
+      end
+    end
+  endgenerate
+
+  stream_out_fifo #(
+      .WIDTH(OB),
+      .OUT_WIDTH(OUT_WIDTH),
+      .DEPTH(FIFO_DEPTH)
+  ) out_fifo (
+      .clk(ap_clk),
+      .rst_n(ap_rst_n),
+      .in_valid(s3_valid),
+      .in_data(s3_out),
+      .out_TDATA(out0_V_TDATA),
+      .out_TVALID(out0_V_TVALID),
+      .out_TREADY(out0_V_TREADY),
+      .count(fifo_count)
+  );
+  assign inflight = CNTW'(s1_valid && s1_last) + CNTW'(s2_valid && s2_last) + CNTW'(s3_valid);
+endmodule

@@ -1,0 +1,312 @@
+// bnnforge: FINN VVAU (vector-vector-activation unit, depthwise convolution), synthesizable
+// SystemVerilog.
+//
+// Computes what finn VVAU.execute_node computes, per output pixel and channel c
+// (KK = K*K kernel positions k = kh*K + kw, x[k][c] the input window of the pixel):
+//   acc[c] = sum_k x[k][c] * W[c][k]
+//            popcount_k(x[k][c] == W[c][k])            if both operands bipolar (FINN:
+//                                                       (dot + KK) / 2), or if XNOR = 1
+//   out[c] = ACT_VAL + #{t : acc[c] >= T[c][t]}         if N_THRESH > 0 (qonnx multithreshold;
+//                                                       ties count, order of T irrelevant)
+//            acc[c]                                     if N_THRESH = 0 (noActivation)
+//   truncated to OUT_BITS (two's complement). A BIPOLAR output is ACT_VAL = 0, OUT_BITS = 1.
+//
+// Element encodings (IN_KIND, W_KIND): 0 = unsigned B-bit integer (UINTn, BINARY = UINT1),
+// 1 = signed two's complement B-bit integer (INTn), 2 = bipolar (1 bit: 0 = -1, 1 = +1).
+// XNOR = 1 (1-bit operands, product = 1 iff the bits are equal) is what FINN's HLS VVAU does
+// for binaryXnorMode; FINN's VVAU.execute_node ignores binaryXnorMode (plain 0/1 products),
+// so a layer matching execute_node passes XNOR = 0 unless both operands are bipolar.
+// ACC_BITS: signed accumulator width (caller: holds every sum). In popcount mode the width
+// is derived from KK instead (the popcount 0..KK plus a sign bit); ACC_BITS is then unused.
+//
+// Streams (NF = CHANNELS/PE, SF = KK/SIMD; lane i of a beat at bits [i*B +: B], lane 0 in
+// the LSBs). This is the order of FINN's depthwise SWG, (1, OH, OW, C/PE, K, K, PE), with
+// SIMD consecutive kernel positions in one beat, lane s*PE+p (finn-rtllib mvu_vvu_axi:
+// amvau[simd*PE+pe]; VVAU.get_folded_input_shape (1, H, W, SF*NF, SIMD*PE); execute_node
+// without SWG producer: reshape(1, H, W, C//PE, KK, PE)). For SIMD > 1 FINN's SetFolding
+// puts the RTL SWG in parallel_window mode (one beat per channel fold = the whole window,
+// lane k*PE+p, k = 0 the top-left tap), split LSB first into SF beats if SIMD < KK:
+//   in0_V  : per output pixel, for nf in 0..NF-1, for sf in 0..SF-1: one beat of SIMD*PE x
+//            IN_BITS; lane s*PE+p = x[k = sf*SIMD+s][c = nf*PE+p]
+//   out0_V : per output pixel NF beats of PE x OUT_BITS; beat nf lane p = out[nf*PE+p]
+//   TDATA widths are rounded up to bytes; input padding is ignored, output padding is 0.
+// ROMs ($readmemh, hex, one word per line):
+//   WEIGHTS_FILE    : NF*SF lines of PE*SIMD*W_BITS bits; line nf*SF+sf, lane p*SIMD+s at
+//                     [(p*SIMD+s)*W_BITS +: W_BITS] = raw encoding of W[nf*PE+p][sf*SIMD+s]
+//                     (W[c][k] = ONNX weight[c][0][kh][kw], k = kh*K + kw)
+//   THRESHOLDS_FILE : NF lines of PE*N_THRESH*T_BITS bits; line nf, bits
+//                     [(p*N_THRESH+t)*T_BITS +: T_BITS] = T[nf*PE+p][t] (signed; FINN: ascending)
+//   RAM_STYLE (weight ROM) and RAM_STYLE_THRESH (threshold ROM):
+//   "block" / "distributed" go on the ROM as rom_style and ram_style attributes, "auto" sets
+//   none (the tool decides). Both ROM reads are registered (synchronous).
+//
+// Schedule: one (nf, sf) step per input beat and cycle. Steady state (no stalls, frames
+// back to back): N_PIXELS*NF*SF cycles per frame. Latency 4 cycles: if the last input beat
+// (sf = SF-1) of fold nf is accepted at clock edge e, the output beat of fold nf is written
+// into the output FIFO at edge e+3, out0_V_TVALID is high after it and the earliest output
+// handshake is at edge e+4.
+// Pipeline: input beat + registered weight read (S1) -> S2 registered SIMD dot products
+// (balanced adder tree) -> accumulator -> S3 threshold compare -> output FIFO. The output
+// FIFO is credit based: a beat is accepted only while FIFO entries + outputs in flight <
+// FIFO depth, so any TREADY pattern is safe and TVALID does not depend on TREADY.
+// ap_rst_n: active-low synchronous reset; clears the step counters, pipeline and FIFO.
+module vvau #(
+    parameter int CHANNELS = 4,
+    parameter int K = 3,
+    parameter int PE = 2,
+    parameter int SIMD = 3,
+    parameter int N_PIXELS = 1,  // output pixels per frame (the datapath is per beat)
+    parameter int IN_BITS = 4,
+    parameter int IN_KIND = 0,
+    parameter int W_BITS = 4,
+    parameter int W_KIND = 1,
+    parameter int XNOR = 0,
+    parameter int ACC_BITS = 12,
+    parameter int N_THRESH = 1,
+    parameter int T_BITS = 12,
+    parameter int ACT_VAL = 0,
+    parameter int OUT_BITS = 1,
+    parameter WEIGHTS_FILE = "",
+    parameter THRESHOLDS_FILE = "",
+    parameter RAM_STYLE = "auto",
+    parameter RAM_STYLE_THRESH = "auto",
+    parameter int IN_WIDTH = ((SIMD * PE * IN_BITS + 7) / 8) * 8,  // AXI-Stream TDATA widths
+    parameter int OUT_WIDTH = ((PE * OUT_BITS + 7) / 8) * 8
+) (
+    input  logic                 ap_clk,
+    input  logic                 ap_rst_n,
+    /* verilator lint_off UNUSEDSIGNAL */  // AXI-Stream byte padding above SIMD*PE*IN_BITS
+    input  logic [ IN_WIDTH-1:0] in0_V_TDATA,
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  logic                 in0_V_TVALID,
+    output logic                 in0_V_TREADY,
+    output logic [OUT_WIDTH-1:0] out0_V_TDATA,
+    output logic                 out0_V_TVALID,
+    input  logic                 out0_V_TREADY
+);
+  localparam int KK = K * K;
+  localparam int SF = KK / SIMD;
+  localparam int NF = CHANNELS / PE;
+  localparam int WDEPTH = NF * SF;
+  localparam bit POP = (XNOR != 0) || (IN_KIND == 2 && W_KIND == 2);  // popcount mode
+  localparam int AB = POP ? $clog2(KK + 1) + 1 : ACC_BITS;  // accumulator width (signed)
+  localparam int XB = SIMD * PE * IN_BITS;  // one input beat
+  localparam int WB = PE * SIMD * W_BITS;  // one weight word
+  localparam int TB = PE * N_THRESH * T_BITS;  // one threshold word
+  localparam int OB = PE * OUT_BITS;  // one output beat
+  localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
+  localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
+  localparam int WAW = (WDEPTH > 1) ? $clog2(WDEPTH) : 1;
+  localparam int FIFO_DEPTH = 8;  // > 3 outputs in flight + 1 draining (a power of two)
+  localparam int CNTW = $clog2(FIFO_DEPTH + 1);
+
+  // --- parameter checks (elaboration time) -------------------------------------------------
+  generate
+    if (KK % SIMD != 0 || CHANNELS % PE != 0 || SF < 1 || NF < 1 || N_PIXELS < 1) begin : g_bad_fold
+      $error("vvau: SIMD must divide K*K, PE must divide CHANNELS, N_PIXELS >= 1");
+    end
+    if (IN_KIND < 0 || IN_KIND > 2 || W_KIND < 0 || W_KIND > 2) begin : g_bad_kind
+      $error("vvau: IN_KIND and W_KIND must be 0 (unsigned), 1 (signed) or 2 (bipolar)");
+    end
+    if ((IN_KIND == 2 && IN_BITS != 1) || (W_KIND == 2 && W_BITS != 1) ||
+        (XNOR != 0 && (IN_BITS != 1 || W_BITS != 1))) begin : g_bad_bits
+      $error("vvau: bipolar and XNOR operands are 1 bit wide");
+    end
+    if (N_THRESH < 0 || (N_THRESH > 0 && OUT_BITS > 32)) begin : g_bad_thresh
+      $error("vvau: N_THRESH >= 0; thresholded outputs are at most 32 bits");
+    end
+  endgenerate
+
+  // --- step counters and issue -------------------------------------------------------------
+  logic [SFW-1:0] sf;
+  logic [NFW-1:0] nf;
+  logic [WAW-1:0] waddr;  // nf*SF + sf
+  logic credit_ok, step;
+  logic [CNTW-1:0] fifo_count, inflight;
+
+  assign credit_ok = 32'(fifo_count) + 32'(inflight) < FIFO_DEPTH;
+  assign in0_V_TREADY = ap_rst_n && credit_ok;
+  assign step = in0_V_TVALID && in0_V_TREADY;  // every step consumes one input beat
+
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      sf <= '0;
+      nf <= '0;
+      waddr <= '0;
+    end else if (step) begin
+      waddr <= (waddr == WAW'(WDEPTH - 1)) ? '0 : waddr + 1'b1;
+      if (sf == SFW'(SF - 1)) begin
+        sf <= '0;
+        nf <= (nf == NFW'(NF - 1)) ? '0 : nf + 1'b1;
+      end else sf <= sf + 1'b1;
+    end
+  end
+
+  // --- S1: registered input beat and weight read -------------------------------------------
+  logic s1_valid, s1_first, s1_last;
+  logic [NFW-1:0] s1_nf;
+  logic [XB-1:0] s1_x;
+  logic [WB-1:0] s1_w;
+
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) s1_valid <= 1'b0;
+    else s1_valid <= step;
+    s1_first <= (sf == '0);
+    s1_last <= (sf == SFW'(SF - 1));
+    s1_nf <= nf;
+    s1_x <= in0_V_TDATA[XB-1:0];
+  end
+
+  generate
+    if (RAM_STYLE == "auto") begin : g_wrom_auto
+      logic [WB-1:0] wrom[WDEPTH];
+      initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
+      always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
+    end else begin : g_wrom
+      (* rom_style = RAM_STYLE, ram_style = RAM_STYLE *) logic [WB-1:0] wrom[WDEPTH];
+      initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
+      always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
+    end
+  endgenerate
+
+  // --- S1 -> S2: SIMD products and their sum per PE lane (channel) ------------------------
+  localparam int SP = (SIMD > 1) ? (1 << $clog2(SIMD)) : 1;  // leaves of the adder tree
+  localparam int LV = $clog2(SP);  // tree levels
+  localparam int XW = (IN_KIND == 0) ? IN_BITS + 1 : ((IN_KIND == 1) ? IN_BITS : 2);
+  localparam int WW = (W_KIND == 0) ? W_BITS + 1 : ((W_KIND == 1) ? W_BITS : 2);
+  localparam int PW = XW + WW;  // full product width
+
+  logic s2_valid, s2_first, s2_last;
+  /* verilator lint_off UNUSEDSIGNAL */  // the threshold ROM address, unused if N_THRESH = 0
+  logic [NFW-1:0] s2_nf;
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [PE*AB-1:0] dot, s2_dot;
+
+  generate
+    for (genvar p = 0; p < PE; p++) begin : g_pe
+      for (genvar l = 0; l <= LV; l++) begin : g_lvl
+        logic [(SP>>l)*AB-1:0] v;  // level l of the adder tree, (SP >> l) nodes of AB bits
+        if (l == 0) begin : g_leaves
+          for (genvar s = 0; s < SP; s++) begin : g_s
+            if (s >= SIMD) begin : g_pad
+              assign v[s*AB+:AB] = '0;
+            end else begin : g_lane
+              logic [IN_BITS-1:0] xr;
+              logic [W_BITS-1:0] wr;
+              assign xr = s1_x[(s*PE+p)*IN_BITS+:IN_BITS];  // x[sf*SIMD+s][nf*PE+p]
+              assign wr = s1_w[(p*SIMD+s)*W_BITS+:W_BITS];
+              if (POP) begin : g_xnor
+                assign v[s*AB+:AB] = AB'({xr[0] ~^ wr[0]});  // 1 iff the bits are equal
+              end else begin : g_mul
+                logic signed [XW-1:0] xv;
+                logic signed [WW-1:0] wv;
+                // narrow multipliers belong in LUTs, not DSP slices
+                (* use_dsp = "no" *) logic signed [PW-1:0] pv;
+                if (IN_KIND == 0) begin : g_xu
+                  assign xv = $signed({1'b0, xr});
+                end else if (IN_KIND == 1) begin : g_xs
+                  assign xv = $signed(xr);
+                end else begin : g_xb
+                  assign xv = {~xr[0], 1'b1};  // 1 -> +1 (01), 0 -> -1 (11)
+                end
+                if (W_KIND == 0) begin : g_wu
+                  assign wv = $signed({1'b0, wr});
+                end else if (W_KIND == 1) begin : g_ws
+                  assign wv = $signed(wr);
+                end else begin : g_wb
+                  assign wv = {~wr[0], 1'b1};
+                end
+                assign pv = PW'(xv) * PW'(wv);
+                // sign extension or truncation: sums are exact modulo 2^AB
+                assign v[s*AB+:AB] = AB'(pv);
+              end
+            end
+          end
+        end else begin : g_sum
+          for (genvar i = 0; i < (SP >> l); i++) begin : g_i
+            assign v[i*AB+:AB] = g_lvl[l-1].v[2*i*AB+:AB] + g_lvl[l-1].v[(2*i+1)*AB+:AB];
+          end
+        end
+      end
+      assign dot[p*AB+:AB] = g_lvl[LV].v;
+    end
+  endgenerate
+
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) s2_valid <= 1'b0;
+    else s2_valid <= s1_valid;
+    s2_first <= s1_first;
+    s2_last <= s1_last;
+    s2_nf <= s1_nf;
+    s2_dot <= dot;
+  end
+
+  // --- S2 -> S3: accumulate over sf; registered threshold read for the completed fold --------
+  logic s3_valid;
+  /* verilator lint_off UNUSEDSIGNAL */  // noActivation with OUT_BITS < AB truncates the sums
+  logic [PE*AB-1:0] acc;
+  /* verilator lint_on UNUSEDSIGNAL */
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) s3_valid <= 1'b0;
+    else s3_valid <= s2_valid && s2_last;
+    for (int p = 0; p < PE; p++) begin
+      if (s2_valid) acc[p*AB+:AB] <= (s2_first ? '0 : acc[p*AB+:AB]) + s2_dot[p*AB+:AB];
+    end
+  end
+
+  // --- S3: activation -> output FIFO ---------------------------------------------------------
+  logic [OB-1:0] s3_out;
+  generate
+    if (N_THRESH == 0) begin : g_noact
+      // noActivation: the accumulator itself, sign-extended or truncated to OUT_BITS
+      for (genvar p = 0; p < PE; p++) begin : g_p
+        assign s3_out[p*OUT_BITS+:OUT_BITS] = OUT_BITS'($signed(acc[p*AB+:AB]));
+      end
+    end else begin : g_thresh
+      localparam int CB = (AB > T_BITS) ? AB : T_BITS;  // compare width
+      localparam int CW = $clog2(N_THRESH + 1);
+      logic [TB-1:0] s3_t;
+      if (RAM_STYLE_THRESH == "auto") begin : g_trom_auto
+        logic [TB-1:0] trom[NF];
+        initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
+        always_ff @(posedge ap_clk) s3_t <= trom[s2_nf];
+      end else begin : g_trom
+        (* rom_style = RAM_STYLE_THRESH, ram_style = RAM_STYLE_THRESH *) logic [TB-1:0] trom[NF];
+        initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
+        always_ff @(posedge ap_clk) s3_t <= trom[s2_nf];
+      end
+      for (genvar p = 0; p < PE; p++) begin : g_p
+        logic signed [CB-1:0] a;
+        logic [CW-1:0] cnt;
+        /* verilator lint_off UNUSEDSIGNAL */  // bits above OUT_BITS are truncated away
+        logic [31:0] val;
+        /* verilator lint_on UNUSEDSIGNAL */
+        assign a = CB'($signed(acc[p*AB+:AB]));  // sign-extended
+        always_comb begin
+          cnt = '0;
+          for (int t = 0; t < N_THRESH; t++) begin
+            cnt = cnt + CW'(a >= CB'($signed(s3_t[(p*N_THRESH+t)*T_BITS+:T_BITS])));
+          end
+        end
+        assign val = 32'(ACT_VAL) + 32'(cnt);
+        assign s3_out[p*OUT_BITS+:OUT_BITS] = val[OUT_BITS-1:0];
+      end
+    end
+  endgenerate
+
+  stream_out_fifo #(
+      .WIDTH(OB),
+      .OUT_WIDTH(OUT_WIDTH),
+      .DEPTH(FIFO_DEPTH)
+  ) out_fifo (
+      .clk(ap_clk),
+      .rst_n(ap_rst_n),
+      .in_valid(s3_valid),
+      .in_data(s3_out),
+      .out_TDATA(out0_V_TDATA),
+      .out_TVALID(out0_V_TVALID),
+      .out_TREADY(out0_V_TREADY),
+      .count(fifo_count)
+  );
+  assign inflight = CNTW'(s1_valid && s1_last) + CNTW'(s2_valid && s2_last) + CNTW'(s3_valid);
+endmodule
