@@ -246,15 +246,16 @@ def step_fold(model, ctx):
         model = folding.apply_folding(model, folding.load_folding(opts.folding), str(opts.folding))
         ctx.log(f"  applied {opts.folding}")
     elif opts.target_fps is not None:
-        from finn.transformation.fpgadataflow.set_folding import SetFolding
+        from bnnforge.finn_flow import fold
 
-        target_cycles = int(1e9 / opts.clock / opts.target_fps)
-        # FINN's SetFolding skips unknown op types: fold ours first, or its two-pass
-        # relaxation slows every layer down to our unfolded ones
-        model = folding.fold_custom_ops(model, target_cycles)
-        model = model.transform(SetFolding(target_cycles, mvau_wwidth_max=ctx.finn_cfg.mvau_wwidth_max))
-        folding.check_folding(model)
-        ctx.log(f"  folded for {opts.target_fps:g} fps ({target_cycles} cycles per frame at {opts.clock} ns)")
+        groups = fold.build_groups(model, opts.board.part)
+        try:
+            result = fold.for_target(groups, opts.board, opts.clock, opts.target_fps, util=1.0)
+        except fold.FoldError as e:
+            raise BuildError(f"--target-fps {opts.target_fps:g}: {e}") from None
+        model = folding.apply_folding(model, result.config(), f"folding for {opts.target_fps:g} fps")
+        ctx.log(f"  folded for {opts.target_fps:g} fps with `bnnforge fold`'s cheapest folding "
+                f"({result.cycles} cycles per frame at {opts.clock} ns)")
     else:
         ctx.log("  no --target-fps or --folding: every layer unfolded (PE = SIMD = 1)")
     (ctx.opts.out / "folding.json").write_text(json.dumps(folding.folding_config(model), indent=2) + "\n")

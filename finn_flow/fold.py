@@ -24,6 +24,7 @@ from bnnforge.finn_flow import FOLD_OBJECTIVES
 from bnnforge.finn_flow.boards import Board
 from bnnforge.finn_flow.finn_compat import fast_attribute_reads
 from bnnforge.finn_flow.folding import HLS_MVAU_MAX_SF, base_op, parallel_dims, parallel_window_ok
+from bnnforge.finn_flow import registry
 from bnnforge.finn_flow.registry import CUSTOM_OPS
 from bnnforge.finn_flow.layer_params import divisors
 
@@ -124,13 +125,16 @@ def _pareto(options: list[Option]) -> list[Option]:
     return kept
 
 
-def _mvau_options(name, inst, hls: bool):
+def _mvau_options(name, inst, hls: bool, ours: bool = False):
     """PE x SIMD x weight memory. Decoupled weights (FINN's default) stream SIMD*wbits bits per
-    PE, limited to mvau_wwidth_max; embedded weights have no stream, so SIMD may go further."""
+    PE, limited to mvau_wwidth_max; embedded weights have no stream, so SIMD may go further.
+    bnnforge's RTL always embeds its weights (a ROM in block or distributed memory)."""
     mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
     wbits = inst.get_input_datatype(1).bitwidth()
     memories = [("internal_decoupled", style) for style in ("auto", *RAM_STYLES)] + [("internal_embedded", "auto")]
-    if inst.get_nodeattr("mem_mode") not in ("internal_decoupled", "internal_embedded"):
+    if ours:
+        memories = [("internal_embedded", style) for style in ("auto", *RAM_STYLES)]
+    elif inst.get_nodeattr("mem_mode") not in ("internal_decoupled", "internal_embedded"):
         memories = [(inst.get_nodeattr("mem_mode"), inst.get_nodeattr("ram_style"))]
     out = []
     for simd in divisors(mw):
@@ -141,8 +145,10 @@ def _mvau_options(name, inst, hls: bool):
                 if mode == "internal_decoupled" and (simd * wbits > MVAU_WWIDTH_MAX or pe * simd * wbits > MAX_AP_INT_W):
                     continue
                 out.append({"PE": pe, "SIMD": simd, "mem_mode": mode, "ram_style": style})
-    limit = (f"PE <= MH={mh}, SIMD <= MW={mw} (with streamed weights SIMD <= {MVAU_WWIDTH_MAX // wbits}, "
-             f"FINN's weight-stream width limit of {MVAU_WWIDTH_MAX} bits)")
+    limit = f"PE <= MH={mh}, SIMD <= MW={mw}"
+    if not ours:
+        limit += (f" (with streamed weights SIMD <= {MVAU_WWIDTH_MAX // wbits}, FINN's weight-stream width "
+                  f"limit of {MVAU_WWIDTH_MAX} bits)")
     return out, limit
 
 
@@ -154,7 +160,7 @@ def _group_options(model, nodes, part) -> tuple[list[dict], str]:
     op = base_op(main)
     hls = main.op_type.endswith("_hls")
     if op == "MVAU":
-        mains, limit = _mvau_options(main.name, inst, hls)
+        mains, limit = _mvau_options(main.name, inst, hls, registry.is_ours(main.op_type))
     elif op == "VVAU":
         kk = math.prod(inst.get_nodeattr("Kernel"))
         mains = [{"PE": pe, "SIMD": s} for pe in divisors(inst.get_nodeattr("Channels")) for s in (1, kk)]

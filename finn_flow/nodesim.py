@@ -53,6 +53,16 @@ def to_beats(inst, ind: int, x: np.ndarray) -> list[int]:
     return beats
 
 
+def output_beats(inst, ind: int, y: np.ndarray) -> list[int]:
+    """N frames of output ``ind`` (N, *normal shape[1:]) as the beats the node sends."""
+    folded = list(inst.get_folded_output_shape(ind))
+    y = registry.to_stream_order(inst, ind, np.asarray(y, np.float32), output=True)
+    beats = []
+    for frame in y:
+        beats += npy_to_rtlsim_input(frame.reshape(folded), inst.get_output_datatype(ind), inst.get_outstream_width(ind))
+    return beats
+
+
 def from_beats(inst, ind: int, beats: list[int], frames: int) -> np.ndarray:
     """Output beats of ``frames`` frames -> (N, *normal output shape[1:])."""
     folded = list(inst.get_folded_output_shape(ind))

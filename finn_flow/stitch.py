@@ -41,7 +41,8 @@ class Edge:
 
 
 def _ident(name: str) -> str:
-    return re.sub(r"\W", "_", name)
+    """A Verilog identifier for a tensor name (FINN's generated names may start with a digit)."""
+    return "s_" + re.sub(r"\W", "_", name)
 
 
 def top_ports(path: Path, module: str) -> list[tuple[str, str]]:
@@ -204,8 +205,11 @@ def stitch(model, folder: Path, part: str, clock_ns: float) -> StitchedDesign:
             _add_unique(sources, f)
         for f in mems:
             _add_unique(data, f)
-        top_file = next(f for f in files if f.stem == inst.get_verilog_top_module_name())
-        ports[node.name] = top_ports(top_file, inst.get_verilog_top_module_name())
+        top = inst.get_verilog_top_module_name()
+        top_file = next((f for f in files if re.search(rf"\bmodule\s+{re.escape(top)}\b", f.read_text())), None)
+        if top_file is None:
+            raise StitchError(f"{node.name}: no file of its generated RTL declares module {top}")
+        ports[node.name] = top_ports(top_file, top)
     for name, src in {**sources, **data}.items():
         shutil.copy(src, folder / name)
     graph_edges = edges(model)

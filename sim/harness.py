@@ -300,7 +300,7 @@ def _build_failed(spec: HarnessSpec, log: Path, keep: Path):
 def run(exe: Path, input_beats: list[int], frames: int, out_beats_per_frame: int, stall_in: float = 0.0,
         stall_out: float = 0.0, seed: int = 1, max_idle_cycles: int = 100_000, max_cycles: int | None = None,
         record_taps: bool = False, waves: bool = False, work_dir: Path | None = None,
-        tail_cycles: int = 32) -> HarnessResult:
+        tail_cycles: int = 32, data_files: tuple[Path, ...] = ()) -> HarnessResult:
     """Stream ``input_beats`` (all ``frames`` back to back) through the design built as
     ``exe`` and collect ``frames * out_beats_per_frame`` output beats. TVALID has a random
     gap before each beat with probability ``stall_in`` per cycle, TREADY is low with
@@ -308,7 +308,8 @@ def run(exe: Path, input_beats: list[int], frames: int, out_beats_per_frame: int
     after ``max_idle_cycles`` without any beat moving, ``HarnessError`` at ``max_cycles``,
     when the executable fails or when the design sends more beats than expected (within
     ``tail_cycles`` after the last one). ``waves`` writes ``work_dir/dump.fst`` (needs a
-    ``build(..., waves=True)`` executable)."""
+    ``build(..., waves=True)`` executable). ``data_files`` (memory files the design reads by
+    name with $readmemh) are copied into the run folder."""
     exe = Path(exe)
     input_beats = [int(b) for b in input_beats]  # numpy integers too
     meta = json.loads((exe.parent / META_NAME).read_text())
@@ -332,6 +333,8 @@ def run(exe: Path, input_beats: list[int], frames: int, out_beats_per_frame: int
         work = Path(w)
         work.mkdir(parents=True, exist_ok=True)
         where = f"; run folder {work}" if keep else ""
+        for f in data_files:
+            shutil.copy(f, work / Path(f).name)
         (work / "in.hex").write_text("".join(f"{b:x}\n" for b in input_beats))
         expect = frames * out_beats_per_frame
         status_file, out_file = work / "status.json", work / "out.txt"
