@@ -1,7 +1,152 @@
-"""FIFO sizing without Vivado (placeholder until the compiled harness lands)."""
+"""FIFO sizing without Vivado: the stitched design in Verilator (netsim), three runs.
+
+1. *Deep*: every FIFO one frame of its stream deep (no layer ever waits for room), the input
+   at full rate, frames back to back, the output always ready: the throughput the layers
+   allow (``cycles_deep``).
+2. *Peaks*: the same design with the input throttled to that throughput (random gaps, so
+   the bursts are no smaller than a DMA's); every FIFO's maximum occupancy is the slack its
+   stream needs. FIFOs get ``max(FINN's minimum depth, peak)``.
+3. *Check*: the sized design at full input rate. Slower than the deep run means a FIFO is
+   still too shallow: those that ran full are doubled and the check repeats.
+4. *Shrink*: peaks are an upper bound (a producer may wait without slowing the bottleneck),
+   so all depths are halved while the throughput holds.
+
+A design that stops making progress raises a SizingError naming the stalled streams
+(within a bound of cycles, never a hang).
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import tempfile
+from pathlib import Path
 
-def size_fifos(model, work, board, clock_ns, log):
-    return model, {"status": "not sized"}
+import numpy as np
+
+from bnnforge.finn_flow import netsim, reference, registry, stitch
+from bnnforge.sim import harness
+
+FINN_MIN_DEPTH = 2  # FINN's InsertFIFO minimum (finn-rtllib's fifo needs DEPTH >= 2)
+DEEP_CAP = 1 << 15  # a FIFO deeper than this would not be built: the deep run caps there
+SIZING_FRAMES = 3
+MAX_ROUNDS = 6
+
+
+class SizingError(RuntimeError):
+    pass
+
+
+@dataclasses.dataclass
+class FifoSize:
+    width: int
+    initial: int  # depth before sizing (FINN's InsertFIFO)
+    deep: int  # depth in the deep run
+    peak: int  # maximum occupancy with the input at the design's rate
+    depth: int  # chosen depth
+
+
+def _fifos(model):
+    from qonnx.custom_op.registry import getCustomOp
+
+    return {n.name: getCustomOp(n) for n in model.graph.node if registry.abstract_op(n.op_type) == "StreamingFIFO"}
+
+
+def set_depths(model, depths: dict[str, int], part: str, clock_ns: float, code_root: Path | None = None):
+    """Set FIFO depths and regenerate their RTL (into ``code_root`` for a scratch copy,
+    else in place, in each node's own code folder)."""
+    for name, inst in _fifos(model).items():
+        if name not in depths:
+            continue
+        inst.set_nodeattr("depth", int(depths[name]))
+        if code_root is not None:
+            folder = Path(code_root) / name
+            folder.mkdir(parents=True, exist_ok=True)
+            inst.set_nodeattr("code_gen_dir_ipgen", str(folder))
+        inst.generate_hdl(model, part, clock_ns)
+    return model
+
+
+def _run(model, folder: Path, x, stall_in: float, part: str, clock_ns: float):
+    stitch.stitch(model, folder, part, clock_ns)
+    try:
+        run, result = netsim.simulate(model, folder, x, stall_in=stall_in)
+    except harness.HarnessDeadlock as e:
+        raise SizingError(f"the stitched design stopped making progress: {describe_deadlock(e.deadlock, folder)}") from None
+    return run, result
+
+
+def describe_deadlock(deadlock, rtl_dir: Path) -> str:
+    """A harness deadlock in terms of the graph: which streams (producer -> consumer) hold a
+    beat nobody takes, and which wait for data."""
+    import json
+
+    edges = {f"tap_{e['wire']}": e for e in json.loads((Path(rtl_dir) / stitch.DESIGN_JSON).read_text())["edges"]}
+
+    def name(tap):
+        e = edges.get(tap)
+        return f"{e['tensor']} ({e['producer'] or 'input'} -> {e['consumer'] or 'output'})" if e else tap
+
+    blocked = [name(t) for t in deadlock.blocked if t in edges]
+    waiting = [name(t) for t in deadlock.waiting if t in edges]
+    since = "at all" if deadlock.last_move is None else f"since cycle {deadlock.last_move}"
+    return (f"no beat moved {since} (stopped at cycle {deadlock.cycle}); stalled streams, holding a beat nobody "
+            f"takes: {', '.join(blocked) or 'none'}; waiting for data: {', '.join(waiting) or 'none'}")
+
+
+def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int = SIZING_FRAMES):
+    """Choose every FIFO's depth (see the module docstring); returns the model with the
+    depths set and its FIFOs' RTL regenerated, and a report."""
+    fifos = _fifos(model)
+    if not fifos:
+        return model, {"fifos": {}}
+    work = Path(work or tempfile.mkdtemp(prefix="bnnforge-sizing-"))
+    part = board.part
+    sizes = {}
+    for name, inst in fifos.items():
+        beats = int(np.prod(inst.get_folded_output_shape()[:-1]))
+        deep = min(DEEP_CAP, max(FINN_MIN_DEPTH, beats))
+        sizes[name] = FifoSize(inst.get_outstream_width(), inst.get_nodeattr("depth"), deep, 0, 0)
+    x, _ = reference.build_inputs(work / "no-vectors", model, frames)  # random inputs: timing is data independent
+    scratch = copy.deepcopy(model)
+    set_depths(scratch, {n: s.deep for n, s in sizes.items()}, part, clock_ns, work / "code")
+    deep, _ = _run(scratch, work / "deep", x, 0.0, part, clock_ns)
+    in_beats = len(netsim.input_beats(scratch, x[:1]))
+    rate_gap = max(0.0, min(0.9, 1.0 - in_beats / deep.cycles_per_frame))
+    paced, _ = _run(scratch, work / "deep", x, rate_gap, part, clock_ns)
+    for name, s in sizes.items():
+        s.peak = paced.fifo_max.get(name, 0)
+        s.depth = min(s.deep, max(FINN_MIN_DEPTH, s.peak))
+    log(f"  deep FIFOs: {deep.cycles_per_frame:.0f} cycles/frame; sizing to peak occupancy at that rate")
+    for round_ in range(MAX_ROUNDS):
+        set_depths(scratch, {n: s.depth for n, s in sizes.items()}, part, clock_ns, work / "code")
+        check, _ = _run(scratch, work / "check", x, 0.0, part, clock_ns)
+        if check.cycles_per_frame <= deep.cycles_per_frame:
+            break
+        full = [n for n, s in sizes.items() if check.fifo_max.get(n, 0) >= s.depth and s.depth < s.deep]
+        if not full:
+            break
+        for n in full:
+            sizes[n].depth = min(sizes[n].deep, 2 * sizes[n].depth)
+        log(f"  round {round_ + 1}: {check.cycles_per_frame:.0f} cycles/frame, deepening {len(full)} full FIFO(s)")
+    while check.cycles_per_frame <= deep.cycles_per_frame:
+        halved = {n: max(FINN_MIN_DEPTH, s.depth // 2) for n, s in sizes.items()}
+        if all(halved[n] == s.depth for n, s in sizes.items()):
+            break
+        set_depths(scratch, halved, part, clock_ns, work / "code")
+        trial, _ = _run(scratch, work / "check", x, 0.0, part, clock_ns)
+        if trial.cycles_per_frame > deep.cycles_per_frame:
+            break
+        for n, d in halved.items():
+            sizes[n].depth = d
+        check = trial
+    set_depths(model, {n: s.depth for n, s in sizes.items()}, part, clock_ns)
+    bits = {k: sum(s.width * getattr(s, k) for s in sizes.values()) for k in ("initial", "deep", "depth")}
+    log(f"  sized {len(sizes)} FIFOs: {bits['depth']:,} bits (deep run {bits['deep']:,}); "
+        f"{check.cycles_per_frame:.0f} cycles/frame vs {deep.cycles_per_frame:.0f} with deep FIFOs")
+    return model, {
+        "cycles_per_frame_deep": deep.cycles_per_frame,
+        "cycles_per_frame_sized": check.cycles_per_frame,
+        "fifo_bits": {"initial": bits["initial"], "deep": bits["deep"], "sized": bits["depth"]},
+        "fifos": {n: dataclasses.asdict(s) for n, s in sizes.items()},
+    }
