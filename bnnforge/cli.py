@@ -147,6 +147,42 @@ def cmd_sim_node(args: argparse.Namespace) -> int:
     return _report_layer_run(run)
 
 
+def cmd_sim_network(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from bnnforge.finn_flow import netsim
+
+    with tqdm(total=args.images, unit="image", desc="sim network", disable=args.quiet) as bar:
+        report = netsim.run_network(Path(args.build_dir), Path(args.run) if args.run else None,
+                                    Path(args.input) if args.input else None, args.images, args.stall, args.waves,
+                                    progress=bar.update)
+    if args.output:
+        np.save(args.output, report.outputs.astype(np.int64))
+        print(f"wrote {args.output} ({report.outputs.shape[0]} x {report.outputs.shape[1]} integers)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    cpf = f"{report.cycles_per_frame:,.1f}" if report.cycles_per_frame else "- (one image)"
+    est = report.estimated_cycles_per_frame
+    ratio = f" ({report.cycles_per_frame / est:.3f}x FINN's estimate of {est:,})" if est and report.cycles_per_frame else ""
+    print(f"{report.source} through {args.build_dir}/rtl/ (Verilator, output stalls {args.stall})")
+    print(f"  cycles/frame     {cpf}{ratio}")
+    print(f"  latency          {report.latency_cycles:,} cycles (first input beat to last output beat of image 0)")
+    if report.fps:
+        print(f"  throughput       {report.fps:,.0f} fps at the build's clock")
+    print(f"  simulation       {report.sim_frames_per_s:,.1f} frames/s")
+    if report.labels_agree is None:
+        print("  no reference for these inputs: outputs not compared")
+        return 0
+    print(f"  top-1 agrees with the golden model on {report.labels_agree}/{report.images} images")
+    if report.mismatches:
+        print(f"MISMATCH: {report.mismatches} of {report.images} images differ; first: image {report.first_mismatch}")
+        print(f"  first divergent layer: {report.divergence or 'none found in the taps (output packing?)'}")
+        return 1
+    print(f"bit-exact: {report.images} images, every output equal to the golden model")
+    return 0
+
+
 def cmd_sim_synth(args: argparse.Namespace) -> int:
     from bnnforge.finn_flow import layer_sim
 
@@ -407,6 +443,28 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("node", metavar="NODE_NAME", help="e.g. LabBinarizer_rtl_0 (see the build's layer table)")
     q.add_argument("--images", type=int, default=2, help="test images to stream back to back (default 2)")
     q.set_defaults(func=cmd_sim_node)
+
+    q = simsub.add_parser(
+        "network",
+        help="run images back to back through the whole accelerator's RTL (Verilator), bit-exact",
+        description="Stream N images back to back through BUILD_DIR/rtl/ (from `bnnforge build --until rtl`) in "
+        "a compiled Verilator harness and compare every output exactly with the golden model: the images and "
+        "golden outputs of --run RUN_DIR (its test set), or the build's golden test vectors by default; with "
+        "--input X.npy the outputs are only written (--output). Prints steady-state cycles/frame, latency, fps "
+        "at the build's clock, the ratio to FINN's estimate and the simulation speed. On a mismatch: exit 1, "
+        "the first wrong image and the first layer whose output diverges.",
+    )
+    q.add_argument("build_dir", metavar="BUILD_DIR")
+    src = q.add_mutually_exclusive_group()
+    src.add_argument("--run", metavar="RUN_DIR", help="compare with this trained run's golden model on its test set")
+    src.add_argument("--input", metavar="X.npy", help="raw inputs (N, C, H, W) on the model's input grid")
+    q.add_argument("--images", type=int, default=16, help="images to stream (default 16)")
+    q.add_argument("--stall", type=float, default=0.0, help="probability of an output stall per cycle (0..0.95)")
+    q.add_argument("--waves", action="store_true", help="write an FST waveform of the first chunk (BUILD_DIR/rtl_sim)")
+    q.add_argument("--output", metavar="Y.npy", help="write the accelerator's outputs (N x outputs, integers)")
+    q.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_sim_network)
 
     q = simsub.add_parser(
         "synth",

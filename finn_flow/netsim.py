@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+import bnnforge.finn_flow.ops  # noqa: F401  (registers bnnforge's classes with FINN)
 from bnnforge.finn_flow import nodesim, reference, registry, stitch
 from bnnforge.sim import harness
 
@@ -143,3 +144,100 @@ def first_divergence(model, result, x_image: np.ndarray, rtl_dir: Path) -> str |
                     if k < min(len(got), len(want)) else
                     f"stream {e.tensor} ({e.producer} -> {e.consumer}): {len(got)} beats, expected {len(want)}")
     return None
+
+
+# --- `bnnforge sim network` -----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class NetworkReport:
+    images: int
+    mismatches: int
+    first_mismatch: int | None  # image index
+    divergence: str | None  # the first stream that differs on that image
+    cycles_per_frame: float | None
+    estimated_cycles_per_frame: int | None
+    latency_cycles: int
+    fps: float | None
+    sim_frames_per_s: float
+    source: str
+    outputs: np.ndarray
+    labels_agree: int | None = None  # accelerator top-1 == golden top-1 (with a reference)
+
+    def to_json(self) -> dict:
+        return {"images": self.images, "mismatches": self.mismatches, "cycles_per_frame": self.cycles_per_frame,
+                "estimated_cycles_per_frame": self.estimated_cycles_per_frame, "latency_cycles": self.latency_cycles,
+                "fps": self.fps, "sim_frames_per_s": self.sim_frames_per_s, "first_mismatch": self.first_mismatch,
+                "first_divergence": self.divergence}
+
+
+def run_images(build_dir: Path, run_dir: Path | None, input_path: Path | None, images: int):
+    """(images NCHW, expected outputs (N, outputs) or None, description)."""
+    if run_dir is not None and input_path is not None:
+        raise ValueError("give --run or --input, not both")
+    if input_path is not None:
+        x = np.load(input_path, allow_pickle=False)
+        if x.ndim != 4:
+            raise ValueError(f"{input_path}: inputs must be (N, C, H, W), got shape {x.shape}")
+        return x[:images], None, f"{min(images, len(x))} input(s) of {input_path}"
+    if run_dir is not None:
+        from bnnforge.model import golden
+        from bnnforge.model.data import load_dataset
+        from bnnforge.model.run import load_model
+
+        model, _, train_cfg = load_model(Path(run_dir))
+        ds = load_dataset(train_cfg.dataset, train_cfg.data_dir)
+        x = ds.x_test[:images].numpy()
+        net = model.to_integer()
+        want = golden.forward(net, x)[net.layers[-1].name]
+        return x, want.reshape(len(x), -1), f"{len(x)} {train_cfg.dataset} test image(s), golden model of {run_dir}"
+    cfg_path = Path(build_dir) / reference.BUILD_CONFIG
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    if not cfg.get("vectors") or not Path(cfg["vectors"]).exists():
+        raise ValueError(f"{build_dir} has no golden test vectors: give --run RUN_DIR or --input X.npy")
+    vec = np.load(cfg["vectors"])
+    layers = list(vec["layers"])
+    x = vec["input"][:images]
+    return x, vec[f"golden/{layers[-1]}"][:images].reshape(len(x), -1), f"{len(x)} golden test vector(s)"
+
+
+def run_network(build_dir: Path, run_dir: Path | None = None, input_path: Path | None = None, images: int = 16,
+                stall: float = 0.0, waves: bool = False, chunk: int = 100, progress=None) -> NetworkReport:
+    """N images back to back through BUILD/rtl (in chunks of ``chunk`` images, each a fresh
+    run from reset), every output compared exactly with the reference when there is one."""
+    build_dir = Path(build_dir)
+    rtl_dir = build_dir / "rtl"
+    _load(rtl_dir)  # a clear error before any work
+    model, _ = reference.latest_model(build_dir)
+    x, want, source = run_images(build_dir, run_dir, input_path, images)
+    x_df = reference.to_dataflow_layout(x, model.get_tensor_shape(model.graph.input[0].name))
+    cfg = json.loads((build_dir / reference.BUILD_CONFIG).read_text())
+    outputs, cpfs, wall, latency = [], [], 0.0, 0
+    for start in range(0, len(x_df), chunk):
+        part = x_df[start:start + chunk]
+        run, _ = simulate(model, rtl_dir, part, stall_out=stall, seed=start + 1, waves=waves and start == 0,
+                          work_dir=build_dir / "rtl_sim" if waves else None)
+        outputs.append(run.outputs)
+        wall += run.wall_seconds
+        if start == 0:
+            latency = run.latency_cycles
+        if run.cycles_per_frame is not None and len(part) >= 2:
+            cpfs.append((run.cycles_per_frame, len(part)))
+        if progress:
+            progress(len(part))
+    out = np.concatenate(outputs)
+    cpf = sum(c * n for c, n in cpfs) / sum(n for _, n in cpfs) if cpfs else None
+    mismatches, first, divergence, agree = 0, None, None, None
+    if want is not None:
+        bad = [i for i in range(len(out)) if not np.array_equal(out[i], want[i])]
+        mismatches = len(bad)
+        agree = int((out.argmax(1) == want.argmax(1)).sum())
+        if bad:
+            first = bad[0]
+            _, result = simulate(model, rtl_dir, x_df[first:first + 1], record_taps=True)
+            divergence = first_divergence(model, result, x_df[first], rtl_dir)
+    perf = build_dir / "report" / "estimate_network_performance.json"
+    est = int(json.loads(perf.read_text())["max_cycles"]) if perf.exists() else None
+    fps = 1e9 / (cfg["clock_ns"] * cpf) if cpf else None
+    return NetworkReport(len(out), mismatches, first, divergence, cpf, est, latency, fps,
+                         len(out) / wall if wall else float("inf"), source, out, agree)
