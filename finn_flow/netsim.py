@@ -109,12 +109,65 @@ def simulate(model, rtl_dir: Path, x: np.ndarray, stall_out: float = 0.0, stall_
     return run, result
 
 
+class NetworkDeadlock(ValueError):
+    """The stitched design stopped making progress (named streams, partial results)."""
+
+
+def describe_deadlock(deadlock, rtl_dir: Path) -> str:
+    """A harness deadlock in terms of the graph: which streams (producer -> consumer) hold a
+    beat nobody takes, and which wait for data."""
+    edges = {f"tap_{e['wire']}": e for e in _load(rtl_dir)["edges"]}
+
+    def name(tap):
+        e = edges[tap]
+        return f"{e['tensor']} ({e['producer'] or 'input'} -> {e['consumer'] or 'output'})"
+
+    blocked = [name(t) for t in deadlock.blocked if t in edges]
+    waiting = [name(t) for t in deadlock.waiting if t in edges]
+    since = "at all" if deadlock.last_move is None else f"since cycle {deadlock.last_move}"
+    return (f"no beat moved {since} (stopped at cycle {deadlock.cycle}); stalled streams, holding a beat nobody "
+            f"takes: {', '.join(blocked) or 'none'}; waiting for data: {', '.join(waiting) or 'none'}")
+
+
 def _idle_bound(model) -> int:
     """No beat moving for this long is a deadlock: well above any layer's per-frame work."""
     from qonnx.custom_op.registry import getCustomOp
 
     worst = max(registry.exp_cycles(getCustomOp(n)) for n in model.graph.node)
     return 4 * worst + 10_000
+
+
+def topological_order(model) -> dict[str, int]:
+    """Node name -> position in a topological order (FINN's insertions may append nodes)."""
+    producers = {out: n.name for n in model.graph.node for out in n.output}
+    deps = {n.name: {producers[i] for i in n.input if i in producers} for n in model.graph.node}
+    order: dict[str, int] = {}
+    while len(order) < len(deps):
+        ready = [n for n, d in deps.items() if n not in order and d <= order.keys()]
+        if not ready:
+            raise ValueError("the dataflow graph has a cycle")
+        for n in ready:
+            order[n] = len(order)
+    return order
+
+
+def edge_beats(model, e: stitch.Edge, tensor: np.ndarray) -> list[int]:
+    """The beats a stream carries for a tensor of FINN's Python layout. The element order is
+    the producer's (a depthwise window generator's channel-fold major order) and passes
+    unchanged through FIFOs and width converters, so a stream whose producer has no order of
+    its own takes its consumer's (a VVAU or Pool reading depthwise windows)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    nodes = {n.name: n for n in model.graph.node}
+    cons = getCustomOp(nodes[e.consumer]) if e.consumer else None
+    ci = list(nodes[e.consumer].input).index(e.tensor) if e.consumer else 0
+    if e.producer is None:
+        return nodesim.to_beats(cons, ci, tensor)
+    prod = getCustomOp(nodes[e.producer])
+    o = list(nodes[e.producer].output).index(e.tensor)
+    if cons is not None and not registry.has_window_layout(prod, o, output=True):
+        tensor = registry.to_stream_order(cons, ci, np.asarray(tensor, np.float32))
+    return nodesim.output_beats(prod, o, tensor)
 
 
 def first_divergence(model, result, x_image: np.ndarray, rtl_dir: Path) -> str | None:
@@ -125,18 +178,12 @@ def first_divergence(model, result, x_image: np.ndarray, rtl_dir: Path) -> str |
     d = _load(rtl_dir)
     ref = reference.edge_values(model, x_image[None])[0]
     nodes = {n.name: n for n in model.graph.node}
-    order = {n.name: i for i, n in enumerate(model.graph.node)}
+    order = topological_order(model)
     edges = sorted((stitch.Edge(**e) for e in d["edges"]),
                    key=lambda e: -1 if e.producer is None else order[e.producer])
     for e in edges:
         got = result.taps.get(f"tap_{e.wire}", [])
-        if e.producer is None:
-            inst = getCustomOp(nodes[e.consumer])
-            want = nodesim.to_beats(inst, list(nodes[e.consumer].input).index(e.tensor), ref[e.tensor])
-        else:
-            inst = getCustomOp(nodes[e.producer])
-            o = list(nodes[e.producer].output).index(e.tensor)
-            want = nodesim.output_beats(inst, o, ref[e.tensor])
+        want = edge_beats(model, e, ref[e.tensor])
         if got != want:
             k = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
             return (f"stream {e.tensor} ({e.producer or 'accelerator input'} -> {e.consumer or 'accelerator output'}) "
@@ -215,8 +262,12 @@ def run_network(build_dir: Path, run_dir: Path | None = None, input_path: Path |
     outputs, cpfs, wall, latency = [], [], 0.0, 0
     for start in range(0, len(x_df), chunk):
         part = x_df[start:start + chunk]
-        run, _ = simulate(model, rtl_dir, part, stall_out=stall, seed=start + 1, waves=waves and start == 0,
-                          work_dir=build_dir / "rtl_sim" if waves else None)
+        try:
+            run, _ = simulate(model, rtl_dir, part, stall_out=stall, seed=start + 1, waves=waves and start == 0,
+                              work_dir=build_dir / "rtl_sim" if waves else None)
+        except harness.HarnessDeadlock as e:
+            raise NetworkDeadlock(f"deadlock in {rtl_dir} (images {start}..{start + len(part) - 1}): "
+                                  f"{describe_deadlock(e.deadlock, rtl_dir)}") from None
         outputs.append(run.outputs)
         wall += run.wall_seconds
         if start == 0:

@@ -158,6 +158,10 @@ def _window_layout(inst, ind: int, output: bool):
     return None
 
 
+def has_window_layout(inst, ind: int, output: bool) -> bool:
+    return _window_layout(inst, ind, output) is not None
+
+
 def to_stream_order(inst, ind: int, x: np.ndarray, output: bool = False) -> np.ndarray:
     """A tensor of FINN's Python layout (N, ..., K*K*C) on input ``ind`` of the node (output
     ``ind`` with ``output``) in the order the stream carries it."""

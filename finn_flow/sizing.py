@@ -9,7 +9,8 @@
 3. *Check*: the sized design at full input rate. Slower than the deep run means a FIFO is
    still too shallow: those that ran full are doubled and the check repeats.
 4. *Shrink*: peaks are an upper bound (a producer may wait without slowing the bottleneck),
-   so all depths are halved while the throughput holds.
+   so all depths are scaled down by the smallest of SHRINK_FACTORS that keeps the
+   throughput (each trial is a Verilator build: a few, not a search).
 
 A design that stops making progress raises a SizingError naming the stalled streams
 (within a bound of cycles, never a hang).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import tempfile
 from pathlib import Path
 
@@ -31,6 +33,7 @@ FINN_MIN_DEPTH = 2  # FINN's InsertFIFO minimum (finn-rtllib's fifo needs DEPTH 
 DEEP_CAP = 1 << 15  # a FIFO deeper than this would not be built: the deep run caps there
 SIZING_FRAMES = 3
 MAX_ROUNDS = 6
+SHRINK_FACTORS = (1 / 64, 1 / 8, 1 / 2)
 
 
 class SizingError(RuntimeError):
@@ -72,26 +75,8 @@ def _run(model, folder: Path, x, stall_in: float, part: str, clock_ns: float):
     try:
         run, result = netsim.simulate(model, folder, x, stall_in=stall_in)
     except harness.HarnessDeadlock as e:
-        raise SizingError(f"the stitched design stopped making progress: {describe_deadlock(e.deadlock, folder)}") from None
+        raise SizingError(f"the stitched design stopped making progress: {netsim.describe_deadlock(e.deadlock, folder)}") from None
     return run, result
-
-
-def describe_deadlock(deadlock, rtl_dir: Path) -> str:
-    """A harness deadlock in terms of the graph: which streams (producer -> consumer) hold a
-    beat nobody takes, and which wait for data."""
-    import json
-
-    edges = {f"tap_{e['wire']}": e for e in json.loads((Path(rtl_dir) / stitch.DESIGN_JSON).read_text())["edges"]}
-
-    def name(tap):
-        e = edges.get(tap)
-        return f"{e['tensor']} ({e['producer'] or 'input'} -> {e['consumer'] or 'output'})" if e else tap
-
-    blocked = [name(t) for t in deadlock.blocked if t in edges]
-    waiting = [name(t) for t in deadlock.waiting if t in edges]
-    since = "at all" if deadlock.last_move is None else f"since cycle {deadlock.last_move}"
-    return (f"no beat moved {since} (stopped at cycle {deadlock.cycle}); stalled streams, holding a beat nobody "
-            f"takes: {', '.join(blocked) or 'none'}; waiting for data: {', '.join(waiting) or 'none'}")
 
 
 def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int = SIZING_FRAMES):
@@ -129,17 +114,16 @@ def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int
         for n in full:
             sizes[n].depth = min(sizes[n].deep, 2 * sizes[n].depth)
         log(f"  round {round_ + 1}: {check.cycles_per_frame:.0f} cycles/frame, deepening {len(full)} full FIFO(s)")
-    while check.cycles_per_frame <= deep.cycles_per_frame:
-        halved = {n: max(FINN_MIN_DEPTH, s.depth // 2) for n, s in sizes.items()}
-        if all(halved[n] == s.depth for n, s in sizes.items()):
-            break
-        set_depths(scratch, halved, part, clock_ns, work / "code")
-        trial, _ = _run(scratch, work / "check", x, 0.0, part, clock_ns)
-        if trial.cycles_per_frame > deep.cycles_per_frame:
-            break
-        for n, d in halved.items():
-            sizes[n].depth = d
-        check = trial
+    if check.cycles_per_frame <= deep.cycles_per_frame:
+        for factor in SHRINK_FACTORS:  # the smallest scaling of all depths that keeps the throughput
+            scaled = {n: max(FINN_MIN_DEPTH, math.ceil(s.depth * factor)) for n, s in sizes.items()}
+            set_depths(scratch, scaled, part, clock_ns, work / "code")
+            trial, _ = _run(scratch, work / "check", x, 0.0, part, clock_ns)
+            if trial.cycles_per_frame <= deep.cycles_per_frame:
+                for n, d in scaled.items():
+                    sizes[n].depth = d
+                check = trial
+                break
     set_depths(model, {n: s.depth for n, s in sizes.items()}, part, clock_ns)
     bits = {k: sum(s.width * getattr(s, k) for s in sizes.values()) for k in ("initial", "deep", "depth")}
     log(f"  sized {len(sizes)} FIFOs: {bits['depth']:,} bits (deep run {bits['deep']:,}); "

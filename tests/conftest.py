@@ -48,3 +48,18 @@ def small_runs(tmp_path_factory, digits):
         export_run(run_dir, n_vectors=4)
         runs[binarizer] = run_dir
     return runs
+
+
+@pytest.fixture(scope="session")
+def tfc_run(tmp_path_factory, digits):
+    """A tiny tfc trained briefly on digits and exported."""
+    from bnnforge.model.export import export_run
+    from bnnforge.model.run import TrainConfig
+    from bnnforge.model.train import model_config_for, train
+
+    run_dir = tmp_path_factory.mktemp("tfc")
+    cfg = model_config_for(digits, arch="tfc", width=0.125)
+    train(run_dir, cfg, TrainConfig(dataset="digits", epochs=1, subset=600, batch_size=50), dataset=digits,
+          progress=False, log=lambda *_: None)
+    export_run(run_dir, n_vectors=4)
+    return run_dir
