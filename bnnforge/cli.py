@@ -361,10 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--samples", type=int, default=16, help="number of test images (default 16)")
-    p.add_argument("--columns", nargs="*", default=["finn", "csim", "rtl"], metavar="COL",
+    p.add_argument("--columns", nargs="*", default=["finn", "csim", "rtl", "network-rtl"], metavar="COL",
                    help="implementations besides brevitas and qonnx: finn (FINN Python execution), "
                    "csim (C simulation of the custom layers' generated HLS C++), rtl (Verilator simulation of "
-                   "their generated RTL with random stalls); default: all")
+                   "their generated RTL with random stalls), network-rtl (the whole accelerator's RTL, built into "
+                   "RUN_DIR/verify_rtl_build for PYNQ-Z2, every layer read from its output stream); default: all")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(

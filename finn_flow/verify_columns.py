@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from bnnforge.finn_flow import registry
@@ -83,3 +85,72 @@ def rtl_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
 
 
 COLUMNS = {"finn": finn_column, "csim": csim_column, "rtl": rtl_column}
+
+
+VERIFY_BUILD = "verify_rtl_build"  # RUN_DIR/<this>: the build the network-rtl column simulates
+VERIFY_FPS = (5000, 1000)  # folding targets tried in turn (fast to simulate, fits PYNQ-Z2)
+
+
+def _verify_build(ctx) -> "Path":
+    """RUN_DIR/verify_rtl_build through the rtl stage (rebuilt when the model is newer)."""
+    from pathlib import Path
+
+    from bnnforge.finn_flow.boards import load_board
+    from bnnforge.finn_flow.build import BuildError, BuildOptions, build
+
+    out = Path(ctx.run_dir) / VERIFY_BUILD
+    design = out / "rtl" / "design.json"
+    if design.exists() and design.stat().st_mtime >= Path(ctx.onnx_path).stat().st_mtime:
+        return out
+    error = None
+    for fps in VERIFY_FPS:
+        try:
+            build(BuildOptions(model=Path(ctx.onnx_path), board=load_board("pynq-z2"), out=out, target_fps=fps,
+                               until="rtl"), log=lambda *_: None)
+            return out
+        except BuildError as e:
+            error = e
+    raise error
+
+
+def network_rtl_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
+    """The whole accelerator's RTL (a `build --until rtl` of the run's model, in
+    RUN_DIR/verify_rtl_build) with the images back to back, random output stalls. Each golden
+    layer is located on the stream whose FINN Python execution carries its values (same
+    elements, channels-last, bipolar as 0/1 bits), and that stream's recorded beats are
+    compared; the logits come from the accelerator's output."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge.finn_flow import netsim, nodesim, reference, stitch
+
+    build_dir = _verify_build(ctx)
+    model, _ = reference.latest_model(build_dir)
+    x = reference.to_dataflow_layout(images, model.get_tensor_shape(model.graph.input[0].name))
+    run, result = netsim.simulate(model, build_dir / "rtl", x, stall_out=0.2, record_taps=True)
+    golden_out = golden.forward(ctx.net, images)
+    finn_ref = reference.edge_values(model, x)
+    nodes = {n.name: n for n in model.graph.node}
+    out = {}
+    for e in (stitch.Edge(**d) for d in json.loads((build_dir / "rtl" / stitch.DESIGN_JSON).read_text())["edges"]):
+        if e.producer is None:
+            continue
+        stream_ref = np.concatenate([r[e.tensor] for r in finn_ref])
+        for layer, g in golden_out.items():
+            if layer in out or g.size != stream_ref.size:
+                continue
+            as_stream = g.transpose(0, 2, 3, 1) if g.ndim == 4 else g
+            bipolar = g.min() < 0 and stream_ref.min() >= 0
+            if bipolar:
+                as_stream = (as_stream + 1) // 2
+            if not np.array_equal(stream_ref.reshape(-1), as_stream.reshape(-1)):
+                continue
+            prod = getCustomOp(nodes[e.producer])
+            o = list(nodes[e.producer].output).index(e.tensor)
+            y = nodesim.from_beats(prod, o, result.taps[f"tap_{e.wire}"], len(images)).reshape(as_stream.shape)
+            y = 2 * y - 1 if bipolar else y
+            out[layer] = (y.transpose(0, 3, 1, 2) if g.ndim == 4 else y).reshape(g.shape).astype(np.int64)
+    out[ctx.net.layers[-1].name] = run.outputs.astype(np.int64)
+    return out
+
+
+COLUMNS["network-rtl"] = network_rtl_column
