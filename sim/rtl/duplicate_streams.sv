@@ -49,7 +49,6 @@ module duplicate_streams #(
 );
   localparam int MAX_OUT = 4;
   localparam int XB = PE * BITS;
-  localparam int FCW = $clog2(FIFO_DEPTH + 1);
 
   logic [WIDTH-1:0] o_data[MAX_OUT];
   logic [MAX_OUT-1:0] o_valid, room;
@@ -68,8 +67,6 @@ module duplicate_streams #(
   generate
     for (genvar i = 0; i < MAX_OUT; i++) begin : g_out
       if (i < N_OUT) begin : g_used
-        logic [FCW-1:0] count;
-        assign room[i] = count < FCW'(FIFO_DEPTH);
         stream_out_fifo #(
             .WIDTH(XB),
             .OUT_WIDTH(WIDTH),
@@ -77,12 +74,13 @@ module duplicate_streams #(
         ) fifo (
             .clk(ap_clk),
             .rst_n(ap_rst_n),
+            .issue(1'b0),  // pushes in the same cycle: room, no credits in flight
+            .can_issue(room[i]),
             .in_valid(in_fire),
             .in_data(in0_V_TDATA[XB-1:0]),
             .out_TDATA(o_data[i]),
             .out_TVALID(o_valid[i]),
-            .out_TREADY(o_ready[i]),
-            .count(count)
+            .out_TREADY(o_ready[i])
         );
       end else begin : g_unused
         assign room[i] = 1'b1;

@@ -51,7 +51,7 @@ module dynamic_threshold #(
   logic [NW-1:0] f_cnt, r_cnt;
   logic [FW-1:0] t_cnt, r_fold;
   logic f_fire, t_fire, issue, last_issue;
-  logic [2:0] fifo_count, inflight;
+  logic can_issue;
 
   // --- writers: frames on in0, threshold sets on in1 -------------------------------------
   assign in0_V_TREADY = ap_rst_n && !f_full[f_wr];
@@ -65,7 +65,7 @@ module dynamic_threshold #(
   end
 
   // --- reader: compare the full frame against its thresholds ------------------------------
-  assign issue = ap_rst_n && f_full[rd] && t_full[rd] && (32'(fifo_count) + 32'(inflight) < FIFO_DEPTH);
+  assign issue = can_issue && f_full[rd] && t_full[rd];
   assign last_issue = issue && r_cnt == NW'(N - 1);
 
   always_ff @(posedge ap_clk) begin
@@ -139,16 +139,17 @@ module dynamic_threshold #(
   stream_out_fifo #(
       .WIDTH(PE),
       .OUT_WIDTH(OUT_WIDTH),
-      .DEPTH(FIFO_DEPTH)
+      .DEPTH(FIFO_DEPTH),
+      .LATENCY(2)  // issue -> stage 1 -> stage 2 (push)
   ) out_fifo (
       .clk(ap_clk),
       .rst_n(ap_rst_n),
+      .issue(issue),
+      .can_issue(can_issue),
       .in_valid(s2_valid),
       .in_data(s2_bits),
       .out_TDATA(out0_V_TDATA),
       .out_TVALID(out0_V_TVALID),
-      .out_TREADY(out0_V_TREADY),
-      .count(fifo_count)
+      .out_TREADY(out0_V_TREADY)
   );
-  assign inflight = 3'(s1_valid) + 3'(s2_valid);
 endmodule

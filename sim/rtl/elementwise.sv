@@ -73,13 +73,10 @@ module elementwise #(
   localparam int FULL = (OP == 1) ? AE + BE : MAXE + 1;  // exact result width
   localparam int RW = (FULL > OUT_BITS) ? FULL : OUT_BITS;
   localparam int FIFO_DEPTH = 4;
-  localparam int FCW = $clog2(FIFO_DEPTH + 1);
 
-  logic [FCW-1:0] fifo_count;
   logic s1_valid, s2_valid, credit_ok, fire;
   logic [AB-1:0] a_data, s1_a;
   logic [BB-1:0] s1_b;
-  assign credit_ok = (32'(fifo_count) + 32'(s1_valid) + 32'(s2_valid)) < FIFO_DEPTH;
 
   generate
     if (B_STREAM == 0) begin : g_const
@@ -112,11 +109,11 @@ module elementwise #(
       end
     end else begin : g_stream
       // --- B streamed: a 2-beat buffer per input, join when both have a beat ---
-      logic [1:0] a_count, b_count;
+      logic a_room, b_room;
       logic a_valid, b_valid, a_push, b_push;
       logic [BB-1:0] b_data;
-      assign in0_V_TREADY = ap_rst_n && a_count < 2'd2;
-      assign in1_V_TREADY = ap_rst_n && b_count < 2'd2;
+      assign in0_V_TREADY = a_room;
+      assign in1_V_TREADY = b_room;
       assign a_push = in0_V_TVALID && in0_V_TREADY;
       assign b_push = in1_V_TVALID && in1_V_TREADY;
       assign fire = a_valid && b_valid && credit_ok;
@@ -127,12 +124,13 @@ module elementwise #(
       ) a_buf (
           .clk(ap_clk),
           .rst_n(ap_rst_n),
+          .issue(1'b0),  // a skid buffer: pushes in the same cycle
+          .can_issue(a_room),
           .in_valid(a_push),
           .in_data(in0_V_TDATA[AB-1:0]),
           .out_TDATA(a_data),
           .out_TVALID(a_valid),
-          .out_TREADY(fire),
-          .count(a_count)
+          .out_TREADY(fire)
       );
       stream_out_fifo #(
           .WIDTH(BB),
@@ -141,12 +139,13 @@ module elementwise #(
       ) b_buf (
           .clk(ap_clk),
           .rst_n(ap_rst_n),
+          .issue(1'b0),
+          .can_issue(b_room),
           .in_valid(b_push),
           .in_data(in1_V_TDATA[BB-1:0]),
           .out_TDATA(b_data),
           .out_TVALID(b_valid),
-          .out_TREADY(fire),
-          .count(b_count)
+          .out_TREADY(fire)
       );
       always_ff @(posedge ap_clk) begin
         if (fire) s1_b <= b_data;
@@ -204,15 +203,17 @@ module elementwise #(
   stream_out_fifo #(
       .WIDTH(OB),
       .OUT_WIDTH(OUT_WIDTH),
-      .DEPTH(FIFO_DEPTH)
+      .DEPTH(FIFO_DEPTH),
+      .LATENCY(2)  // fire -> S1 -> S2 (push)
   ) out_fifo (
       .clk(ap_clk),
       .rst_n(ap_rst_n),
+      .issue(fire),
+      .can_issue(credit_ok),
       .in_valid(s2_valid),
       .in_data(s2_res),
       .out_TDATA(out0_V_TDATA),
       .out_TVALID(out0_V_TVALID),
-      .out_TREADY(out0_V_TREADY),
-      .count(fifo_count)
+      .out_TREADY(out0_V_TREADY)
   );
 endmodule

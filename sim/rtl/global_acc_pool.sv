@@ -53,18 +53,15 @@ module global_acc_pool #(
   localparam int FW = (FOLD > 1) ? $clog2(FOLD) : 1;
   localparam int PW = (NPIX > 1) ? $clog2(NPIX) : 1;
   localparam int FIFO_DEPTH = 4;
-  localparam int FCW = $clog2(FIFO_DEPTH + 1);
 
   logic [FW-1:0] fold;
   logic [PW-1:0] pix;
   logic first, last, credit_ok, in_fire;
-  logic [FCW-1:0] fifo_count;
   logic s1_valid;
   logic [OB-1:0] s1_sum;
 
   assign first = (pix == '0);
   assign last = (pix == PW'(NPIX - 1));
-  assign credit_ok = (32'(fifo_count) + 32'(s1_valid)) < FIFO_DEPTH;
   // only beats of the last pixel produce output, so only they need a credit
   assign in0_V_TREADY = ap_rst_n && (!last || credit_ok);
   assign in_fire = in0_V_TVALID && in0_V_TREADY;
@@ -121,15 +118,17 @@ module global_acc_pool #(
   stream_out_fifo #(
       .WIDTH(OB),
       .OUT_WIDTH(OUT_WIDTH),
-      .DEPTH(FIFO_DEPTH)
+      .DEPTH(FIFO_DEPTH),
+      .LATENCY(1)  // the last beat of a group -> S1 (push)
   ) out_fifo (
       .clk(ap_clk),
       .rst_n(ap_rst_n),
+      .issue(in_fire && last),
+      .can_issue(credit_ok),
       .in_valid(s1_valid),
       .in_data(s1_sum),
       .out_TDATA(out0_V_TDATA),
       .out_TVALID(out0_V_TVALID),
-      .out_TREADY(out0_V_TREADY),
-      .count(fifo_count)
+      .out_TREADY(out0_V_TREADY)
   );
 endmodule

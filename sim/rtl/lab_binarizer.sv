@@ -116,7 +116,6 @@ module lab_binarizer #(
   logic real_ok, at_frame_start, tail_pending, aligned, bubble, issue_ok, issue;
   logic [FW-1:0] bub_fold;  // fold of the next bubble step
   logic [$clog2(P*FOLD+2)-1:0] bubbles_left;
-  logic [2:0] fifo_count, inflight;
 
   // rows the read needs beyond its own: min(P, H-1-rd_row), clipped at the frame end
   logic [31:0] ahead;
@@ -128,7 +127,6 @@ module lab_binarizer #(
   assign real_ok = lead > need;
 
   assign at_frame_start = (rd_row == '0) && (rd_col == '0) && (rd_fold == '0);
-  assign issue_ok = ap_rst_n && (32'(fifo_count) + 32'(inflight) < FIFO_DEPTH);
   // steps during a frame tail must keep the fold order of the delay line
   assign aligned = !tail_pending || bub_fold == rd_fold;
   assign rd_fire = issue_ok && real_ok && aligned;
@@ -299,16 +297,17 @@ module lab_binarizer #(
   stream_out_fifo #(
       .WIDTH(PE),
       .OUT_WIDTH(OUT_WIDTH),
-      .DEPTH(FIFO_DEPTH)
+      .DEPTH(FIFO_DEPTH),
+      .LATENCY(2)  // issue -> stage 1 -> stage 2 (push)
   ) out_fifo (
       .clk(ap_clk),
       .rst_n(ap_rst_n),
+      .issue(issue),
+      .can_issue(issue_ok),
       .in_valid(s2_valid),
       .in_data(s2_bits),
       .out_TDATA(out0_V_TDATA),
       .out_TVALID(out0_V_TVALID),
-      .out_TREADY(out0_V_TREADY),
-      .count(fifo_count)
+      .out_TREADY(out0_V_TREADY)
   );
-  assign inflight = 3'(s1_valid) + 3'(s2_valid);
 endmodule

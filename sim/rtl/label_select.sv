@@ -47,7 +47,6 @@ module label_select #(
   localparam int KW = (K > 1) ? $clog2(K) : 1;
   localparam int RKW = $clog2(K + PE + 1);  // rank bits
   localparam int FIFO_DEPTH = 4;
-  localparam int FCW = $clog2(FIFO_DEPTH + 1);
 
   logic [BW-1:0] beat;
   logic first, last, in_fire;
@@ -125,8 +124,8 @@ module label_select #(
   logic [IW-1:0] h_idx[K];
   logic h_busy, issue, issue_last, h_free;
   logic [KW-1:0] h_ptr;
-  logic [FCW-1:0] fifo_count;
-  assign issue = h_busy && (32'(fifo_count) < FIFO_DEPTH);
+  logic room;
+  assign issue = h_busy && room;  // pushes in the same cycle: room, no credits in flight
   assign issue_last = issue && (h_ptr == KW'(K - 1));
   assign h_free = !h_busy || issue_last;
   // the last beat of a vector needs the output buffer
@@ -168,11 +167,12 @@ module label_select #(
   ) out_fifo (
       .clk(ap_clk),
       .rst_n(ap_rst_n),
+      .issue(1'b0),
+      .can_issue(room),
       .in_valid(issue),
       .in_data(IDX_BITS'(h_idx[h_ptr])),
       .out_TDATA(out0_V_TDATA),
       .out_TVALID(out0_V_TVALID),
-      .out_TREADY(out0_V_TREADY),
-      .count(fifo_count)
+      .out_TREADY(out0_V_TREADY)
   );
 endmodule

@@ -39,16 +39,13 @@ module pool_max #(
   localparam int XB = PE * BITS;
   localparam int KW = (KK > 1) ? $clog2(KK) : 1;
   localparam int FIFO_DEPTH = 4;
-  localparam int FCW = $clog2(FIFO_DEPTH + 1);
 
   logic [KW-1:0] k;  // window position of the next input beat
   logic last, credit_ok, in_fire;
-  logic [FCW-1:0] fifo_count;
   logic s1_valid;  // the running max holds a finished group (pushed into the FIFO now)
   logic [XB-1:0] run_max;
 
   assign last = (k == KW'(KK - 1));
-  assign credit_ok = (32'(fifo_count) + 32'(s1_valid)) < FIFO_DEPTH;
   // only a group's last beat produces an output, so only it needs a credit
   assign in0_V_TREADY = ap_rst_n && (!last || credit_ok);
   assign in_fire = in0_V_TVALID && in0_V_TREADY;
@@ -80,15 +77,17 @@ module pool_max #(
   stream_out_fifo #(
       .WIDTH(XB),
       .OUT_WIDTH(OUT_WIDTH),
-      .DEPTH(FIFO_DEPTH)
+      .DEPTH(FIFO_DEPTH),
+      .LATENCY(1)  // the last beat of a group -> S1 (push)
   ) out_fifo (
       .clk(ap_clk),
       .rst_n(ap_rst_n),
+      .issue(in_fire && last),
+      .can_issue(credit_ok),
       .in_valid(s1_valid),
       .in_data(run_max),
       .out_TDATA(out0_V_TDATA),
       .out_TVALID(out0_V_TVALID),
-      .out_TREADY(out0_V_TREADY),
-      .count(fifo_count)
+      .out_TREADY(out0_V_TREADY)
   );
 endmodule

@@ -98,7 +98,6 @@ module vvau #(
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int WAW = (WDEPTH > 1) ? $clog2(WDEPTH) : 1;
   localparam int FIFO_DEPTH = 8;  // > 3 outputs in flight + 1 draining (a power of two)
-  localparam int CNTW = $clog2(FIFO_DEPTH + 1);
 
   // --- parameter checks (elaboration time) -------------------------------------------------
   generate
@@ -121,12 +120,11 @@ module vvau #(
   logic [SFW-1:0] sf;
   logic [NFW-1:0] nf;
   logic [WAW-1:0] waddr;  // nf*SF + sf
-  logic credit_ok, step;
-  logic [CNTW-1:0] fifo_count, inflight;
+  logic credit_ok, step, issue_out;
 
-  assign credit_ok = 32'(fifo_count) + 32'(inflight) < FIFO_DEPTH;
   assign in0_V_TREADY = ap_rst_n && credit_ok;
   assign step = in0_V_TVALID && in0_V_TREADY;  // every step consumes one input beat
+  assign issue_out = step && (sf == SFW'(SF - 1));  // the step that completes an output beat
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
@@ -297,16 +295,17 @@ module vvau #(
   stream_out_fifo #(
       .WIDTH(OB),
       .OUT_WIDTH(OUT_WIDTH),
-      .DEPTH(FIFO_DEPTH)
+      .DEPTH(FIFO_DEPTH),
+      .LATENCY(3)  // step -> S1 -> S2 -> S3 (push)
   ) out_fifo (
       .clk(ap_clk),
       .rst_n(ap_rst_n),
+      .issue(issue_out),
+      .can_issue(credit_ok),
       .in_valid(s3_valid),
       .in_data(s3_out),
       .out_TDATA(out0_V_TDATA),
       .out_TVALID(out0_V_TVALID),
-      .out_TREADY(out0_V_TREADY),
-      .count(fifo_count)
+      .out_TREADY(out0_V_TREADY)
   );
-  assign inflight = CNTW'(s1_valid && s1_last) + CNTW'(s2_valid && s2_last) + CNTW'(s3_valid);
 endmodule
