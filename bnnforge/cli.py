@@ -114,6 +114,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         until=args.until,
         lab_impl=args.lab_impl,
         backend=args.backend,
+        fifo_sizing=args.fifo_sizing,
         from_step=args.from_step,
         vectors=Path(args.vectors) if args.vectors else None,
     )
@@ -320,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
 
-    from bnnforge.finn_flow import FOLD_OBJECTIVES, STAGES
+    from bnnforge.finn_flow import FIFO_SIZINGS, FOLD_OBJECTIVES, STAGES
     from bnnforge.model import ARCHS, BINARIZERS, DATASETS
 
     parents = _parents()
@@ -395,7 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     fold.add_argument("--target-fps", type=float, help="fold every layer to reach this throughput")
     fold.add_argument("--folding", metavar="FILE", help="FINN folding JSON (e.g. from `bnnforge fold`)")
     p.add_argument("--until", choices=STAGES, default="bitfile",
-                   help="last stage to run (default bitfile; needs Vivado + Vitis HLS)")
+                   help="last stage to run: estimate, codegen (per-layer HLS/RTL), rtl (the whole accelerator "
+                   "as RTL in BUILD_DIR/rtl/, FIFOs sized in Verilator), bitfile (default; needs Vivado)")
+    p.add_argument("--fifo-sizing", choices=FIFO_SIZINGS, default="sim",
+                   help="rtl stage: FIFO depths from a Verilator simulation of the stitched design (sim, default) "
+                   "or FINN's minimum depths (minimal: faster to build, may run below the layers' throughput)")
     p.add_argument("--from-step", metavar="STEP", help="resume from this step (its predecessor's model is reused)")
     p.add_argument("--vectors", metavar="FILE", help="golden vectors for the Python-execution check "
                    "(default: vectors.npz next to the model)")

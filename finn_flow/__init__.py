@@ -5,3 +5,4 @@ STAGES = ("estimate", "codegen", "rtl", "bitfile")  # `bnnforge build --until`
 LAB_IMPLS = ("fused", "stock")  # LAB as our fused LabBinarizer, or as stock FINN layers
 BACKENDS = ("rtl", "hls")  # `--backend`: RTL wherever it exists (what Verilator simulates), or HLS for bnnforge's layers
 FOLD_OBJECTIVES = ("cost", "lut")  # cost: LUT share + BRAM share of the board; lut: fewest LUTs
+FIFO_SIZINGS = ("sim", "minimal")  # `--fifo-sizing`: depths from a Verilator simulation, or FINN's minimum

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from bnnforge.finn_flow import BACKENDS, LAB_IMPLS, STAGES
+from bnnforge.finn_flow import BACKENDS, FIFO_SIZINGS, LAB_IMPLS, STAGES
 from bnnforge.finn_flow.boards import Board
 
 EXIT_STAGE_UNAVAILABLE = 3
@@ -49,6 +49,7 @@ class BuildOptions:
     until: str = "bitfile"
     lab_impl: str = "fused"
     backend: str = "rtl"  # rtl: bnnforge's/FINN's RTL wherever it exists; hls: HLS for bnnforge's layers
+    fifo_sizing: str = "sim"  # sim: FIFO depths from a Verilator simulation; minimal: FINN's minimum depths
     from_step: str | None = None
     vectors: Path | None = None  # golden test vectors (default: vectors.npz next to the model)
 
@@ -315,11 +316,17 @@ def step_rtl_fifos(model, ctx):
 
 
 def step_fifo_sizing(model, ctx):
-    """FIFO depths from a Verilator simulation of the stitched design (sizing.py)."""
+    """FIFO depths from a Verilator simulation of the stitched design (sizing.py), or with
+    --fifo-sizing minimal FINN's minimum depths (correct, possibly slower than the layers allow)."""
     from bnnforge.finn_flow import sizing
 
+    if ctx.opts.fifo_sizing == "minimal":
+        ctx.log("  --fifo-sizing minimal: FINN's minimum FIFO depths kept (no sizing simulation)")
+        (ctx.opts.out / "report" / "fifo_sizing.json").write_text(json.dumps({"method": "minimal"}, indent=2) + "\n")
+        return model
+
     model, report = sizing.size_fifos(model, ctx.opts.out / "rtl_sizing", ctx.opts.board, ctx.opts.clock, ctx.log)
-    (ctx.opts.out / "report" / "fifo_sizing.json").write_text(json.dumps(report, indent=2) + "\n")
+    (ctx.opts.out / "report" / "fifo_sizing.json").write_text(json.dumps({"method": "sim", **report}, indent=2) + "\n")
     return model
 
 
@@ -427,6 +434,8 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
         raise BuildError(f"--until {opts.until!r}: allowed: {', '.join(STAGES)}")
     if opts.lab_impl not in LAB_IMPLS:
         raise BuildError(f"--lab-impl {opts.lab_impl!r}: allowed: {', '.join(LAB_IMPLS)}")
+    if opts.fifo_sizing not in FIFO_SIZINGS:
+        raise BuildError(f"--fifo-sizing {opts.fifo_sizing!r}: allowed: {', '.join(FIFO_SIZINGS)}")
     if opts.backend not in BACKENDS:
         raise BuildError(f"--backend {opts.backend!r}: allowed: {', '.join(BACKENDS)}")
     if opts.target_fps is not None and opts.folding is not None:
@@ -446,6 +455,7 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
         "folding": str(opts.folding) if opts.folding else None,
         "lab_impl": opts.lab_impl,
         "backend": opts.backend,
+        "fifo_sizing": opts.fifo_sizing,
         "vectors": str(Path(vectors).resolve()) if Path(vectors).exists() else None,
     }, indent=2) + "\n")
     finn_compat.use_build_dir(out / "code")

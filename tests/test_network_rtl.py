@@ -22,8 +22,11 @@ def rtl_builds(small_runs, tfc_run, tmp_path_factory):
         run = tfc_run if name == "tfc" else small_runs[name]
         out = tmp_path_factory.mktemp(f"rtl-{name}") / "build"
         fps = "20000" if name == "tfc" else "3000"
+        # FIFOs are sized in simulation for the DyBNN fork (and sign, whose throughput is checked); the
+        # others keep FINN's minimum depths: bit-exactness does not depend on them, build time does
+        sizing = "sim" if name in ("dybnn", "sign") else "minimal"
         res = run_cli("build", run / "model.onnx", "--board", "pynq-z2", "--until", "rtl", "--target-fps", fps,
-                      "--out", out)
+                      "--fifo-sizing", sizing, "--out", out)
         assert res.returncode == 0, res.stdout + res.stderr
         builds[name] = (run, out)
     return builds
@@ -35,7 +38,9 @@ def test_sim_network_bit_exact_under_stalls(rtl_builds, name, tmp_path):
     for f in ("accelerator.sv", "filelist.f", "synth.ys", "vivado.tcl", "README", "design.json"):
         assert (build / "rtl" / f).exists(), f
     sizing = json.loads((build / "report" / "fifo_sizing.json").read_text())
-    assert sizing["cycles_per_frame_sized"] <= sizing["cycles_per_frame_deep"]
+    if sizing["method"] == "sim":
+        assert sizing["cycles_per_frame_sized"] <= sizing["cycles_per_frame_deep"]
+        assert sizing["fifo_bits"]["sized"] < sizing["fifo_bits"]["deep"]
     out = run_cli("sim", "network", build, "--run", run, "--images", "8", "--stall", "0.3", "--json",
                   tmp_path / "r.json", "--output", tmp_path / "y.npy", "--quiet")
     assert out.returncode == 0 and "bit-exact: 8 images" in out.stdout, out.stdout + out.stderr
@@ -94,3 +99,20 @@ def test_rtl_stage_refuses_hls_layers(small_runs, tmp_path):
     out = run_cli("build", small_runs["lab"] / "model.onnx", "--board", "pynq-z2", "--until", "rtl", "--backend", "hls",
                   "--out", tmp_path / "b")
     assert out.returncode == 2 and "needs every node in RTL" in out.stderr and "LabBinarizer_hls" in out.stderr
+
+
+@pytest.mark.parametrize("name", ["tfc", "lab"])
+def test_sim_node_on_every_kind_of_node(rtl_builds, name, tmp_path):
+    """`sim node` on one node of every op type of a build (real parameters, folding and inputs)."""
+    from bnnforge.finn_flow import reference
+    from bnnforge.finn_flow.layer_sim import run_node
+
+    _, build = rtl_builds[name]
+    model, _ = reference.latest_model(build)
+    seen = {}
+    for node in model.graph.node:
+        seen.setdefault(node.op_type, node.name)
+    assert len(seen) >= (4 if name == "tfc" else 6), seen
+    for op, node in seen.items():
+        run = run_node(build, node, images=2, stall=0.2, work_dir=tmp_path / node)
+        assert run.mismatch is None, (node, run.mismatch)
