@@ -81,7 +81,6 @@ module mvau #(
   localparam int AB = POP ? $clog2(MW + 1) + 1 : ACC_BITS;  // accumulator width (signed)
   localparam int XB = SIMD * IN_BITS;  // one input beat
   localparam int WB = PE * SIMD * W_BITS;  // one weight word
-  localparam int TB = PE * N_THRESH * T_BITS;  // one threshold word
   localparam int OB = PE * OUT_BITS;  // one output beat
   localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
@@ -175,130 +174,37 @@ module mvau #(
     end
   endgenerate
 
-  // --- S1 -> S2: SIMD products and their sum per PE lane ------------------------------------
-  localparam int SP = (SIMD > 1) ? (1 << $clog2(SIMD)) : 1;  // leaves of the adder tree
-  localparam int LV = $clog2(SP);  // tree levels
-  localparam int XW = (IN_KIND == 0) ? IN_BITS + 1 : ((IN_KIND == 1) ? IN_BITS : 2);
-  localparam int WW = (W_KIND == 0) ? W_BITS + 1 : ((W_KIND == 1) ? W_BITS : 2);
-  localparam int PW = XW + WW;  // full product width
-
-  logic s2_valid, s2_first, s2_last;
-  /* verilator lint_off UNUSEDSIGNAL */  // the threshold ROM address, unused if N_THRESH = 0
-  logic [NFW-1:0] s2_nf;
-  /* verilator lint_on UNUSEDSIGNAL */
-  logic [PE*AB-1:0] dot, s2_dot;
-
-  generate
-    for (genvar p = 0; p < PE; p++) begin : g_pe
-      for (genvar l = 0; l <= LV; l++) begin : g_lvl
-        logic [(SP>>l)*AB-1:0] v;  // level l of the adder tree, (SP >> l) nodes of AB bits
-        if (l == 0) begin : g_leaves
-          for (genvar s = 0; s < SP; s++) begin : g_s
-            if (s >= SIMD) begin : g_pad
-              assign v[s*AB+:AB] = '0;
-            end else begin : g_lane
-              logic [IN_BITS-1:0] xr;
-              logic [W_BITS-1:0] wr;
-              assign xr = s1_x[s*IN_BITS+:IN_BITS];
-              assign wr = s1_w[(p*SIMD+s)*W_BITS+:W_BITS];
-              if (POP) begin : g_xnor
-                assign v[s*AB+:AB] = AB'({xr[0] ~^ wr[0]});  // 1 iff the bits are equal
-              end else begin : g_mul
-                logic signed [XW-1:0] xv;
-                logic signed [WW-1:0] wv;
-                // narrow multipliers belong in LUTs, not DSP slices
-                (* use_dsp = "no" *) logic signed [PW-1:0] pv;
-                if (IN_KIND == 0) begin : g_xu
-                  assign xv = $signed({1'b0, xr});
-                end else if (IN_KIND == 1) begin : g_xs
-                  assign xv = $signed(xr);
-                end else begin : g_xb
-                  assign xv = {~xr[0], 1'b1};  // 1 -> +1 (01), 0 -> -1 (11)
-                end
-                if (W_KIND == 0) begin : g_wu
-                  assign wv = $signed({1'b0, wr});
-                end else if (W_KIND == 1) begin : g_ws
-                  assign wv = $signed(wr);
-                end else begin : g_wb
-                  assign wv = {~wr[0], 1'b1};
-                end
-                assign pv = PW'(xv) * PW'(wv);
-                // sign extension or truncation: sums are exact modulo 2^AB
-                assign v[s*AB+:AB] = AB'(pv);
-              end
-            end
-          end
-        end else begin : g_sum
-          for (genvar i = 0; i < (SP >> l); i++) begin : g_i
-            assign v[i*AB+:AB] = g_lvl[l-1].v[2*i*AB+:AB] + g_lvl[l-1].v[(2*i+1)*AB+:AB];
-          end
-        end
-      end
-      assign dot[p*AB+:AB] = g_lvl[LV].v;
-    end
-  endgenerate
-
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) s2_valid <= 1'b0;
-    else s2_valid <= s1_valid;
-    s2_first <= s1_first;
-    s2_last <= s1_last;
-    s2_nf <= s1_nf;
-    s2_dot <= dot;
-  end
-
-  // --- S2 -> S3: accumulate over sf; registered threshold read for the completed fold --------
+  // --- S1 -> S3: dot products, accumulation over the fold, activation -------------------------
   logic s3_valid;
-  /* verilator lint_off UNUSEDSIGNAL */  // noActivation with OUT_BITS < AB truncates the sums
-  logic [PE*AB-1:0] acc;
-  /* verilator lint_on UNUSEDSIGNAL */
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) s3_valid <= 1'b0;
-    else s3_valid <= s2_valid && s2_last;
-    for (int p = 0; p < PE; p++) begin
-      if (s2_valid) acc[p*AB+:AB] <= (s2_first ? '0 : acc[p*AB+:AB]) + s2_dot[p*AB+:AB];
-    end
-  end
-
-  // --- S3: activation -> output FIFO ---------------------------------------------------------
   logic [OB-1:0] s3_out;
-  generate
-    if (N_THRESH == 0) begin : g_noact
-      // noActivation: the accumulator itself, sign-extended or truncated to OUT_BITS
-      for (genvar p = 0; p < PE; p++) begin : g_p
-        assign s3_out[p*OUT_BITS+:OUT_BITS] = OUT_BITS'($signed(acc[p*AB+:AB]));
-      end
-    end else begin : g_thresh
-      localparam int CB = (AB > T_BITS) ? AB : T_BITS;  // compare width
-      localparam int CW = $clog2(N_THRESH + 1);
-      logic [TB-1:0] s3_t;
-      if (RAM_STYLE_THRESH == "auto") begin : g_trom_auto
-        logic [TB-1:0] trom[NF];
-        initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
-        always_ff @(posedge ap_clk) s3_t <= trom[s2_nf];
-      end else begin : g_trom
-        (* rom_style = RAM_STYLE_THRESH, ram_style = RAM_STYLE_THRESH *) logic [TB-1:0] trom[NF];
-        initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
-        always_ff @(posedge ap_clk) s3_t <= trom[s2_nf];
-      end
-      for (genvar p = 0; p < PE; p++) begin : g_p
-        logic signed [CB-1:0] a;
-        logic [CW-1:0] cnt;
-        /* verilator lint_off UNUSEDSIGNAL */  // bits above OUT_BITS are truncated away
-        logic [31:0] val;
-        /* verilator lint_on UNUSEDSIGNAL */
-        assign a = CB'($signed(acc[p*AB+:AB]));  // sign-extended
-        always_comb begin
-          cnt = '0;
-          for (int t = 0; t < N_THRESH; t++) begin
-            cnt = cnt + CW'(a >= CB'($signed(s3_t[(p*N_THRESH+t)*T_BITS+:T_BITS])));
-          end
-        end
-        assign val = 32'(ACT_VAL) + 32'(cnt);
-        assign s3_out[p*OUT_BITS+:OUT_BITS] = val[OUT_BITS-1:0];
-      end
-    end
-  endgenerate
+  dot_threshold #(
+      .PE(PE),
+      .SIMD(SIMD),
+      .NF(NF),
+      .IN_BITS(IN_BITS),
+      .IN_KIND(IN_KIND),
+      .W_BITS(W_BITS),
+      .W_KIND(W_KIND),
+      .POP(POP),
+      .AB(AB),
+      .N_THRESH(N_THRESH),
+      .T_BITS(T_BITS),
+      .ACT_VAL(ACT_VAL),
+      .OUT_BITS(OUT_BITS),
+      .THRESHOLDS_FILE(THRESHOLDS_FILE),
+      .RAM_STYLE_THRESH(RAM_STYLE_THRESH)
+  ) datapath (
+      .clk(ap_clk),
+      .rst_n(ap_rst_n),
+      .s1_valid(s1_valid),
+      .s1_first(s1_first),
+      .s1_last(s1_last),
+      .s1_nf(s1_nf),
+      .s1_x({PE{s1_x}}),
+      .s1_w(s1_w),
+      .s3_valid(s3_valid),
+      .s3_out(s3_out)
+  );
 
   stream_out_fifo #(
       .WIDTH(OB),
