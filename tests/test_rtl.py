@@ -217,7 +217,10 @@ def test_sim_layer_cli_rtl_with_waves(tmp_path):
     fst = re.search(r"waves: (\S+)", out.stdout).group(1)
     assert fst.endswith(".fst") and (tmp_path / "y.npy").exists() and __import__("os").path.getsize(fst) > 0
 
-    out = run_cli("sim", "synth", "lab", "--params", tmp_path / "p.npz", "--pe", "1", "--hw", "4", "4", "--json")
+    # synthesis of a small layer (yosys time grows with the multipliers' widths)
+    np.savez(tmp_path / "small.npz", weights=np.ones((2, 3, 3), int), thresholds=np.zeros(2, int), input_bits=3,
+             weight_bits=2)
+    out = run_cli("sim", "synth", "lab", "--params", tmp_path / "small.npz", "--pe", "1", "--hw", "4", "4", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["lut"] > 0
 
