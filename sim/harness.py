@@ -45,7 +45,10 @@ TEMPLATE = Path(__file__).resolve().parent / "harness" / "harness.cpp"
 EXE_NAME = "harness"
 META_NAME = "harness.json"
 EXIT_DONE, EXIT_USAGE, EXIT_DEADLOCK, EXIT_CYCLE_LIMIT = 0, 1, 2, 3
-FAST_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert")
+# small C++ functions and files: gcc time grows faster than linearly with function size, and a
+# highly parallel layer otherwise becomes one huge function (tens of minutes to compile)
+FAST_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", "--output-split", "20000",
+              "--output-split-cfuncs", "2000")
 CXX_OPT = ("OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2")
 
 
