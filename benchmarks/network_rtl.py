@@ -31,8 +31,15 @@ NETS = ("tfc", "cnv-sign", "cnv-lab", "cnv-dybnn")
 TARGETS = ("1000", "3000", "max")
 
 
+TIMEOUT_S = 2400  # one command (a build, a 1,000-image simulation, a synthesis)
+
+
 def bnnforge(*args, ok=(0,)) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "bnnforge.cli", *map(str, args)], capture_output=True, text=True)
+    try:
+        out = subprocess.run([sys.executable, "-m", "bnnforge.cli", *map(str, args)], capture_output=True, text=True,
+                             timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"bnnforge {' '.join(map(str, args))} did not finish within {TIMEOUT_S} s") from None
     if out.returncode not in ok:
         raise SystemExit(f"bnnforge {' '.join(map(str, args))} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     return out
@@ -94,6 +101,9 @@ def table(rows: list[dict]) -> str:
             "FIFO bits min / deep / sized | yosys LUT / FF / BRAM18 | estimate LUT / BRAM18 |")
     lines = [head, "|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|"]
     for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['net']} | {r['target']} | failed: {r['error']} |" + " |" * (head.count("|") - 4))
+            continue
         y = r.get("yosys")
         ys = f"{y['LUT'] + y['LUTRAM']:,} / {y['FF']:,} / {y['BRAM18']:.0f}" if y else "-"
         lines.append(
@@ -114,19 +124,25 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="recompute finished rows")
     args = ap.parse_args()
     out_json = args.results / "network_rtl.json"
+    # rows of other nets/targets (an earlier partial run) are kept; a failed row is retried
     done = {} if args.fresh or not out_json.exists() else {
-        (r["net"], r["target"]): r for r in json.loads(out_json.read_text())["rows"] if r["images"] >= args.images}
-    rows = []
+        (r["net"], r["target"]): r for r in json.loads(out_json.read_text())["rows"]
+        if r.get("images", 0) >= args.images and "error" not in r}
     for net in args.nets:
         for target in args.targets:
             if (net, target) in done:
-                rows.append(done[(net, target)])
                 print(f"{net} @ {target}: reusing the finished row", flush=True)
                 continue
             print(f"{net} @ {target}: build --until rtl, sim network on {args.images} images", flush=True)
-            rows.append(one(net, target, args.images, target == args.synth_target))
+            try:
+                done[(net, target)] = one(net, target, args.images, target == args.synth_target)
+            except SystemExit as e:  # one failed configuration is a row of the table, not the end of the run
+                print(e, flush=True)
+                done[(net, target)] = {"net": net, "target": target, "error": str(e).splitlines()[0]}
             args.results.mkdir(parents=True, exist_ok=True)
+            rows = [done[k] for k in sorted(done, key=lambda k: (NETS.index(k[0]), TARGETS.index(k[1])))]
             out_json.write_text(json.dumps({"machine": platform.platform(), "rows": rows}, indent=2) + "\n")
+    rows = [done[k] for k in sorted(done, key=lambda k: (NETS.index(k[0]), TARGETS.index(k[1])))]
     md = table(rows)
     print(md)
     (args.results / "network_rtl.md").write_text(

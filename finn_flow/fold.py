@@ -379,15 +379,19 @@ def prepare(model_or_build: Path, board: Board, clock_ns: float, lab_impl: str =
     intermediate models, or by running the build's steps on a QONNX model."""
     import tempfile
 
+    path = Path(model_or_build)
+    if not path.exists():
+        raise FoldError(f"{path} not found")
+    with tempfile.TemporaryDirectory(prefix="bnnforge-fold-") as tmp:  # the steps' scratch output and log
+        return _prepare_in(path, Path(tmp), board, clock_ns, lab_impl, backend)
+
+
+def _prepare_in(path: Path, tmp: Path, board: Board, clock_ns: float, lab_impl: str, backend: str):
     from qonnx.core.modelwrapper import ModelWrapper
 
     import bnnforge.finn_flow.ops  # noqa: F401
     from bnnforge.finn_flow import build as buildlib
 
-    path = Path(model_or_build)
-    if not path.exists():
-        raise FoldError(f"{path} not found")
-    tmp = Path(tempfile.mkdtemp(prefix="bnnforge-fold-"))
     opts = buildlib.BuildOptions(model=path, board=board, out=tmp, clock_ns=clock_ns, lab_impl=lab_impl,
                                  backend=backend)
     # the steps run here do not read FINN's build config (importing it alone takes 0.4 s)

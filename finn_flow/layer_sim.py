@@ -10,6 +10,7 @@ says it must output.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tempfile
 from pathlib import Path
@@ -56,12 +57,13 @@ def simulate_model(model, backend: str, inputs: list[np.ndarray], stall=0.0, wav
     from qonnx.custom_op.registry import getCustomOp
 
     inst = getCustomOp(model.graph.node[0])
-    nodesim.prepare(inst, model, backend, Path(work_dir or tempfile.mkdtemp(prefix="bnnforge-layer-")) / "code")
-    if backend == "hls":
-        return nodesim.simulate_cpp(inst, inputs), None
-    run = nodesim.simulate_rtl(inst, inputs, stall=stall, seed=seed, waves=waves, reset_test=reset_test,
-                               work_dir=Path(work_dir) / "sim" if work_dir else None)
-    return run.outputs, run
+    with contextlib.nullcontext(work_dir) if work_dir else tempfile.TemporaryDirectory(prefix="bnnforge-layer-") as w:
+        nodesim.prepare(inst, model, backend, Path(w) / "code")
+        if backend == "hls":
+            return nodesim.simulate_cpp(inst, inputs), None
+        run = nodesim.simulate_rtl(inst, inputs, stall=stall, seed=seed, waves=waves, reset_test=reset_test,
+                                   work_dir=Path(work_dir) / "sim" if work_dir else None)
+        return run.outputs, run
 
 
 def simulate_params(params, backend: str, inputs_nchw: list[np.ndarray], **kw):

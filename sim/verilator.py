@@ -158,7 +158,11 @@ def run(design: Design, phases: list[Phase], stall=0.0, seed: int = 1, waves: bo
     out = json.loads((work / "tb_out.json").read_text())
     results = [PhaseResult(r["beats"], r["cycles"], r.get("first_in"), r.get("aborted", False)) for r in out["phases"]]
     fst = work / "dump.fst"
-    return results, (fst if waves and fst.exists() else None)
+    if waves and fst.exists():
+        return results, fst
+    if not work_dir:  # a scratch folder of a passed run (a failed run keeps its log for the message above)
+        shutil.rmtree(work, ignore_errors=True)
+    return results, None
 
 
 def steady_cycles_per_frame(result: PhaseResult, port: str, frames: int) -> float | None:
