@@ -248,8 +248,10 @@ module lab_binarizer #(
   assign centre_col  = tap[P][EW-2-:CW];
 
   // products of every lane p, window row i, window column j (zero for padding columns);
-  // narrow multipliers belong in LUTs, not DSP slices
-  (* use_dsp = "no" *) logic signed [ACC_BITS-1:0] prod[PE][KK];
+  // narrow multipliers belong in LUTs, not DSP slices; each multiplies at its natural width
+  // (IN_BITS x W_BITS) and is extended after: operands extended to ACC_BITS first make yosys
+  // build full-width multipliers inside the sum (twice the LUTs)
+  logic signed [ACC_BITS-1:0] prod[PE][KK];
   logic [KK*W_BITS-1:0] fold_w[PE];
   generate
     for (genvar p = 0; p < PE; p++) begin : g_lane
@@ -260,10 +262,13 @@ module lab_binarizer #(
         assign col_ok = (32'(centre_col) + j >= P) && (32'(centre_col) + j < W + P);
         /* verilator lint_on UNSIGNED */
         for (genvar i = 0; i < K; i++) begin : g_row
-          logic signed [ACC_BITS-1:0] x, w;
-          assign x = ACC_BITS'($signed(tap[K-1-j][i*XB+p*IN_BITS+:IN_BITS]));  // sign-extended
-          assign w = ACC_BITS'($signed(fold_w[p][(i*K+j)*W_BITS+:W_BITS]));
-          assign prod[p][i*K+j] = col_ok ? x * w : '0;
+          logic signed [IN_BITS-1:0] x;
+          logic signed [W_BITS-1:0] w;
+          (* use_dsp = "no" *) logic signed [IN_BITS+W_BITS-1:0] xw;
+          assign x = $signed(tap[K-1-j][i*XB+p*IN_BITS+:IN_BITS]);
+          assign w = $signed(fold_w[p][(i*K+j)*W_BITS+:W_BITS]);
+          assign xw = x * w;
+          assign prod[p][i*K+j] = col_ok ? ACC_BITS'(xw) : '0;
         end
       end
     end
