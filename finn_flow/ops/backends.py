@@ -107,6 +107,16 @@ class BnnforgeRTL:
 
     RTL_MODULE = ""
     RTL_DEPS: tuple[str, ...] = ("stream_out_fifo.sv",)
+    # LUTs per unit of each term of lut_terms(), least-squares fitted (non-negative, relative
+    # error) to yosys synth_xilinx counts of the core: `benchmarks/layer_rtl.py --fit`
+    LUT_PER_TERM: dict[str, float] = {}
+
+    def lut_terms(self) -> dict[str, float]:
+        """What the core's LUT count scales with, {term: amount} (e.g. product bits, LUTRAM)."""
+        raise NotImplementedError
+
+    def lut_estimation(self, fpgapart=None):
+        return int(round(sum(self.LUT_PER_TERM[k] * v for k, v in self.lut_terms().items())))
 
     @classmethod
     def rtl_sources(cls) -> tuple[str, ...]:

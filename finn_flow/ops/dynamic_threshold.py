@@ -197,6 +197,18 @@ class DynamicThreshold_rtl(BnnforgeRTL, DynamicThreshold, RTLBackend):
     """RTL backend: sim/rtl/dynamic_threshold.sv with the node's parameters."""
 
     RTL_MODULE = "dynamic_threshold"
+    LUT_PER_TERM = {"control": 80, "compare_bits": 1, "threshold_buffer_luts": 1, "frame_buffer_luts": 1}
+
+    def lut_terms(self):
+        """Comparators, the two threshold buffers (FOLD x PE*T_BITS LUTRAM each) and the frame
+        buffers when they are in LUTRAM."""
+        pe = self.get_nodeattr("PE")
+        a, t = self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth()
+        fold = self.get_nodeattr("NumChannels") // pe
+        banks, width, depth = self.frame_buffer_shape()
+        return {"control": 1, "compare_bits": pe * max(a, t),
+                "threshold_buffer_luts": 2 * memory_cost(pe * t, fold, "distributed")[0],
+                "frame_buffer_luts": banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[0]}
 
     def rtl_parameters(self, model):
         return self.dyn_params().rtl_parameters()

@@ -258,6 +258,19 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
     """RTL backend: sim/rtl/lab_binarizer.sv with the node's parameters ($readmemh ROMs)."""
 
     RTL_MODULE = "lab_binarizer"
+    LUT_PER_TERM = {"control": 100, "product_bits": 1, "sum_bits": 1, "compare_bits": 1, "rom_bits": 1,
+                    "memory_luts": 1}
+
+    def lut_terms(self):
+        """K*K products per PE lane (IN_BITS x W_BITS), their sum and threshold compare at the
+        accumulator width, the weight/threshold ROMs (LUT logic) and the row banks and delay
+        line in LUTRAM."""
+        _, _, c = self._dims()
+        pe, k = self.get_nodeattr("PE"), self.get_nodeattr("KernelSize")
+        a, wb, acc = self._widths()
+        taps = k * k
+        return {"control": 1, "product_bits": pe * taps * a * wb, "sum_bits": pe * taps * acc, "compare_bits": pe * acc,
+                "rom_bits": pe * (taps * wb + acc) * math.ceil(c // pe / 64), "memory_luts": self._memory_cost()[0]}
 
     def rtl_parameters(self, model):
         return self.lab_params(model).rtl_parameters()

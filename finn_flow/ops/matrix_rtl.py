@@ -80,6 +80,26 @@ class _MatrixRTL(BnnforgeRTL):
             msgs.append(f"{self.onnx_node.name}: bnnforge's RTL embeds the weights (mem_mode internal_embedded)")
         return msgs
 
+    LUT_PER_TERM = {"control": 60, "xnor_lanes": 1, "product_bits": 1, "adder_tree_bits": 1, "accumulator_bits": 2,
+                    "threshold_compare_bits": 0.5, "weight_rom_luts": 1}
+
+    def lut_terms(self):
+        """PE x SIMD products (XNOR lanes, or multi-bit products in LUTs), the adder trees
+        over the product widths, the accumulators, the threshold comparators, and the weight
+        ROM when it is in LUTs."""
+        g = self.get_nodeattr
+        pe, simd = g("PE"), g("SIMD")
+        idt, wdt = self.get_input_datatype(0), self.get_input_datatype(1)
+        xnor = idt.name == wdt.name == "BIPOLAR" or ("binaryXnorMode" in self.get_nodeattr_types()
+                                                     and g("binaryXnorMode"))
+        leaf = 1 if xnor else (idt.bitwidth() + 1) + (wdt.bitwidth() + 1)  # the product's width
+        acc = self.get_accumulator_datatype().bitwidth() + 1
+        n_thresh = 0 if g("noActivation") else 2 ** self.get_output_datatype().bitwidth() - 1
+        return {"control": 1, "xnor_lanes": pe * simd if xnor else 0,
+                "product_bits": 0 if xnor else pe * simd * idt.bitwidth() * wdt.bitwidth(),
+                "adder_tree_bits": pe * simd * leaf, "accumulator_bits": pe * acc,
+                "threshold_compare_bits": pe * n_thresh * acc, "weight_rom_luts": self._rom_cost()[0]}
+
     def _thresholds(self, model) -> np.ndarray | None:
         """Thresholds (channels, steps) or None without activation."""
         if self.get_nodeattr("noActivation"):
@@ -144,23 +164,6 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
             mems["THRESHOLDS_FILE"] = self._thresholds_hex(model, self.rtl_parameters(model)["T_BITS"])
         return mems
 
-    def lut_estimation(self, fpgapart=None):
-        """PE x SIMD products (XNOR: one LUT per 3 lanes in the popcount; multi-bit: a LUT
-        array multiplier), the adder trees, accumulators, threshold comparators, and the
-        weight ROM when it is not in BRAM."""
-        g = self.get_nodeattr
-        pe, simd = g("PE"), g("SIMD")
-        a, w = self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth()
-        acc = self.get_accumulator_datatype().bitwidth() + 1
-        if g("binaryXnorMode"):
-            lanes = pe * simd * 1.0  # xnor + compressor tree
-        else:
-            lanes = pe * simd * (a * w + a + w)
-        adders = pe * acc * 2
-        n_thresh = 0 if g("noActivation") else 2 ** self.get_output_datatype().bitwidth() - 1
-        compare = pe * n_thresh * acc / 2
-        return int(60 + lanes + adders + compare + self._rom_cost()[0])
-
     def _rom_cost(self) -> tuple[int, int]:
         g = self.get_nodeattr
         depth = g("MH") // g("PE") * (g("MW") // g("SIMD"))
@@ -220,15 +223,6 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
         if not g("noActivation"):
             mems["THRESHOLDS_FILE"] = self._thresholds_hex(model, self.rtl_parameters(model)["T_BITS"])
         return mems
-
-    def lut_estimation(self, fpgapart=None):
-        g = self.get_nodeattr
-        pe, simd = g("PE"), g("SIMD")
-        a, w = self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth()
-        acc = self.get_accumulator_datatype().bitwidth() + 1
-        lanes = pe * simd * (a * w + a + w)
-        n_thresh = 0 if g("noActivation") else 2 ** self.get_output_datatype().bitwidth() - 1
-        return int(60 + lanes + pe * acc * 2 + pe * n_thresh * acc / 2 + self._rom_cost()[0])
 
     def _rom_cost(self) -> tuple[int, int]:
         g = self.get_nodeattr

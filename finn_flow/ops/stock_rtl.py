@@ -43,9 +43,11 @@ class Pool_rtl(BnnforgeRTL, Pool, RTLBackend):
         return dict(PE=self.get_nodeattr("PE"), BITS=dt.bitwidth(), SIGNED=_kind(dt)["signed"],
                     KK=int(np.prod(self.get_nodeattr("KernelSize"))))
 
-    def lut_estimation(self, fpgapart=None):
-        """A comparator and a register per lane, plus control."""
-        return 30 + self.get_nodeattr("PE") * 2 * self.get_input_datatype().bitwidth()
+    LUT_PER_TERM = {"control": 30, "lane_bits": 2}
+
+    def lut_terms(self):
+        """A comparator and a register per lane bit, plus control."""
+        return {"control": 1, "lane_bits": self.get_nodeattr("PE") * self.get_input_datatype().bitwidth()}
 
     def bram_estimation(self, fpgapart=None):
         return 0
@@ -72,9 +74,12 @@ class DuplicateStreams_rtl(BnnforgeRTL, DuplicateStreams, RTLBackend):
         return {f"out{i}_V_{s}": ("1'b0" if s == "TREADY" else "") for i in range(n, self.CORE_OUTPUTS)
                 for s in ("TDATA", "TVALID", "TREADY")}
 
-    def lut_estimation(self, fpgapart=None):
-        width = self.get_instream_width()
-        return 10 + self.get_nodeattr("NumOutputStreams") * (lutram_luts(width, 2) + 6)
+    LUT_PER_TERM = {"control": 10, "output_bits": 2, "outputs": 6}
+
+    def lut_terms(self):
+        """A 2-beat FIFO per output (its data bits and handshake)."""
+        n = self.get_nodeattr("NumOutputStreams")
+        return {"control": 1, "output_bits": n * self.get_instream_width(), "outputs": n}
 
     def bram_estimation(self, fpgapart=None):
         return 0
@@ -100,11 +105,13 @@ class GlobalAccPool_rtl(BnnforgeRTL, GlobalAccPool, RTLBackend):
         """NPIX * C/PE: the output overlaps the last pixel (FINN's HLS adds C/PE cycles)."""
         return self._npix() * self.get_nodeattr("NumChannels") // self.get_nodeattr("PE")
 
-    def lut_estimation(self, fpgapart=None):
+    LUT_PER_TERM = {"control": 30, "sum_bits": 1, "accumulator_ram_luts": 1}
+
+    def lut_terms(self):
         """An adder per lane and the accumulator memory (C/PE words of PE sums, LUTRAM)."""
         pe, obits = self.get_nodeattr("PE"), self.get_output_datatype().bitwidth()
         fold = self.get_nodeattr("NumChannels") // pe
-        return 30 + pe * obits + lutram_luts(pe * obits, fold)
+        return {"control": 1, "sum_bits": pe * obits, "accumulator_ram_luts": lutram_luts(pe * obits, fold)}
 
     def bram_estimation(self, fpgapart=None):
         return 0
@@ -126,11 +133,14 @@ class LabelSelect_rtl(BnnforgeRTL, LabelSelect, RTLBackend):
         vectors = int(np.prod(self.get_nodeattr("numInputVectors")))
         return vectors * max(self.get_nodeattr("Labels") // self.get_nodeattr("PE"), self.get_nodeattr("K"))
 
-    def lut_estimation(self, fpgapart=None):
+    LUT_PER_TERM = {"control": 40, "compare_bits": 1, "rank_mux_bits": 1}
+
+    def lut_terms(self):
         """Pairwise comparators between the K kept and PE new entries, and the rank muxes."""
         k, pe, bits = self.get_nodeattr("K"), self.get_nodeattr("PE"), self.get_input_datatype().bitwidth()
         n = k + pe
-        return 40 + n * (n - 1) // 2 * bits + k * n * (bits + self.get_output_datatype().bitwidth())
+        return {"control": 1, "compare_bits": n * (n - 1) // 2 * bits,
+                "rank_mux_bits": k * n * (bits + self.get_output_datatype().bitwidth())}
 
     def bram_estimation(self, fpgapart=None):
         return 0
@@ -196,12 +206,15 @@ class _ElementwiseRTL(BnnforgeRTL):
             return {}
         return {"in1_V_TDATA": "'0", "in1_V_TVALID": "1'b0", "in1_V_TREADY": ""}
 
-    def lut_estimation(self, fpgapart=None):
+    LUT_PER_TERM = {"control": 20, "multiplier_bits": 1, "lane_bits": 1}
+
+    def lut_terms(self):
+        """Per lane: a LUT multiplier (Mul) or an adder, and the output register."""
         a, b = self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth()
         o = self.get_output_datatype().bitwidth()
         pe = self.get_nodeattr("PE")
-        lane = a * b if self.OP == 1 else max(a, b)  # a LUT multiplier, or an adder
-        return 20 + pe * (lane + o)
+        return {"control": 1, "multiplier_bits": pe * a * b if self.OP == 1 else 0,
+                "lane_bits": pe * (max(a, b) + o)}
 
     def bram_estimation(self, fpgapart=None):
         return 0
