@@ -19,7 +19,7 @@ import numpy as np
 
 import bnnforge.finn_flow.ops  # noqa: F401  (registers bnnforge's classes with FINN)
 from bnnforge.finn_flow import nodesim, reference, registry, stitch
-from bnnforge.sim import harness
+from bnnforge.sim import harness, verilator
 
 
 @dataclasses.dataclass
@@ -254,6 +254,7 @@ def run_network(build_dir: Path, run_dir: Path | None = None, input_path: Path |
     run from reset), every output compared exactly with the reference when there is one."""
     build_dir = Path(build_dir)
     rtl_dir = build_dir / "rtl"
+    verilator.check_stall(stall)
     _load(rtl_dir)  # a clear error before any work
     model, _ = reference.latest_model(build_dir)
     x, want, source = run_images(build_dir, run_dir, input_path, images)

@@ -34,6 +34,10 @@ DEEP_CAP = 1 << 15  # a FIFO deeper than this would not be built: the deep run c
 SIZING_FRAMES = 3
 MAX_ROUNDS = 6
 SHRINK_FACTORS = (1 / 64, 1 / 8, 1 / 2)
+# pacing limit: a design that takes 1000x the input beats' cycles per frame is still paced at
+# 1/1000 of the full input rate (capping lower let the input run ahead of slow designs and the
+# first FIFOs fill with whole frames)
+MAX_RATE_GAP = 0.999
 
 
 class SizingError(RuntimeError):
@@ -97,7 +101,8 @@ def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int
     set_depths(scratch, {n: s.deep for n, s in sizes.items()}, part, clock_ns, work / "code")
     deep, _ = _run(scratch, work / "deep", x, 0.0, part, clock_ns)
     in_beats = len(netsim.input_beats(scratch, x[:1]))
-    rate_gap = max(0.0, min(0.9, 1.0 - in_beats / deep.cycles_per_frame))
+    # the input at the design's own rate: a gap before a beat with this probability per cycle
+    rate_gap = max(0.0, min(MAX_RATE_GAP, 1.0 - in_beats / deep.cycles_per_frame))
     paced, _ = _run(scratch, work / "deep", x, rate_gap, part, clock_ns)
     for name, s in sizes.items():
         s.peak = paced.fifo_max.get(name, 0)
