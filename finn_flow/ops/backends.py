@@ -35,10 +35,18 @@ def lutram_luts(width_bits: int, depth: int) -> int:
     return math.ceil(depth / 64) * width_bits * 2 if depth > 0 else 0
 
 
+def resolve_ram_style(width_bits: int, depth: int, ram_style: str) -> str:
+    """"block" or "distributed": FINN's ram_style with "auto" decided here, once, so that the
+    estimates and the RTL's memory attributes (what yosys and Vivado build) agree."""
+    if ram_style != "auto":
+        return ram_style
+    small = depth <= LUTRAM_DEPTH_LIMIT or width_bits * depth <= LUTRAM_BITS_LIMIT
+    return "distributed" if small else "block"
+
+
 def memory_cost(width_bits: int, depth: int, ram_style: str) -> tuple[int, int]:
     """(LUT, BRAM18) of one memory under FINN's ram_style convention."""
-    small = depth <= LUTRAM_DEPTH_LIMIT or width_bits * depth <= LUTRAM_BITS_LIMIT
-    if ram_style == "distributed" or (ram_style == "auto" and small):
+    if resolve_ram_style(width_bits, depth, ram_style) == "distributed":
         return lutram_luts(width_bits, depth), 0
     return 0, bram18_count(width_bits, depth)
 

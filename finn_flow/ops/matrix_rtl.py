@@ -21,7 +21,7 @@ from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU
 
 from bnnforge.finn_flow.layer_params import hex_lines, signed_bits_for
-from bnnforge.finn_flow.ops.backends import BnnforgeRTL, memory_cost
+from bnnforge.finn_flow.ops.backends import BnnforgeRTL, memory_cost, resolve_ram_style
 
 KIND_UNSIGNED, KIND_SIGNED, KIND_BIPOLAR = 0, 1, 2
 
@@ -113,14 +113,15 @@ class _MatrixRTL(BnnforgeRTL):
         t = self._thresholds(model)
         odt = self.get_output_datatype()
         params = dict(ACC_BITS=signed_bits_for(acc_lo, acc_hi), OUT_BITS=odt.bitwidth(),
-                      RAM_STYLE=self.get_nodeattr("ram_style"))
+                      RAM_STYLE=resolve_ram_style(*self._rom_shape(), self.get_nodeattr("ram_style")))
         if t is None:
-            return {**params, "N_THRESH": 0, "T_BITS": 2, "ACT_VAL": 0, "RAM_STYLE_THRESH": "auto"}
+            return {**params, "N_THRESH": 0, "T_BITS": 2, "ACT_VAL": 0, "RAM_STYLE_THRESH": "distributed"}
         if not np.array_equal(t, np.round(t)):
             raise ValueError(f"{self.onnx_node.name}: thresholds must be integers (RoundAndClipThresholds)")
         act = 0 if odt.name == "BIPOLAR" else self.get_nodeattr("ActVal")  # BIPOLAR: bit 1 = one step reached
+        # the estimates count the threshold ROM as LUT logic: "auto" is "distributed" (VVAU has no such attribute)
         thresh_style = (self.get_nodeattr("ram_style_thresholds") if "ram_style_thresholds" in self.get_nodeattr_types()
-                        else "auto")  # VVAU has no such attribute
+                        else "auto").replace("auto", "distributed")
         return {**params, "N_THRESH": t.shape[1], "T_BITS": signed_bits_for(int(t.min()), int(t.max())),
                 "ACT_VAL": act, "RAM_STYLE_THRESH": thresh_style}
 
@@ -164,11 +165,13 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
             mems["THRESHOLDS_FILE"] = self._thresholds_hex(model, self.rtl_parameters(model)["T_BITS"])
         return mems
 
-    def _rom_cost(self) -> tuple[int, int]:
+    def _rom_shape(self) -> tuple[int, int]:
+        """(width bits, depth) of the weight ROM."""
         g = self.get_nodeattr
-        depth = g("MH") // g("PE") * (g("MW") // g("SIMD"))
-        width = g("PE") * g("SIMD") * self.get_input_datatype(1).bitwidth()
-        return memory_cost(width, depth, g("ram_style"))
+        return g("PE") * g("SIMD") * self.get_input_datatype(1).bitwidth(), g("MH") // g("PE") * (g("MW") // g("SIMD"))
+
+    def _rom_cost(self) -> tuple[int, int]:
+        return memory_cost(*self._rom_shape(), self.get_nodeattr("ram_style"))
 
     def bram_estimation(self, fpgapart=None):
         return self._rom_cost()[1]
@@ -224,12 +227,14 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
             mems["THRESHOLDS_FILE"] = self._thresholds_hex(model, self.rtl_parameters(model)["T_BITS"])
         return mems
 
-    def _rom_cost(self) -> tuple[int, int]:
+    def _rom_shape(self) -> tuple[int, int]:
+        """(width bits, depth) of the weight ROM."""
         g = self.get_nodeattr
         kk = math.prod(g("Kernel"))
-        depth = g("Channels") // g("PE") * (kk // g("SIMD"))
-        width = g("PE") * g("SIMD") * self.get_input_datatype(1).bitwidth()
-        return memory_cost(width, depth, g("ram_style"))
+        return g("PE") * g("SIMD") * self.get_input_datatype(1).bitwidth(), g("Channels") // g("PE") * (kk // g("SIMD"))
+
+    def _rom_cost(self) -> tuple[int, int]:
+        return memory_cost(*self._rom_shape(), self.get_nodeattr("ram_style"))
 
     def bram_estimation(self, fpgapart=None):
         return self._rom_cost()[1]
