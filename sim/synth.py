@@ -53,6 +53,12 @@ def classify(cells: dict[str, int]) -> CellCounts:
     )
 
 
+# Vivado builds a ROM marked rom_style "distributed" as LUT logic; yosys's xilinx flow maps
+# "distributed" memories to LUTRAM only, which cannot hold a ROM, and stops with "no valid
+# mapping found for memory": such ROMs are marked "logic", yosys's name for a LUT ROM
+DISTRIBUTED_ROMS_AS_LOGIC = 'setattr -set rom_style "logic" -set ram_style "logic" a:rom_style=distributed'
+
+
 def synth(sources: list[Path], top: str, family: str = "xc7", data_files: list[Path] = (),
           work_dir: Path | None = None) -> CellCounts:
     """yosys synth_xilinx of ``top`` (sources in dependency order); memory files are copied
@@ -66,7 +72,8 @@ def synth(sources: list[Path], top: str, family: str = "xc7", data_files: list[P
         shutil.copy(f, work / Path(f).name)
     reads = "".join(f"read_verilog {'-sv ' if Path(src).suffix == '.sv' else ''}{src}; " for src in sources)
     script = (
-        f"{reads}synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf -nodsp; "
+        f"{reads}hierarchy -top {top}; {DISTRIBUTED_ROMS_AS_LOGIC}; "
+        f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf -nodsp; "
         f"tee -q -o {work / 'stat.json'} stat -json"
     )
     out = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=work)
@@ -94,6 +101,7 @@ def synth_hierarchy(sources: list[Path], top: str, family: str = "xc7", work_dir
         shutil.copy(f, work / Path(f).name)
     files = " ".join(str(Path(s).resolve()) for s in sources)
     script = (f"read_slang -j 1 --allow-use-before-declare --best-effort-hierarchy {files} --top {top}\n"
+              f"{DISTRIBUTED_ROMS_AS_LOGIC}\n"
               f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -nodsp\n"
               f"tee -q -o {work / 'stat.json'} stat -json\n")
     (work / "synth.ys").write_text(script)

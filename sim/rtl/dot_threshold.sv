@@ -142,8 +142,13 @@ module dot_threshold #(
         logic [TB-1:0] trom[NF];
         initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
         always_ff @(posedge clk) s3_t <= trom[s2_nf];
-      end else begin : g_trom
-        (* rom_style = RAM_STYLE_THRESH, ram_style = RAM_STYLE_THRESH *) logic [TB-1:0] trom[NF];
+      end else if (RAM_STYLE_THRESH == "block") begin : g_trom_block
+        // literal attribute values: a parameter's value reaches some frontends (slang) as bits
+        (* rom_style = "block", ram_style = "block" *) logic [TB-1:0] trom[NF];
+        initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
+        always_ff @(posedge clk) s3_t <= trom[s2_nf];
+      end else begin : g_trom_distributed
+        (* rom_style = "distributed", ram_style = "distributed" *) logic [TB-1:0] trom[NF];
         initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
         always_ff @(posedge clk) s3_t <= trom[s2_nf];
       end

@@ -168,9 +168,16 @@ module mvau #(
       initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
       always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
     end else begin : g_wrom
-      (* rom_style = RAM_STYLE, ram_style = RAM_STYLE *) logic [WB-1:0] wrom[WDEPTH];
-      initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
-      always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
+      // literal attribute values: a parameter's value reaches some frontends (slang) as bits
+      if (RAM_STYLE == "block") begin : g_block
+        (* rom_style = "block", ram_style = "block" *) logic [WB-1:0] wrom[WDEPTH];
+        initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
+        always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
+      end else begin : g_distributed
+        (* rom_style = "distributed", ram_style = "distributed" *) logic [WB-1:0] wrom[WDEPTH];
+        initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
+        always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
+      end
     end
   endgenerate
 
