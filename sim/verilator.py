@@ -74,10 +74,13 @@ def first_errors(log: str, lines: int = 12) -> str:
 def build(design: Design, waves: bool = False) -> Path:
     """Verilate and compile ``design`` (cached); returns the build folder.
     Warnings are fatal: the sources must be lint clean (control files hold the waivers)."""
+    from cocotb_tools.config import libs_dir
     from cocotb_tools.runner import get_runner
 
     toolenv.apply_to_current_process()
-    bdir = toolenv.cache_dir("rtl") / f"{design.top}-{design.key(waves)}"
+    # the executable loads cocotb's VPI library from this installation's path (its RUNPATH):
+    # a build cached by another checkout or virtualenv must not be reused
+    bdir = toolenv.cache_dir("rtl") / f"{design.top}-{design.key(waves, str(libs_dir))}"
     if (bdir / design.top).exists():
         return bdir
     if bdir.exists():  # an earlier, failed or interrupted build
