@@ -297,7 +297,7 @@ def readme(design: StitchedDesign) -> str:
 class NetworkSynthesis:
     layers: dict  # node -> CellCounts (the node's generated top and everything below it)
     total: object  # CellCounts of the whole accelerator
-    estimates: dict  # node -> {"LUT": ..., "BRAM_18K": ...} from the build's FINN estimate report
+    estimates: dict  # node -> {"LUT": ..., "BRAM_18K": ...}: each node class's estimate on the stitched graph
     budget: dict  # the board's {"LUT", "FF", "BRAM18", "DSP"}
     family: str
 
@@ -307,12 +307,17 @@ class NetworkSynthesis:
         return all(used <= self.budget[k] for k, used in (("LUT", t.lut + t.lutram), ("FF", t.ff),
                                                            ("BRAM18", t.bram18), ("DSP", t.dsp)) if k in self.budget)
 
+    @property
+    def estimate_total(self) -> dict:
+        return {k: sum(e.get(k, 0) for e in self.estimates.values()) for k in ("LUT", "BRAM_18K")}
+
     def to_json(self) -> dict:
         def counts(c):
             return {"LUT": c.lut, "LUTRAM": c.lutram, "FF": c.ff, "CARRY": c.carry, "BRAM18": c.bram18, "DSP": c.dsp}
 
         return {"family": self.family, "layers": {n: counts(c) for n, c in self.layers.items()},
-                "total": counts(self.total), "budget": self.budget, "fits": self.fits, "estimates": self.estimates}
+                "total": counts(self.total), "budget": self.budget, "fits": self.fits, "estimates": self.estimates,
+                "estimate_total": self.estimate_total}
 
     def table(self, board_name: str) -> str:
         head = f"{'layer':<34} {'LUT':>8} {'LUTRAM':>7} {'FF':>8} {'BRAM18':>7} {'est. LUT':>9} {'est. BRAM':>9}"
@@ -323,7 +328,9 @@ class NetworkSynthesis:
             est_bram = f"{e['BRAM_18K']:.1f}" if "BRAM_18K" in e else "-"
             lines.append(f"{node:<34} {c.lut:>8} {c.lutram:>7} {c.ff:>8} {c.bram18:>7.1f} {est_lut:>9} {est_bram:>9}")
         t = self.total
-        lines += ["-" * len(head), f"{'total (whole design)':<34} {t.lut:>8} {t.lutram:>7} {t.ff:>8} {t.bram18:>7.1f}"]
+        et = self.estimate_total
+        lines += ["-" * len(head), f"{'total (whole design)':<34} {t.lut:>8} {t.lutram:>7} {t.ff:>8} {t.bram18:>7.1f} "
+                                   f"{et['LUT']:>9.0f} {et['BRAM_18K']:>9.1f}"]
         b = self.budget
         lines.append(f"{board_name} budget: LUT {t.lut + t.lutram} / {b['LUT']}, FF {t.ff} / {b['FF']}, "
                      f"BRAM18 {t.bram18:.1f} / {b['BRAM18']}, DSP {t.dsp} / {b['DSP']}: "
@@ -352,9 +359,14 @@ def synth_network(build_dir: Path, board, family: str | None = None, work_dir: P
         key = next((m for m in modules if m == node or m.startswith(f"{node}$")), None)
         if key is not None:
             layers[node] = modules[key]
-    est_path = Path(build_dir) / "report" / "estimate_layer_resources.json"
-    estimates = json.loads(est_path.read_text()) if est_path.exists() else {}
-    estimates.pop("total", None)
+    # every node's estimate on the stitched graph: the width converters and FIFOs the rtl stage
+    # added (and sized) are hardware too
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge.finn_flow import reference
+
+    model, _ = reference.latest_model(build_dir)
+    estimates = {n.name: getCustomOp(n).node_res_estimation(board.part) for n in model.graph.node if n.name in layers}
     r = board.resources
     budget = {"LUT": r["LUT"], "FF": r.get("FF", 0), "BRAM18": board.bram18, "DSP": r.get("DSP", 0)}
     return NetworkSynthesis(layers, total, estimates, budget, family)
