@@ -66,9 +66,6 @@ IGNORED_ATTRS = {"code_gen_dir_ipgen", "code_gen_dir_cppsim", "ipgen_path", "ip_
 STREAM_ONLY_ATTRS = {"StreamingFIFO": {"folded_shape", "normal_shape"},
                      "StreamingDataWidthConverter": {"inShape", "outShape"}}
 # physical LUTs of yosys's LUTRAM cells (7-series / UltraScale+ slices)
-LUTRAM_LUTS = {"RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "RAM512X1S": 8, "RAM32X1D": 2,
-               "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8, "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8,
-               "SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1}
 
 
 # --- builds ---------------------------------------------------------------------------------
@@ -389,9 +386,10 @@ def fit(rows: list[dict]) -> dict[str, dict]:
 
 def lut_total(m: dict) -> float:
     """Physical LUTs of a measurement: LUT1..6 and INV cells plus the LUTs of LUTRAM cells."""
-    y, cells = m["yosys"], m["cells"]
-    return float(y["lut"] + sum(n * LUTRAM_LUTS.get(c, 1) for c, n in cells.items()
-                                if c.startswith(("RAM", "SRL")) and not c.startswith("RAMB")))
+    from bnnforge.sim import synth
+
+    counts = synth.classify(m["cells"])
+    return float(counts.lut + counts.lutram)
 
 
 def summarize(rows: list[dict]) -> list[dict]:

@@ -23,7 +23,7 @@ FAMILIES = ("xc7", "xcup")
 @dataclasses.dataclass
 class CellCounts:
     lut: int  # LUT1..LUT6 + INV
-    lutram: int  # LUTs used as memory (RAM32M/RAM64M/RAMxxX1D/SRL)
+    lutram: int  # LUTs used as memory or shift registers (LUTRAM_LUTS per RAM32M/RAM64M/.../SRL cell)
     ff: int
     carry: int
     bram18: float  # in BRAM_18K units (a RAMB36 counts 2)
@@ -37,13 +37,20 @@ class CellCounts:
         return d
 
 
+# LUTs per LUTRAM / shift-register primitive (a RAM64M is four LUTs of one slice)
+LUTRAM_LUTS = {"RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "RAM512X1S": 8, "RAM32X1D": 2,
+               "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8, "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8,
+               "SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1}
+
+
 def classify(cells: dict[str, int]) -> CellCounts:
     def total(pred):
         return sum(n for name, n in cells.items() if pred(name))
 
     return CellCounts(
         lut=total(lambda c: c.startswith("LUT") or c == "INV"),
-        lutram=total(lambda c: c.startswith("RAM") and not c.startswith("RAMB") or c.startswith("SRL")),
+        lutram=sum(n * LUTRAM_LUTS.get(c, 1) for c, n in cells.items()
+                   if c.startswith(("RAM", "SRL")) and not c.startswith("RAMB")),
         ff=total(lambda c: c[:2] in ("FD", "LD")),
         carry=total(lambda c: c.startswith("CARRY")),
         bram18=total(lambda c: c.startswith("RAMB18")) + 2 * total(lambda c: c.startswith("RAMB36")),
