@@ -71,7 +71,6 @@ module lab_binarizer #(
   end
 
   // --- input side: write row banks ---------------------------------------------------
-  logic [XB-1:0] bank[K][DEPTH];
   logic [FW-1:0] in_fold;
   logic [CW-1:0] in_col;
   logic [RW-1:0] in_row;
@@ -84,9 +83,6 @@ module lab_binarizer #(
   assign in0_V_TREADY = ap_rst_n && (lead < LW'(LEAD_MAX) || rd_fire);
   assign in_fire = in0_V_TVALID && in0_V_TREADY;
 
-  always_ff @(posedge ap_clk) begin
-    if (in_fire) bank[in_slot][AW'(in_col) * AW'(FOLD) + AW'(in_fold)] <= in0_V_TDATA[XB-1:0];
-  end
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
@@ -188,9 +184,23 @@ module lab_binarizer #(
   logic [FW-1:0] step_fold;
   assign step_fold = rd_fire ? rd_fold : bub_fold;
 
-  always_ff @(posedge ap_clk) begin
-    for (int b = 0; b < K; b++) s1_word[b] <= bank[b][AW'(rd_col) * AW'(FOLD) + AW'(rd_fold)];
-  end
+  // K separate memories (one write port, selected by the slot; one registered read port
+  // each): a two-dimensional array written at a variable first index is not inferred as
+  // memory by every synthesis frontend
+  logic [AW-1:0] wr_addr, rd_addr;
+  assign wr_addr = AW'(in_col) * AW'(FOLD) + AW'(in_fold);
+  assign rd_addr = AW'(rd_col) * AW'(FOLD) + AW'(rd_fold);
+  generate
+    for (genvar b = 0; b < K; b++) begin : g_bank
+      logic [XB-1:0] bank[DEPTH];
+      logic [XB-1:0] word;
+      always_ff @(posedge ap_clk) begin
+        if (in_fire && in_slot == SW'(b)) bank[wr_addr] <= in0_V_TDATA[XB-1:0];
+        word <= bank[rd_addr];
+      end
+      assign s1_word[b] = word;
+    end
+  endgenerate
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) s1_valid <= 1'b0;
     else s1_valid <= issue;
