@@ -356,28 +356,31 @@ def describe(entry) -> str:
 
 
 def fit(rows: list[dict]) -> dict[str, dict]:
-    """Per bnnforge layer type: the LUT_PER_TERM coefficients (non-negative) that minimize the
-    squared relative error of sum(coefficient * lut_terms()) against the yosys LUT counts of
-    the measured configurations, and the mean relative error before and after."""
+    """Per class that owns a LUT_PER_TERM table (MVAU and VVAU share one: one datapath): the
+    coefficients (non-negative) that minimize the squared relative error of
+    sum(coefficient * lut_terms()) against the yosys LUT counts of the measured
+    configurations, and the mean relative error before and after."""
     from scipy.optimize import nnls
 
+    groups: dict[type, list] = {}
+    for r in rows:
+        if r["op"] in OUR_OPS:
+            inst = load_node(r)[2]
+            owner = next(k for k in type(inst).__mro__ if "LUT_PER_TERM" in vars(k))
+            groups.setdefault(owner, []).append((r, inst))
     out = {}
-    for op in OUR_OPS:
-        rs = [r for r in rows if r["op"] == op]
-        if not rs:
-            continue
-        insts = [load_node(r)[2] for r in rs]
-        names = list(insts[0].lut_terms())
-        terms = np.array([[float(inst.lut_terms()[n]) for n in names] for inst in insts])
-        y = np.array([r["LUT"] for r in rs])
+    for owner, pairs in groups.items():
+        names = list(owner.LUT_PER_TERM)
+        terms = np.array([[float(inst.lut_terms()[n]) for n in names] for _, inst in pairs])
+        y = np.array([r["LUT"] for r, _ in pairs])
         used = terms.any(axis=0)  # a term that is zero everywhere here keeps its coefficient
-        coef, _ = nnls(terms[:, used] / y[:, None], np.ones(len(rs)))
-        new = dict(type(insts[0]).LUT_PER_TERM)
+        coef, _ = nnls(terms[:, used] / y[:, None], np.ones(len(pairs)))
+        new = dict(owner.LUT_PER_TERM)
         new.update({n: round(float(c), 3) for n, c in zip(np.array(names)[used], coef)})
         est = terms @ np.array([new[n] for n in names])
-        out[op] = {"configs": len(rs), "LUT_PER_TERM": new,
-                   "err_before": float(np.mean([abs(r["est"]["LUT"] - r["LUT"]) / r["LUT"] for r in rs])),
-                   "err_after": float(np.mean(np.abs(est - y) / y))}
+        out[owner.__name__] = {"configs": len(pairs), "LUT_PER_TERM": new,
+                               "err_before": float(np.mean([abs(r["est"]["LUT"] - r["LUT"]) / r["LUT"] for r, _ in pairs])),
+                               "err_after": float(np.mean(np.abs(est - y) / y))}
     return out
 
 

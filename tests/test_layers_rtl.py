@@ -98,3 +98,23 @@ def test_broken_variant_is_caught(name, tmp_path, monkeypatch):
     except verilator.SimRunError:  # lost beats: the testbench reports a deadlock
         caught = True
     assert caught, f"broken variant '{name}' passed"
+
+
+# bnnforge cores small enough for a quick synthesis; their LUT model is fitted to yosys
+# (benchmarks/layer_rtl.py --fit), so a change to a core or to its terms shows here
+ESTIMATE_CASES = ("MVAU/xnor_bit", "MVAU/pixels_bipolar", "VVAU", "GlobalAccPool", "DuplicateStreams", "Pool")
+LUT_TOLERANCE = 0.35
+
+
+@pytest.mark.parametrize("op", ESTIMATE_CASES)
+def test_lut_estimate_tracks_yosys(op, tmp_path):
+    from bnnforge.finn_flow.layer_sim import synth_node_of
+
+    model, _ = CASES[op](np.random.default_rng(1))
+    rtl = specialize(model)
+    node = rtl.graph.node[0]
+    inst = getCustomOp(node)
+    counts = synth_node_of(rtl, node, "xc7", tmp_path)
+    lut = counts.lut + counts.lutram
+    assert abs(inst.lut_estimation() - lut) <= LUT_TOLERANCE * lut, (op, inst.lut_estimation(), lut)
+    assert counts.bram18 == inst.bram_estimation(), (op, counts.bram18, inst.bram_estimation())
