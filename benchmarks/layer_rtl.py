@@ -492,6 +492,7 @@ def main():
     ap.add_argument("--yosys-timeout", type=float, default=300,
                     help="seconds per configuration; slower ones are left out (default 300: yosys's ABC needs "
                          "many minutes for fully parallel layers)")
+    ap.add_argument("--ops", nargs="+", metavar="OP", help="only these layer types (e.g. VVAU Pool)")
     ap.add_argument("--estimates-only", action="store_true", help="no tools: report the cached measurements")
     ap.add_argument("--fit", action="store_true",
                     help="print the LUT_PER_TERM coefficients of bnnforge's layer types fitted to the measurements "
@@ -518,6 +519,8 @@ def main():
     cache_path = args.work / "measured.json"
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     rows, measured_now, timeouts = [], 0, []
+    if args.ops:
+        configs = {k: e for k, e in configs.items() if e["op"] in args.ops}
     for i, (key, entry) in enumerate(sorted(configs.items(), key=lambda kv: (kv[1]["op"], kv[0]))):
         entry["key"] = key
         h = sources_hash(entry)

@@ -197,7 +197,7 @@ class DynamicThreshold_rtl(BnnforgeRTL, DynamicThreshold, RTLBackend):
     """RTL backend: sim/rtl/dynamic_threshold.sv with the node's parameters."""
 
     RTL_MODULE = "dynamic_threshold"
-    LUT_PER_TERM = {"control": 80, "compare_bits": 1, "threshold_buffer_luts": 1, "frame_buffer_luts": 1}
+    LUT_PER_TERM = {"control": 196.512, "compare_bits": 0, "threshold_buffer_luts": 0.335, "frame_buffer_luts": 0.038}
 
     def lut_terms(self):
         """Comparators, the two threshold buffers (FOLD x PE*T_BITS LUTRAM each) and the frame

@@ -258,8 +258,8 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
     """RTL backend: sim/rtl/lab_binarizer.sv with the node's parameters ($readmemh ROMs)."""
 
     RTL_MODULE = "lab_binarizer"
-    LUT_PER_TERM = {"control": 100, "product_bits": 1, "sum_bits": 1, "compare_bits": 1, "rom_bits": 1,
-                    "memory_luts": 1}
+    LUT_PER_TERM = {"control": 318.736, "product_bits": 1.689, "sum_bits": 0.111, "compare_bits": 0,
+                    "rom_bits": 1.021, "memory_luts": 0}
 
     def lut_terms(self):
         """K*K products per PE lane (IN_BITS x W_BITS), their sum and threshold compare at the

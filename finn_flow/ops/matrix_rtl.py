@@ -21,7 +21,7 @@ from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU
 
 from bnnforge.finn_flow.layer_params import hex_lines, signed_bits_for
-from bnnforge.finn_flow.ops.backends import BnnforgeRTL, memory_cost, resolve_ram_style
+from bnnforge.finn_flow.ops.backends import BnnforgeRTL, lutram_luts, memory_cost, resolve_ram_style
 
 KIND_UNSIGNED, KIND_SIGNED, KIND_BIPOLAR = 0, 1, 2
 
@@ -80,8 +80,9 @@ class _MatrixRTL(BnnforgeRTL):
             msgs.append(f"{self.onnx_node.name}: bnnforge's RTL embeds the weights (mem_mode internal_embedded)")
         return msgs
 
-    LUT_PER_TERM = {"control": 60, "xnor_lanes": 1, "product_bits": 1, "adder_tree_bits": 1, "accumulator_bits": 2,
-                    "threshold_compare_bits": 0.5, "weight_rom_luts": 1}
+    LUT_PER_TERM = {"control": 64.468, "xnor_lanes": 2.874, "product_bits": 1.086, "adder_tree_bits": 0,
+                    "accumulator_bits": 1.667, "threshold_compare_bits": 0, "weight_rom_luts": 1.658,
+                    "input_buffer_luts": 0.288, "threshold_rom_bits": 0.752}
 
     def lut_terms(self):
         """PE x SIMD products (XNOR lanes, or multi-bit products in LUTs), the adder trees
@@ -93,12 +94,30 @@ class _MatrixRTL(BnnforgeRTL):
         xnor = idt.name == wdt.name == "BIPOLAR" or ("binaryXnorMode" in self.get_nodeattr_types()
                                                      and g("binaryXnorMode"))
         leaf = 1 if xnor else (idt.bitwidth() + 1) + (wdt.bitwidth() + 1)  # the product's width
-        acc = self.get_accumulator_datatype().bitwidth() + 1
+        # the RTL sizes its accumulator from the weights; without them, the datatypes' worst case
+        # (FINN's accDataType is INT32 until minimize_bit_width)
+        worst = self._dot_length() * max(abs(idt.min()), abs(idt.max())) * max(abs(wdt.min()), abs(wdt.max()))
+        acc = min(self.get_accumulator_datatype().bitwidth(), int(worst).bit_length() + 1) + 1
         n_thresh = 0 if g("noActivation") else 2 ** self.get_output_datatype().bitwidth() - 1
+        nf = self._channels() // pe
+        rom_width, rom_depth = self._rom_shape()
+        weight_rom = (rom_width * math.ceil(rom_depth / 64) if rom_depth > 1 else 0) \
+            if resolve_ram_style(rom_width, rom_depth, g("ram_style")) == "distributed" else 0
         return {"control": 1, "xnor_lanes": pe * simd if xnor else 0,
                 "product_bits": 0 if xnor else pe * simd * idt.bitwidth() * wdt.bitwidth(),
                 "adder_tree_bits": pe * simd * leaf, "accumulator_bits": pe * acc,
-                "threshold_compare_bits": pe * n_thresh * acc, "weight_rom_luts": self._rom_cost()[0]}
+                "threshold_compare_bits": pe * n_thresh * acc, "weight_rom_luts": weight_rom,
+                "input_buffer_luts": self._input_buffer_luts(),
+                # the threshold ROM (LUT logic: 64 words per LUT and bit; thresholds no wider than acc)
+                "threshold_rom_bits": pe * n_thresh * acc * math.ceil(nf / 64) if nf > 1 else 0}
+
+    def _input_buffer_luts(self) -> int:
+        """MVAU: the SF-deep input vector buffer re-read for every output fold (LUTRAM)."""
+        return 0
+
+    def _dot_length(self) -> int:
+        """Products summed into one output."""
+        raise NotImplementedError
 
     def _thresholds(self, model) -> np.ndarray | None:
         """Thresholds (channels, steps) or None without activation."""
@@ -142,6 +161,14 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
 
     def _weights(self, model) -> np.ndarray:
         return np.asarray(model.get_initializer(self.onnx_node.input[1]))
+
+    def _dot_length(self) -> int:
+        return self.get_nodeattr("MW")
+
+    def _input_buffer_luts(self) -> int:
+        g = self.get_nodeattr
+        sf, nf = g("MW") // g("SIMD"), g("MH") // g("PE")
+        return lutram_luts(g("SIMD") * self.get_input_datatype(0).bitwidth(), sf) if nf > 1 else 0
 
     def rtl_parameters(self, model):
         g = self.get_nodeattr
@@ -191,6 +218,9 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
 
     def _channels(self) -> int:
         return self.get_nodeattr("Channels")
+
+    def _dot_length(self) -> int:
+        return math.prod(self.get_nodeattr("Kernel"))
 
     def _kernel(self, model) -> np.ndarray:
         """(C, K*K) weights, k = kh*K + kw."""

@@ -43,7 +43,7 @@ class Pool_rtl(BnnforgeRTL, Pool, RTLBackend):
         return dict(PE=self.get_nodeattr("PE"), BITS=dt.bitwidth(), SIGNED=_kind(dt)["signed"],
                     KK=int(np.prod(self.get_nodeattr("KernelSize"))))
 
-    LUT_PER_TERM = {"control": 30, "lane_bits": 2}
+    LUT_PER_TERM = {"control": 24.231, "lane_bits": 1.639}
 
     def lut_terms(self):
         """A comparator and a register per lane bit, plus control."""
@@ -74,7 +74,7 @@ class DuplicateStreams_rtl(BnnforgeRTL, DuplicateStreams, RTLBackend):
         return {f"out{i}_V_{s}": ("1'b0" if s == "TREADY" else "") for i in range(n, self.CORE_OUTPUTS)
                 for s in ("TDATA", "TVALID", "TREADY")}
 
-    LUT_PER_TERM = {"control": 10, "output_bits": 2, "outputs": 6}
+    LUT_PER_TERM = {"control": 0, "output_bits": 0.68, "outputs": 10.09}
 
     def lut_terms(self):
         """A 2-beat FIFO per output (its data bits and handshake)."""
@@ -105,7 +105,7 @@ class GlobalAccPool_rtl(BnnforgeRTL, GlobalAccPool, RTLBackend):
         """NPIX * C/PE: the output overlaps the last pixel (FINN's HLS adds C/PE cycles)."""
         return self._npix() * self.get_nodeattr("NumChannels") // self.get_nodeattr("PE")
 
-    LUT_PER_TERM = {"control": 30, "sum_bits": 1, "accumulator_ram_luts": 1}
+    LUT_PER_TERM = {"control": 21.547, "sum_bits": 0, "accumulator_ram_luts": 1.545}
 
     def lut_terms(self):
         """An adder per lane and the accumulator memory (C/PE words of PE sums, LUTRAM)."""
@@ -133,7 +133,7 @@ class LabelSelect_rtl(BnnforgeRTL, LabelSelect, RTLBackend):
         vectors = int(np.prod(self.get_nodeattr("numInputVectors")))
         return vectors * max(self.get_nodeattr("Labels") // self.get_nodeattr("PE"), self.get_nodeattr("K"))
 
-    LUT_PER_TERM = {"control": 40, "compare_bits": 1, "rank_mux_bits": 1}
+    LUT_PER_TERM = {"control": 47.756, "compare_bits": 0, "rank_mux_bits": 0.42}
 
     def lut_terms(self):
         """Pairwise comparators between the K kept and PE new entries, and the rank muxes."""
@@ -206,7 +206,7 @@ class _ElementwiseRTL(BnnforgeRTL):
             return {}
         return {"in1_V_TDATA": "'0", "in1_V_TVALID": "1'b0", "in1_V_TREADY": ""}
 
-    LUT_PER_TERM = {"control": 20, "multiplier_bits": 1, "lane_bits": 1}
+    LUT_PER_TERM = {"control": 26.925, "multiplier_bits": 0.371, "lane_bits": 0.583}
 
     def lut_terms(self):
         """Per lane: a LUT multiplier (Mul) or an adder, and the output register."""
