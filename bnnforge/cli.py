@@ -86,10 +86,23 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    target = Path(args.run_dir)
+    if target.suffix == ".onnx" or target.is_file():
+        from bnnforge.finn_flow.verify_model import MODEL_COLUMNS, verify_model
+
+        columns = MODEL_COLUMNS if args.columns is None else args.columns
+        report = verify_model(target, Path(args.input) if args.input else None, args.samples, columns)
+        print(report.table())
+        return 0 if report.ok else 1
+    if args.input:
+        raise UserError("--input applies to a model file (bnnforge verify MODEL.onnx); a run is checked on its "
+                        "dataset's test images")
+
     from bnnforge.model.verify import verify_run
 
     from bnnforge.finn_flow.verify_columns import COLUMNS
 
+    args.columns = list(COLUMNS) if args.columns is None else args.columns
     unknown = set(args.columns) - set(COLUMNS)
     if unknown:
         raise UserError(f"unknown column(s) {sorted(unknown)}; allowed: {', '.join(COLUMNS)}")
@@ -368,18 +381,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "verify",
         help="check bit-exactness of every implementation against the golden model",
-        description="Run test images through the Brevitas model (eval), the exported QONNX graph, FINN's "
-        "Python execution of the hardware graph, the C simulation and the RTL simulation of the custom "
-        "layers' generated code, and the integer golden model; print exact matches per layer and label "
-        "agreement. Exit 1 on any mismatch.",
+        description="RUN_DIR (a `bnnforge train` run): run test images through the Brevitas model (eval), the "
+        "exported QONNX graph, FINN's Python execution of the hardware graph, the C simulation and the RTL "
+        "simulation of the custom layers' generated code, the whole accelerator's RTL, and the integer golden "
+        "model; print exact matches per layer and label agreement. "
+        "MODEL.onnx (any FINN-compatible QONNX BNN, e.g. a Brevitas export_qonnx file): build it for PYNQ-Z2 "
+        "into MODEL_verify_build/ and compare qonnx execution of the model (top-1 class) with FINN's Python "
+        "execution of the hardware graph (the reference for every node's integer output), every node's RTL "
+        "and the whole accelerator's RTL, on --input or random inputs of the model's input grid. "
+        "Exit 1 on any mismatch.",
     )
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--samples", type=int, default=16, help="number of test images (default 16)")
-    p.add_argument("--columns", nargs="*", default=["finn", "csim", "rtl", "network-rtl"], metavar="COL",
-                   help="implementations besides brevitas and qonnx: finn (FINN Python execution), "
+    p.add_argument("run_dir", metavar="RUN_DIR|MODEL.onnx")
+    p.add_argument("--samples", type=int, default=16, help="number of test images or inputs (default 16)")
+    p.add_argument("--input", metavar="X.npy", help="MODEL.onnx only: inputs (N, C, H, W) on the accelerator's "
+                   "input grid (8-bit pixels for a float-input model, which sees them / 255); default: random")
+    p.add_argument("--columns", nargs="*", default=None, metavar="COL",
+                   help="RUN_DIR: implementations besides brevitas and qonnx: finn (FINN Python execution), "
                    "csim (C simulation of the custom layers' generated HLS C++), rtl (Verilator simulation of "
                    "their generated RTL with random stalls), network-rtl (the whole accelerator's RTL, built into "
-                   "RUN_DIR/verify_rtl_build for PYNQ-Z2, every layer read from its output stream); default: all")
+                   "RUN_DIR/verify_rtl_build for PYNQ-Z2, every layer read from its output stream). MODEL.onnx: "
+                   "finn, rtl (every node's RTL), network-rtl. Default: all")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
@@ -391,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
         "each step (BUILD_DIR/intermediate_models/). Exit 0 when the requested stage completed, "
         "3 when it needs Vivado/Vitis HLS and they are not on PATH (code generation still runs).",
     )
-    p.add_argument("model", metavar="MODEL.onnx", help="QONNX model written by `bnnforge export`")
+    p.add_argument("model", metavar="MODEL.onnx", help="QONNX model written by `bnnforge export`, or any "
+                   "FINN-compatible QONNX/FINN-ONNX BNN (e.g. Brevitas export_qonnx output: imported with FINN's "
+                   "streamlining; a float input becomes 8-bit pixels / 255, float logits a TopK class index)")
     fold = p.add_mutually_exclusive_group()
     fold.add_argument("--target-fps", type=float, help="fold every layer to reach this throughput")
     fold.add_argument("--folding", metavar="FILE", help="FINN folding JSON (e.g. from `bnnforge fold`)")

@@ -8,6 +8,8 @@ them, and ccache is enabled for Verilator builds when it is installed.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import importlib.resources
 import importlib.util
@@ -35,6 +37,19 @@ def cache_dir(kind: str) -> Path:
     path = root / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def cache_lock(entry: Path):
+    """Hold an exclusive lock on a cache entry (a sibling ``.lock`` file) while checking for
+    it and building it: parallel processes (pytest -n, two builds) build it once, never
+    into each other's half-written folder."""
+    with open(entry.with_name(entry.name + ".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def hls_dir() -> Path:

@@ -92,7 +92,12 @@ def step_tidy(model, ctx):
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
-    check_supported_ops(model, ctx.opts.model)
+    from bnnforge.finn_flow import qonnx_import
+
+    if qonnx_import.is_bnnforge_export(model):
+        check_supported_ops(model, ctx.opts.model)
+    else:  # a Brevitas/QONNX/FINN-ONNX BNN: FINN's own recipe turns it into the integer graph
+        model = qonnx_import.import_graph(model, ctx.opts.model, ctx.log)
     for t in (InferShapes(), FoldConstants(), GiveUniqueNodeNames(), InferDataTypes(), RemoveStaticGraphInputs(), InferDataLayouts()):
         model = model.transform(t)
     return model
@@ -155,6 +160,7 @@ def step_convert_to_hw(model, ctx):
     from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
         InferElementwiseBinaryOperation,
     )
+    from finn.transformation.fpgadataflow.convert_to_hw.label_select import InferLabelSelectLayer
     from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
     from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
         InferQuantizedMatrixVectorActivation,
@@ -184,6 +190,7 @@ def step_convert_to_hw(model, ctx):
         RemoveCNVtoFCFlatten(),
         InferElementwiseBinaryOperation(),
         InferDuplicateStreamsLayer(),
+        InferLabelSelectLayer(),  # imported graphs end in TopK (qonnx_import)
         absorb.AbsorbConsecutiveTransposes(),
         GiveUniqueNodeNames(),
         InferDataLayouts(),
@@ -201,6 +208,10 @@ def step_check_python(model, ctx):
     """FINN's Python execution of the hardware graph must equal the golden logits exactly."""
     from finn.core.onnx_exec import execute_onnx
 
+    from bnnforge.finn_flow import qonnx_import
+
+    if not qonnx_import.is_bnnforge_export(model):
+        return _check_imported(model, ctx)
     vectors = ctx.opts.vectors or ctx.opts.model.with_name("vectors.npz")
     if not Path(vectors).exists():
         ctx.log(f"  no golden vectors at {vectors}: Python-execution check skipped")
@@ -212,6 +223,33 @@ def step_check_python(model, ctx):
     if not np.array_equal(got, want):
         raise BuildError(f"FINN Python execution differs from the golden model on {vectors}: {got} != {want}")
     ctx.log(f"  FINN Python execution == golden logits on {vectors.name} (exact)")
+    return model
+
+
+CHECK_SAMPLES = 4  # random inputs the Python-execution check of an imported graph runs
+
+
+def _check_imported(model, ctx):
+    """An imported graph: FINN's Python execution of the hardware graph must pick the same
+    class as qonnx's execution of the user's graph, on random inputs of its input grid."""
+    from finn.core.onnx_exec import execute_onnx
+
+    from bnnforge.finn_flow import qonnx_import
+
+    if not Path(ctx.opts.model).exists():  # an in-memory graph (to_hw_graph): nothing to compare with
+        return model
+    ref, scale = qonnx_import.user_reference(ctx.opts.model)
+    x = qonnx_import.random_inputs(ctx.opts.model, CHECK_SAMPLES)
+    want = qonnx_import.user_outputs(ref, scale, x).argmax(1)
+    name = model.graph.input[0].name
+    shape = model.get_tensor_shape(name)
+    got = [int(np.asarray(execute_onnx(model, {name: xi.reshape(shape)})[model.graph.output[0].name]).reshape(-1)[0])
+           for xi in x]
+    if got != want.tolist():
+        raise BuildError(f"FINN Python execution of the hardware graph picks classes {got} where qonnx execution of "
+                         f"{ctx.opts.model} picks {want.tolist()} (random inputs, seed 0)")
+    ctx.log(f"  FINN Python execution == qonnx execution of {Path(ctx.opts.model).name}: same class on "
+            f"{CHECK_SAMPLES} random inputs")
     return model
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
+import os
 from pathlib import Path
 
 from qonnx.custom_op.registry import getCustomOp
@@ -416,7 +417,9 @@ def _prepare_in(path: Path, tmp: Path, board: Board, clock_ns: float, lab_impl: 
             if step.name not in ("check_python", "dataflow_partition", "fold"):
                 model = step.fn(model, ctx)
     model = _hardware_only(model)
-    model.save(str(cached))
+    partial = cached.with_name(f".{cached.name}.{os.getpid()}")
+    model.save(str(partial))
+    os.replace(partial, cached)  # atomic: a parallel reader never sees half a file
     return model
 
 

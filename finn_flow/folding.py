@@ -53,8 +53,10 @@ def parallel_dims(node) -> dict[str, tuple[int, str]]:
         return {"SIMD": (g("NumChannels"), "NumChannels")}
     if op == "Pool":
         return {"PE": (g("Channels"), "Channels")}
-    if op in ("Thresholding", "GlobalAccPool", "DuplicateStreams", "LabelSelect") + registry.CUSTOM_OPS:
+    if op in ("Thresholding", "GlobalAccPool", "DuplicateStreams") + registry.CUSTOM_OPS:
         return {"PE": (g("NumChannels"), "NumChannels")}
+    if op == "LabelSelect":
+        return {"PE": (g("Labels"), "Labels")}
     if op.startswith("Elementwise"):
         return {"PE": (inst.get_normal_input_shape(0)[-1], "channels")}
     return {}

@@ -130,7 +130,18 @@ def run_node(build_dir: Path, node_name: str, images: int = 2, stall=0.0, waves:
         raise ParamError(f"{node_name} is FINN's HLS {registry.abstract_op(node.op_type)}: it has no RTL here and its "
                          "C simulation needs finn-hlslib (not installed); rebuild with --backend rtl")
     x, source = reference.build_inputs(build_dir, model, images)
-    edges = reference.edge_values(model, x)
+    return simulate_node(model, node, reference.edge_values(model, x), stall, waves, work_dir, seed, source)
+
+
+def simulate_node(model, node, edges: list[dict[str, np.ndarray]], stall=0.0, waves: bool = False,
+                  work_dir: Path | None = None, seed: int = 1, source: str = "") -> LayerRun:
+    """A node of a build's graph on its generated code, fed with what it receives in
+    ``edges`` (FINN's Python execution of the graph, one dict per frame), compared with what
+    that execution says it outputs."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    inst = getCustomOp(node)
+    node_name = node.name
     ins = nodesim.stream_inputs(inst)
     inputs = [np.concatenate([e[node.input[i]] for e in edges]) for i, _ in ins]
     expected = [np.concatenate([e[out] for e in edges]) for out in node.output]

@@ -29,14 +29,15 @@ def compile_cpp(main: Path, include_dirs: list[Path] = ()) -> Path:
     digest.update(" ".join(toolenv.hls_compile_command([Path("x")], Path("y"))).encode())
     build = toolenv.cache_dir("csim") / f"{main.stem}-{digest.hexdigest()[:16]}"
     exe = build / "csim"
-    if exe.exists():
-        return exe
-    build.mkdir(parents=True, exist_ok=True)
-    cmd = toolenv.hls_compile_command([main], build / "csim.tmp", include_dirs=list(include_dirs))
-    out = subprocess.run(cmd, capture_output=True, text=True, env=toolenv.tool_env())
-    if out.returncode != 0:
-        raise CSimError(f"g++ failed to compile {main}:\n{out.stderr[-3000:]}")
-    os.replace(build / "csim.tmp", exe)
+    with toolenv.cache_lock(build):
+        if exe.exists():
+            return exe
+        build.mkdir(parents=True, exist_ok=True)
+        cmd = toolenv.hls_compile_command([main], build / "csim.tmp", include_dirs=list(include_dirs))
+        out = subprocess.run(cmd, capture_output=True, text=True, env=toolenv.tool_env())
+        if out.returncode != 0:
+            raise CSimError(f"g++ failed to compile {main}:\n{out.stderr[-3000:]}")
+        os.replace(build / "csim.tmp", exe)
     return exe
 
 

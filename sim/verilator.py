@@ -75,12 +75,18 @@ def build(design: Design, waves: bool = False) -> Path:
     """Verilate and compile ``design`` (cached); returns the build folder.
     Warnings are fatal: the sources must be lint clean (control files hold the waivers)."""
     from cocotb_tools.config import libs_dir
-    from cocotb_tools.runner import get_runner
 
     toolenv.apply_to_current_process()
     # the executable loads cocotb's VPI library from this installation's path (its RUNPATH):
     # a build cached by another checkout or virtualenv must not be reused
     bdir = toolenv.cache_dir("rtl") / f"{design.top}-{design.key(waves, str(libs_dir))}"
+    with toolenv.cache_lock(bdir):
+        return _build_locked(design, bdir, waves)
+
+
+def _build_locked(design: Design, bdir: Path, waves: bool) -> Path:
+    from cocotb_tools.runner import get_runner
+
     if (bdir / design.top).exists():
         return bdir
     if bdir.exists():  # an earlier, failed or interrupted build

@@ -1,0 +1,82 @@
+"""Standard QONNX models in: Brevitas' BNN-PYNQ models (random seeded parameters, exported with
+Brevitas' export_qonnx) through `bnnforge build` and `bnnforge verify MODEL.onnx`."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def bnn_pynq(tmp_path_factory):
+    """BNN-PYNQ exports, one per configuration used here."""
+    from bnnforge.model import bnn_pynq
+
+    d = tmp_path_factory.mktemp("bnn-pynq")
+    return {name: bnn_pynq.export(name, d / f"{name}.onnx") for name in ("tfc_1w1a", "cnv_1w1a", "tfc_1w2a", "tfc_2w2a")}
+
+
+def test_tfc_1w1a_builds_and_verifies_through_the_rtl(bnn_pynq):
+    """`verify MODEL.onnx` builds the model (MODEL_verify_build/, through the rtl stage) and compares
+    FINN Python, every node's RTL and the whole accelerator with qonnx execution of the Brevitas graph."""
+    model = bnn_pynq["tfc_1w1a"]
+    out = run_cli("verify", model, "--samples", "8")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "verify: BIT-EXACT" in out.stdout
+    for col in ("finn", "rtl", "network-rtl"):
+        assert f"{col:<14} agrees with qonnx execution of the model on 8/8" in out.stdout
+    rows = [line for line in out.stdout.splitlines() if line.startswith(("MVAU", "Thresholding", "LabelSelect"))]
+    # pixel thresholds in, four matrix layers, the class index out; rtl and network-rtl cells per node
+    assert len(rows) == 6 and all(line.count("/") == 2 and "MISMATCH" not in line for line in rows), out.stdout
+    assert (model.parent / "tfc_1w1a_verify_build" / "rtl" / "accelerator.sv").exists()
+
+
+def test_cnv_1w1a_builds_and_verifies_in_python(bnn_pynq, tmp_path):
+    model = bnn_pynq["cnv_1w1a"]
+    x = np.random.default_rng(3).integers(0, 256, (4, 3, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = run_cli("verify", model, "--input", tmp_path / "x.npy", "--samples", "4", "--columns", "finn")
+    assert out.returncode == 0 and "agrees with qonnx execution of the model on 4/4" in out.stdout, out.stdout + out.stderr
+    # the build behind it went through the estimate stage: sliding windows, pools, matrix layers
+    build = model.parent / "cnv_1w1a_verify_build"
+    assert (build / "report" / "estimate_network_performance.json").exists()
+    ops = {n.split("_")[0] for n in json.loads((build / "folding.json").read_text()) if n != "Defaults"}
+    assert {"ConvolutionInputGenerator", "Pool", "MVAU", "Thresholding", "LabelSelect"} <= ops, ops
+
+
+@pytest.mark.parametrize("name", ["tfc_1w2a", "tfc_2w2a"])
+def test_multibit_tfc_verifies_in_python(bnn_pynq, name):
+    from bnnforge.finn_flow.verify_model import verify_model
+
+    report = verify_model(bnn_pynq[name], samples=6, columns=("finn",), log=lambda *_: None)
+    assert report.ok and np.array_equal(report.labels["finn"], report.labels["qonnx"]), report.table()
+
+
+def test_verify_model_reports_a_disagreement(bnn_pynq, monkeypatch):
+    """The comparison can fail: a reference whose logits are negated picks other classes."""
+    from bnnforge.finn_flow import qonnx_import, verify_model
+
+    real = qonnx_import.user_outputs
+    monkeypatch.setattr(qonnx_import, "user_outputs", lambda *a: -real(*a))
+    report = verify_model.verify_model(bnn_pynq["tfc_1w2a"], samples=6, columns=("finn",), log=lambda *_: None)
+    assert not report.ok and "verify: MISMATCH" in report.table()
+
+
+def test_unsupported_qonnx_node_is_named(bnn_pynq, tmp_path):
+    from onnx import helper
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    m = ModelWrapper(str(bnn_pynq["tfc_1w1a"]))
+    last = m.graph.output[0].name
+    m.graph.node.append(helper.make_node("Softmax", [last], ["probs"], name="my_softmax"))
+    m.graph.output[0].name = "probs"
+    m.save(str(tmp_path / "softmax.onnx"))
+    out = run_cli("build", tmp_path / "softmax.onnx", "--board", "pynq-z2", "--until", "estimate", "--out", tmp_path / "b")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "my_softmax (Softmax)" in out.stderr and "BipolarQuant" in out.stderr  # what is supported
+    from bnnforge.finn_flow.verify_model import verify_model
+
+    with pytest.raises(ValueError, match="allowed: finn, rtl, network-rtl"):
+        verify_model(bnn_pynq["tfc_1w1a"], columns=("csim",))
