@@ -1,4 +1,6 @@
-"""bnnforge fold vs FINN's SetFolding on the cnv networks (sign, LAB, DyBNN), both boards.
+"""bnnforge fold vs FINN's SetFolding on the cnv networks (sign, LAB, DyBNN) and on Brevitas'
+BNN-PYNQ cnv_1w1a (the full-width CIFAR-10 cnv every FINN user knows, exported by Brevitas'
+export_qonnx: `bnnforge fold` takes it unchanged), both boards.
 
 For each network and board, at several target fps:
   setfolding         FINN SetFolding; the custom layers stay at PE=1, as FINN leaves
@@ -12,6 +14,7 @@ highest target whose result fits; fold: --max-fps). All numbers are estimates
 from the same models (FINN's for stock layers, bnnforge's for custom layers).
 
     .venv/bin/python benchmarks/folding.py
+    .venv/bin/python benchmarks/folding.py --nets cnv_1w1a     # one network; the others' rows are kept
 
 Uses the cnv runs of benchmarks/accuracy.py when present (folding does not depend on
 the trained values, only on shapes and bit widths; otherwise an untrained model is
@@ -35,11 +38,19 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 UTIL = 0.8
+NETS = ("sign", "lab", "dybnn", "cnv_1w1a")  # bnnforge's cnv w0.5 per binarizer, BNN-PYNQ's cnv_1w1a
 
 
 def model_path(binarizer: str, work: Path, width: float = 0.5) -> tuple[Path, str]:
-    """QONNX of the cnv: the trained seed-0 run of benchmarks/accuracy.py at width 0.5 when present."""
+    """QONNX of the cnv: the trained seed-0 run of benchmarks/accuracy.py at width 0.5 when present;
+    BNN-PYNQ's cnv_1w1a through Brevitas' export_qonnx."""
     import torch
+
+    if binarizer == "cnv_1w1a":
+        from bnnforge.model import bnn_pynq
+
+        out = bnn_pynq.export("cnv_1w1a", work / "cnv_1w1a.onnx")
+        return out, "Brevitas BNN-PYNQ export_qonnx, random seeded parameters (folding depends only on shapes)"
 
     from bnnforge.model.data import load_dataset
     from bnnforge.model.export import export_qonnx
@@ -79,12 +90,12 @@ def evaluate(model, part, clock_ns):
 def setfolding(model, fps, clock_ns, part, fold_custom):
     from finn.transformation.fpgadataflow.set_folding import SetFolding
 
-    from bnnforge.finn_flow.build import _finn_output_to
+    from bnnforge.finn_flow.build import finn_output_to
     from bnnforge.finn_flow.folding import fold_custom_ops
 
     m = copy.deepcopy(model)
     target = int(1e9 / clock_ns / fps)
-    with _finn_output_to(Path(tempfile.gettempdir()) / "bnnforge-setfolding.log"):
+    with finn_output_to(Path(tempfile.gettempdir()) / "bnnforge-setfolding.log"):
         if fold_custom:
             m = fold_custom_ops(m, target)
         m = m.transform(SetFolding(target))
@@ -128,6 +139,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--targets", type=float, nargs="+", default=[500, 2000, 5000])
+    ap.add_argument("--nets", nargs="+", default=list(NETS), choices=NETS,
+                    help="networks to (re)measure; rows of the others are kept from the JSON")
     args = ap.parse_args()
 
     from bnnforge.finn_flow import fold
@@ -135,8 +148,15 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="bnnforge-foldbench-"))
     os.environ["BNNFORGE_CACHE_DIR"] = str(work / "cache")  # time graph preparation from scratch
-    rows, timings = [], []
-    for binarizer in ("sign", "lab", "dybnn"):
+    rows, timings, timings_full = [], [], []
+    old_json = args.results / "folding.json"
+    if old_json.exists():  # rows of the networks not measured now
+        old = json.loads(old_json.read_text())
+        keep = [n for n in NETS if n not in args.nets]
+        rows = [r for r in old["rows"] if r["net"] in keep]
+        timings = [t for t in old["timings"] if t["net"] in keep]
+        timings_full = [t for t in old["timings_full_width"] if t["net"] in keep]
+    for binarizer in args.nets:
         onnx_path, source = model_path(binarizer, work)
         for board_name in ("pynq-z2", "zcu104"):
             board = load_board(board_name)
@@ -169,14 +189,17 @@ def main():
             })
             print(json.dumps(rows[-1]), flush=True)
     # the run-time requirement is for the cnv network itself: time the full-width one too
-    timings_full = []
-    for binarizer in ("sign", "lab", "dybnn"):
+    for binarizer in [n for n in args.nets if n != "cnv_1w1a"]:  # cnv_1w1a is full width already
         onnx_path, source = model_path(binarizer, work, width=1.0)
         for board_name in ("pynq-z2", "zcu104"):
             timing = {"net": binarizer, "board": board_name, "width": 1.0, "model": source}
             timing.update(time_cli(onnx_path, board_name, work / f"cli-full-{binarizer}-{board_name}"))
             timings_full.append(timing)
             print(json.dumps(timing), flush=True)
+
+    order = {n: i for i, n in enumerate(NETS)}
+    for lst in (rows, timings, timings_full):  # stable: boards and targets keep their order
+        lst.sort(key=lambda r: order[r["net"]])
 
     def cell(r):
         if r is None:
@@ -190,7 +213,7 @@ def main():
         return r["LUT"] / board.resources["LUT"] + r["BRAM18"] / board.bram18
 
     lines = [
-        "# Folding: bnnforge fold vs FINN SetFolding (cnv, width 0.5)",
+        "# Folding: bnnforge fold vs FINN SetFolding (cnv width 0.5; BNN-PYNQ cnv_1w1a full width)",
         "",
         "Models: " + ", ".join(sorted({f"{r['net']}: {r['model']}" for r in rows if "model" in r})) + ".",
         "",
@@ -235,6 +258,7 @@ def main():
     ]
     lines += [f"| {t['net']} | {t['board']} | {t['cli_uncached_s']:.1f} | {t['cli_cached_s']:.1f} |"
               for t in timings_full]
+
     result = {"benchmark": "folding", "util": UTIL, "rows": rows, "timings": timings, "timings_full_width": timings_full}
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "folding.json").write_text(json.dumps(result, indent=2) + "\n")

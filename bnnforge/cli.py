@@ -161,6 +161,24 @@ def cmd_sim_node(args: argparse.Namespace) -> int:
     return _report_layer_run(run)
 
 
+def cmd_sim_driver(args: argparse.Namespace) -> int:
+    from bnnforge.finn_flow.deploy import check_driver, run_validate
+
+    if args.validate:
+        return run_validate(Path(args.build_dir), args.images, stall=args.stall)
+    r = check_driver(Path(args.build_dir), Path(args.run) if args.run else None,
+                     Path(args.input) if args.input else None, args.images, args.stall)
+    print(f"{args.build_dir}/deploy/driver.py with the Verilator simulation of {args.build_dir}/rtl/ as its device: "
+          f"{r.reference}")
+    print(f"  top-1 agrees with the reference on {r.labels_agree}/{r.images} images")
+    if r.mismatches:
+        print(f"MISMATCH: the decoded outputs of {r.mismatches} of {r.images} images differ; first: image "
+              f"{r.first_mismatch}")
+        return 1
+    print(f"driver bit-exact: {r.images} images packed, simulated and decoded, every output equal to the reference")
+    return 0
+
+
 def cmd_sim_network(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
@@ -507,6 +525,26 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.set_defaults(func=cmd_sim_network)
+
+    q = simsub.add_parser(
+        "driver",
+        help="the deployment package's PYNQ driver against the simulated RTL (off-board check)",
+        description="Run BUILD_DIR/deploy/driver.py (the code that runs on the board) with a shim of the pynq "
+        "package whose DMAs are the Verilator simulation of BUILD_DIR/rtl/: the driver packs the images into the bytes "
+        "the input DMA reads, the simulation turns them into stream beats and its output beats into the bytes "
+        "the output DMA writes, the driver decodes them. Every output is compared exactly with the golden model "
+        "(--run, or the build's test vectors) or else with FINN's Python execution of the build's graph "
+        "(random inputs, or --input). Exit 1 on a mismatch.",
+    )
+    q.add_argument("build_dir", metavar="BUILD_DIR")
+    src = q.add_mutually_exclusive_group()
+    src.add_argument("--run", metavar="RUN_DIR", help="images and golden outputs of this trained run's test set")
+    src.add_argument("--input", metavar="X.npy", help="raw inputs (N, C, H, W) on the model's input grid")
+    q.add_argument("--images", type=int, default=16, help="images to run (default 16)")
+    q.add_argument("--stall", type=float, default=0.0, help="probability of an output stall per cycle (0..0.95)")
+    q.add_argument("--validate", action="store_true", help="run the package's validate.py instead (as on the "
+                   "board: its test set, accuracy and throughput), on the first --images images")
+    q.set_defaults(func=cmd_sim_driver)
 
     q = simsub.add_parser(
         "synth",

@@ -6,11 +6,13 @@ resume from any step with --from-step):
   estimate stage   tidy, streamline, convert_to_hw, check_python, dataflow_partition,
                    specialize, fold, minimize_bit_width, estimate
   codegen stage    codegen                     (HLS C++ / RTL for every layer)
-  rtl stage        rtl_fifos, fifo_sizing, stitch_rtl
+  rtl stage        rtl_fifos, fifo_sizing, stitch_rtl, deploy_package
                    (width converters and FIFOs, FIFO depths from a Verilator simulation,
-                   BUILD/rtl/: the whole accelerator as one RTL design)
-  bitfile stage    hw_ipgen, stitched_ip, bitfile, driver, deployment
-                   (need Vivado, and Vitis HLS for HLS layers, on PATH)
+                   BUILD/rtl/: the whole accelerator as one RTL design; BUILD/deploy/: the
+                   PYNQ driver, io.json, validate.py, the test set)
+  bitfile stage    hw_ipgen, stitched_ip, bitfile, deploy_bitfile
+                   (need Vivado, and Vitis HLS for HLS layers, on PATH; the bitfile and
+                   .hwh are copied into BUILD/deploy/bitfile/)
 
 Everything FINN prints goes to BUILD_DIR/build.log.
 """
@@ -377,6 +379,27 @@ def step_stitch_rtl(model, ctx):
     return model
 
 
+def step_deploy_package(model, ctx):
+    """BUILD/deploy/: bnnforge's PYNQ driver, io.json, validate.py, the run's test set (deploy.py)."""
+    from bnnforge.finn_flow import deploy
+
+    perf = ctx.opts.out / "report" / "estimate_network_performance.json"
+    cycles = int(json.loads(perf.read_text())["max_cycles"]) if perf.exists() else None
+    deploy.write_package(model, ctx.opts.out, Path(ctx.opts.model), ctx.opts.board.name, ctx.opts.clock, cycles,
+                         ctx.log)
+    return model
+
+
+def step_deploy_bitfile(model, ctx):
+    """The bitfile and .hwh of FINN's bitfile step into BUILD/deploy/bitfile/. FINN's own driver
+    step is not used: finn-plus 1.6.1 writes only a settings file for its separately installed
+    driver package; bnnforge's driver (deploy/driver.py) is checked against the RTL here."""
+    from bnnforge.finn_flow import deploy
+
+    ctx.log(f"  copied the bitstream to {deploy.add_bitfile(ctx.opts.out)}")
+    return model
+
+
 def _finn_step(name: str) -> Callable:
     def run(model, ctx):
         import finn.builder.build_dataflow_steps as steps
@@ -401,11 +424,11 @@ STEPS = [
     Step("rtl_fifos", "rtl", step_rtl_fifos),
     Step("fifo_sizing", "rtl", step_fifo_sizing),
     Step("stitch_rtl", "rtl", step_stitch_rtl),
+    Step("deploy_package", "rtl", step_deploy_package),
     Step("hw_ipgen", "bitfile", _finn_step("step_hw_ipgen")),
     Step("stitched_ip", "bitfile", _finn_step("step_create_stitched_ip")),
     Step("bitfile", "bitfile", _finn_step("step_synthesize_bitfile")),
-    Step("driver", "bitfile", _finn_step("step_make_driver")),
-    Step("deployment", "bitfile", _finn_step("step_deployment_package")),
+    Step("deploy_bitfile", "bitfile", step_deploy_bitfile),
 ]
 STEP_NAMES = [s.name for s in STEPS]
 
@@ -415,12 +438,7 @@ def finn_config(opts: BuildOptions, stage: str):
 
     outputs = [DataflowOutputType.ESTIMATE_REPORTS]
     if stage == "bitfile":
-        outputs += [
-            DataflowOutputType.STITCHED_IP,
-            DataflowOutputType.BITFILE,
-            DataflowOutputType.PYNQ_DRIVER,
-            DataflowOutputType.DEPLOYMENT_PACKAGE,
-        ]
+        outputs += [DataflowOutputType.STITCHED_IP, DataflowOutputType.BITFILE]  # driver: BUILD/deploy/
     return DataflowBuildConfig(
         output_dir=str(opts.out),
         synth_clk_period_ns=opts.clock,
@@ -538,12 +556,13 @@ def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult
             completed = step.stage
 
     if stop_reason:
-        rtl = f"the whole accelerator as RTL in {out}/rtl/, " if completed == "rtl" else ""
+        rtl = (f"the whole accelerator as RTL in {out}/rtl/, the PYNQ deployment package (without its bitfile) "
+               f"in {out}/deploy/, " if completed == "rtl" else "")
         message = (
             f"stopped after the {completed} stage ({stop_reason}).\n"
             f"  produced: {rtl}estimates in {out}/report/, per-layer code in {out}/code/, the FINN graph after "
             f"each step in {out}/intermediate_models/\n"
-            "  the stitched IP, bitstream and PYNQ driver need Vivado (and Vitis HLS for HLS layers): source "
+            "  the stitched IP and bitstream need Vivado (and Vitis HLS for HLS layers): source "
             "their settings64.sh and rerun with --from-step hw_ipgen"
         )
         return BuildResult(out, completed, EXIT_STAGE_UNAVAILABLE, message)

@@ -61,7 +61,8 @@ def harness_spec(rtl_dir: Path) -> harness.HarnessSpec:
     )
 
 
-def _io_nodes(model):
+def io_nodes(model):
+    """(first, last) node of the dataflow graph (the one reading the input, the one writing the output)."""
     from qonnx.custom_op.registry import getCustomOp
 
     first = next(n for n in model.graph.node if model.graph.input[0].name in n.input)
@@ -71,20 +72,32 @@ def _io_nodes(model):
 
 def input_beats(model, x: np.ndarray) -> list[int]:
     """Images in the dataflow graph's input layout -> s_axis_0 beats (FINN's packing)."""
-    first, _ = _io_nodes(model)
+    first, _ = io_nodes(model)
     ind = list(first.onnx_node.input).index(model.graph.input[0].name)
     return nodesim.to_beats(first, ind, x)
 
 
 def outputs_from_beats(model, beats: list[int], frames: int) -> np.ndarray:
-    _, last = _io_nodes(model)
+    _, last = io_nodes(model)
     o = list(last.onnx_node.output).index(model.graph.output[0].name)
     return nodesim.from_beats(last, o, beats, frames).reshape(frames, -1)
 
 
 def output_beats_per_frame(model) -> int:
-    _, last = _io_nodes(model)
+    _, last = io_nodes(model)
     return nodesim.beats_per_frame(last.get_folded_output_shape(0))
+
+
+def simulate_beats(model, rtl_dir: Path, beats: list[int], frames: int, stall_out: float = 0.0, seed: int = 1):
+    """Raw s_axis_0 beats of ``frames`` frames through the stitched design (a driver's bytes):
+    (m_axis_0 beats, the harness result)."""
+    spec = harness_spec(rtl_dir)
+    exe = harness.build(spec)
+    d = _load(rtl_dir)
+    per = output_beats_per_frame(model)
+    result = harness.run(exe, beats, frames, per, stall_out=stall_out, seed=seed, max_idle_cycles=_idle_bound(model),
+                         data_files=tuple(Path(rtl_dir) / f for f in d["data_files"]))
+    return result.beats, result
 
 
 def simulate(model, rtl_dir: Path, x: np.ndarray, stall_out: float = 0.0, stall_in: float = 0.0, seed: int = 1,

@@ -111,7 +111,7 @@ def import_graph(model, path, log=lambda *_: None):
         model = with_pixel_input(model)
         log("  float input: the accelerator takes 8-bit pixels, scaled by 1/255 (torchvision ToTensor)")
     # the sign bias first: moved past a Reshape it could no longer be absorbed (cnv, 2-bit activations)
-    for t in (absorb.AbsorbSignBiasIntoMultiThreshold(), Streamline(),
+    for t in (absorb.AbsorbScalarBiasIntoMultiThreshold(), Streamline(),
               LowerConvsToMatMul(), MakeMaxPoolNHWC(), absorb.AbsorbTransposeIntoMultiThreshold(),
               ConvertBipolarMatMulToXnorPopcount(), Streamline()):
         model = model.transform(t)

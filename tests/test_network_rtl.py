@@ -116,3 +116,29 @@ def test_sim_node_on_every_kind_of_node(rtl_builds, name, tmp_path):
     for op, node in seen.items():
         run = run_node(build, node, images=2, stall=0.2, work_dir=tmp_path / node)
         assert run.mismatch is None, (node, run.mismatch)
+
+
+def test_deployment_package_decodes_the_rtl_output(rtl_builds, tmp_path):
+    """BUILD/deploy/driver.py (the board's code: packing, IODMA protocol, unpacking) on the pynq shim,
+    whose DMAs are the Verilator simulation: the decoded outputs equal the golden model's; a driver
+    that packs the bits of a beat in the wrong order is caught."""
+    run, build = rtl_builds["sign"]
+    deploy = build / "deploy"
+    for f in ("driver.py", "validate.py", "io.json", "README.md", "testset.npz"):
+        assert (deploy / f).exists(), f
+    io = json.loads((deploy / "io.json").read_text())
+    assert io["input"]["datatype"] == "UINT8" and io["channels_last"] and io["estimated_fps"] > 0
+    out = run_cli("sim", "driver", build, "--run", run, "--images", "8", "--stall", "0.2")
+    assert out.returncode == 0 and "driver bit-exact: 8 images" in out.stdout, out.stdout + out.stderr
+    out = run_cli("sim", "driver", build, "--validate", "--images", "12")
+    assert out.returncode == 0 and re.search(r"accuracy\s+\d+/12 = ", out.stdout), out.stdout + out.stderr
+
+    driver = deploy / "driver.py"
+    good = driver.read_text()
+    try:
+        driver.write_text(good.replace('np.packbits(bits, axis=-1, bitorder="little")',
+                                       'np.packbits(bits, axis=-1, bitorder="big")'))
+        out = run_cli("sim", "driver", build, "--run", run, "--images", "4")
+        assert out.returncode == 1 and "MISMATCH" in out.stdout, out.stdout + out.stderr
+    finally:
+        driver.write_text(good)
