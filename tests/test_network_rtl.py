@@ -142,3 +142,30 @@ def test_deployment_package_decodes_the_rtl_output(rtl_builds, tmp_path):
         assert out.returncode == 1 and "MISMATCH" in out.stdout, out.stdout + out.stderr
     finally:
         driver.write_text(good)
+
+
+@pytest.mark.parametrize("dtype,simd", [("INT4", 5), ("UINT8", 3), ("INT2", 16), ("UINT1", 12)])
+def test_driver_packing_is_finns_stream_packing(dtype, simd):
+    """driver.py's bytes, cut into beats (little-endian, whole bytes each), are the beats FINN's
+    packing gives the stream; unpacking inverts it."""
+    import numpy as np
+    from finn.util.data_packing import npy_to_rtlsim_input
+    from qonnx.core.datatype import DataType
+
+    from bnnforge.finn_flow import pynq_driver
+
+    dt = DataType[dtype]
+    beats = 7
+    spec = pynq_driver.StreamSpec({"bits": dt.bitwidth(), "signed": dt.signed(), "shape": [beats * simd],
+                                   "simd": simd, "beats": beats, "beat_bytes": (simd * dt.bitwidth() + 7) // 8})
+    x = np.random.default_rng(0).integers(int(dt.min()), int(dt.max()) + 1, (3, beats * simd))
+    raw = spec.pack(x)
+    assert raw.shape == (3, spec.frame_bytes) and raw.dtype == np.uint8
+    got = [int.from_bytes(raw[f, b * spec.beat_bytes:(b + 1) * spec.beat_bytes].tobytes(), "little")
+           for f in range(3) for b in range(beats)]
+    want = [w for f in range(3) for w in npy_to_rtlsim_input(x[f].reshape(beats, simd).astype(np.float32), dt,
+                                                              simd * dt.bitwidth())]
+    assert got == want
+    assert np.array_equal(spec.unpack(raw), x)
+    with pytest.raises(ValueError, match="out of range"):
+        spec.pack(x + int(dt.max()) + 1)
