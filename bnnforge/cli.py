@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -41,11 +42,40 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.main(as_json=args.json)
 
 
+def _launch_torchrun(nproc: int) -> int:
+    """`bnnforge train --nproc N ...` = `torchrun --standalone --nproc-per-node N -m bnnforge.cli train ...`."""
+    import subprocess
+
+    argv, rest = sys.argv[1:], []
+    skip = False
+    for i, a in enumerate(argv):  # the same command line without --nproc
+        if skip:
+            skip = False
+            continue
+        if a == "--nproc":
+            skip = True
+            continue
+        if a.startswith("--nproc="):
+            continue
+        rest.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "bnnforge.cli", *rest]
+    print(f"launching {nproc} processes: torchrun --standalone --nproc-per-node={nproc} -m bnnforge.cli "
+          + " ".join(rest), flush=True)
+    return subprocess.run(cmd).returncode
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from bnnforge.model import distributed
     from bnnforge.model import run as runlib
     from bnnforge.model.data import load_dataset
     from bnnforge.model.train import model_config_for, train
 
+    if args.nproc < 1:
+        raise UserError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.nproc > 1 and not distributed.launched_by_torchrun():
+        return _launch_torchrun(args.nproc)
+    main_process = os.environ.get("RANK", "0") == "0"
     out = Path(args.out)
     if (out / runlib.CHECKPOINT).exists() and not args.resume:
         raise UserError(f"{out} already holds a trained run; pass --resume to continue it or choose another --out")
@@ -69,11 +99,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         data_dir=args.data_dir,
+        device=args.device,
+        augment=args.augment,
     )
-    print(f"training {args.arch}/{args.binarizer} on {args.dataset} "
-          f"({len(dataset.subset(args.subset, args.seed).x_train)} images) -> {out}")
-    metrics = train(out, model_cfg, train_cfg, dataset=dataset, resume=args.resume, progress=not args.quiet)
-    print(f"test accuracy {metrics['test_accuracy']:.4f}; wrote {out}/config.json, checkpoint.pt, metrics.json")
+    if main_process:
+        world = os.environ.get("WORLD_SIZE", "1")
+        print(f"training {args.arch}/{args.binarizer} on {args.dataset} "
+              f"({len(dataset.subset(args.subset, args.seed).x_train)} images"
+              f"{f', {world} processes' if world != '1' else ''}) -> {out}")
+    metrics = train(out, model_cfg, train_cfg, dataset=dataset, resume=args.resume, progress=not args.quiet,
+                    stop_after_epoch=args.stop_after_epoch)
+    if main_process:
+        print(f"test accuracy {metrics['test_accuracy']:.4f}; wrote {out}/config.json, checkpoint.pt, metrics.json")
     return 0
 
 
@@ -353,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_doctor)
 
     from bnnforge.finn_flow import FIFO_SIZINGS, FOLD_OBJECTIVES, STAGES
-    from bnnforge.model import ARCHS, BINARIZERS, DATASETS
+    from bnnforge.model import ARCHS, BINARIZERS, DATASETS, DEVICES
 
     parents = _parents()
 
@@ -380,7 +417,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-bits", type=int, default=4, help="LAB kernel / DyBNN hyper-function weight bits (2..8)")
     p.add_argument("--hidden-bits", type=int, default=4, help="DyBNN hyper-function hidden activation bits (2..8)")
     p.add_argument("--reduction", type=int, default=4, help="DyBNN reduction ratio r")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where to train: auto (CUDA when torch sees a GPU, else the CPU; default), cpu, cuda")
+    p.add_argument("--augment", action="store_true", help="random crop with 4-pixel zero padding, and a random "
+                   "horizontal flip for fashion-mnist and cifar10 (not digits)")
+    p.add_argument("--nproc", type=int, default=1, help="data-parallel processes on this machine (launches "
+                   "torchrun; gloo on CPUs, NCCL on GPUs); --batch-size stays the global batch. Several machines: "
+                   "run `torchrun --nnodes M --nproc-per-node N --rdzv-endpoint HOST:PORT -m bnnforge.cli train ...` "
+                   "on each")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    p.add_argument("--stop-after-epoch", type=int, metavar="K", help="stop after epoch K of the --epochs schedule "
+                   "(a long run in parts: continue later with the same command plus --resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, metavar="RUN_DIR")
     p.set_defaults(func=cmd_train)

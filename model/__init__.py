@@ -7,3 +7,4 @@ so that `bnnforge --help` and the non-training commands start fast.
 ARCHS = ("tfc", "cnv")
 BINARIZERS = ("sign", "lab", "dybnn")
 DATASETS = ("fashion-mnist", "digits", "cifar10")
+DEVICES = ("auto", "cpu", "cuda")  # `bnnforge train --device`

@@ -35,6 +35,8 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 2e-3
     data_dir: str | None = None
+    device: str = "auto"  # auto (CUDA when present), cpu, cuda
+    augment: bool = False  # random crop with padding (+ horizontal flip where it makes sense)
 
 
 def write_json(path: Path, data) -> None:
