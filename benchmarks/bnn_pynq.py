@@ -51,10 +51,11 @@ def main() -> None:
             line for line in out.stdout.splitlines() if line.split() and "_rtl_" in line.split()[0]))
         row["rtl_values"] = f"{sum(int(a) for a, _ in cells):,}/{sum(int(b) for _, b in cells):,}" if cells else "-"
         build = work / f"{name}_verify_build"
-        summary = build / "report" / "bnnforge_summary.json"
-        if summary.exists():
-            s = json.loads(summary.read_text())
-            row["estimate"] = {"LUT": s["total"]["LUT"], "BRAM18": s["total"]["BRAM_18K"], "fps": s["estimated_fps"]}
+        perf, res = build / "report" / "estimate_network_performance.json", build / "report" / "estimate_layer_resources.json"
+        if perf.exists() and res.exists():
+            total = json.loads(res.read_text())["total"]
+            row["estimate"] = {"LUT": total["LUT"], "BRAM18": total["BRAM_18K"],
+                               "fps": json.loads(perf.read_text())["estimated_throughput_fps"]}
         if out.returncode not in (0, 1):
             row["error"] = (out.stderr.strip().splitlines() or ["?"])[-1][:300]
         rows.append(row)
