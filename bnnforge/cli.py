@@ -79,7 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if (out / runlib.CHECKPOINT).exists() and not args.resume:
         raise UserError(f"{out} already holds a trained run; pass --resume to continue it or choose another --out")
-    dataset = load_dataset(args.dataset, args.data_dir)
+    dataset = load_dataset(args.dataset, args.data_dir, args.image_size, args.channels)
     model_cfg = model_config_for(
         dataset,
         arch=args.arch,
@@ -101,6 +101,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         device=args.device,
         augment=args.augment,
+        image_size=args.image_size,
+        channels=args.channels,
+        workers=args.workers,
     )
     if main_process:
         world = os.environ.get("WORLD_SIZE", "1")
@@ -405,7 +408,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--binarizer", choices=BINARIZERS, default="sign",
                    help="what binarizes the input of each binary conv after the first (default sign)")
     p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
-    p.add_argument("--data-dir", help="dataset folder (cifar10: the folder with data_batch_*.bin)")
+    p.add_argument("--data-dir", help="dataset folder (cifar10: the folder with data_batch_*.bin; folder: DIR with "
+                   "train/<class>/ and val/<class>/ image folders)")
+    p.add_argument("--image-size", type=int, default=32, help="--dataset folder: images resized (shorter side) and "
+                   "center-cropped to this (default 32)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=3, help="--dataset folder: 3 = RGB (default), "
+                   "1 = grayscale")
+    p.add_argument("--workers", type=int, default=2, help="--dataset folder: DataLoader processes reading the "
+                   "training images (default 2)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--subset", type=int, help="train on a random subset of N training images")
     p.add_argument("--seed", type=int, default=0)

@@ -80,7 +80,7 @@ def _testset(model_path: Path) -> tuple[np.ndarray, np.ndarray, str] | None:
     if not (run / "config.json").exists() or not (run / "checkpoint.pt").exists():
         return None
     _, _, train_cfg = load_model(run)
-    ds = load_dataset(train_cfg.dataset, train_cfg.data_dir)
+    ds = load_dataset(train_cfg.dataset, train_cfg.data_dir, train_cfg.image_size, train_cfg.channels)
     return ds.x_test.numpy().astype(np.uint8), ds.y_test.numpy().astype(np.int64), train_cfg.dataset
 
 

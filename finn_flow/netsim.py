@@ -246,7 +246,7 @@ def run_images(build_dir: Path, run_dir: Path | None, input_path: Path | None, i
         from bnnforge.model.run import load_model
 
         model, _, train_cfg = load_model(Path(run_dir))
-        ds = load_dataset(train_cfg.dataset, train_cfg.data_dir)
+        ds = load_dataset(train_cfg.dataset, train_cfg.data_dir, train_cfg.image_size, train_cfg.channels)
         x = ds.x_test[:images].numpy()
         net = model.to_integer()
         want = golden.forward(net, x)[net.layers[-1].name]

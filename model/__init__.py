@@ -6,5 +6,5 @@ so that `bnnforge --help` and the non-training commands start fast.
 
 ARCHS = ("tfc", "cnv")
 BINARIZERS = ("sign", "lab", "dybnn")
-DATASETS = ("fashion-mnist", "digits", "cifar10")
+DATASETS = ("fashion-mnist", "digits", "cifar10", "folder")
 DEVICES = ("auto", "cpu", "cuda")  # `bnnforge train --device`

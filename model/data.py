@@ -6,6 +6,8 @@ labels are int64.
 - ``fashion-mnist``: Debian package ``dataset-fashion-mnist`` (IDX files)
 - ``digits``: scikit-learn's 8x8 digits, scaled to 0..255 and upsampled 4x to 32x32
 - ``cifar10``: a user folder with the official binary version (data_batch_*.bin)
+- ``folder``: an image-folder tree DIR/train/<class>/, DIR/val/<class>/ (folder.py), read
+  batch by batch from disk during training
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 from bnnforge.model import DATASETS
+from bnnforge.model.folder import FolderImages, batches, load_folder
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 CIFAR10_ENV = "BNNFORGE_CIFAR10_DIR"
@@ -31,7 +34,7 @@ class DatasetMissing(FileNotFoundError):
 @dataclasses.dataclass
 class Dataset:
     name: str
-    x_train: torch.Tensor  # uint8 (N, C, H, W)
+    x_train: torch.Tensor | FolderImages  # uint8 (N, C, H, W), or image files read on demand
     y_train: torch.Tensor  # int64 (N,)
     x_test: torch.Tensor
     y_test: torch.Tensor
@@ -48,7 +51,17 @@ class Dataset:
         if n_train < 1:
             raise ValueError(f"--subset must be >= 1, got {n_train}")
         idx = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(seed))[:n_train]
-        return dataclasses.replace(self, x_train=self.x_train[idx], y_train=self.y_train[idx])
+        x = self.x_train.select(idx) if isinstance(self.x_train, FolderImages) else self.x_train[idx]
+        return dataclasses.replace(self, x_train=x, y_train=self.y_train[idx])
+
+    def train_batches(self, batch_indices: list[torch.Tensor], workers: int = 0):
+        """(x uint8, y) for each batch of training-set indices; image folders are read from disk
+        by ``workers`` DataLoader processes."""
+        if isinstance(self.x_train, FolderImages):
+            yield from batches(self.x_train, batch_indices, workers)
+            return
+        for idx in batch_indices:
+            yield self.x_train[idx], self.y_train[idx]
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -149,11 +162,17 @@ def load_cifar10(folder: Path | None = None) -> Dataset:
     )
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None) -> Dataset:
+def load_dataset(name: str, data_dir: str | Path | None = None, image_size: int = 32, channels: int = 3) -> Dataset:
+    """A dataset by name; ``image_size`` and ``channels`` apply to image folders only."""
     if name == "fashion-mnist":
         return load_fashion_mnist(Path(data_dir) if data_dir else FASHION_MNIST_DIR)
     if name == "digits":
         return load_digits()
     if name == "cifar10":
         return load_cifar10(data_dir)
+    if name == "folder":
+        if data_dir is None:
+            raise ValueError("--dataset folder needs --data-dir DIR (DIR/train/<class>/..., DIR/val/<class>/...)")
+        train, x_val, y_val, classes = load_folder(Path(data_dir), image_size, channels)
+        return Dataset("folder", train, train.labels, x_val, y_val, classes)
     raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")

@@ -226,7 +226,7 @@ def export_run(run_dir: Path, out: Path | None = None, n_vectors: int = 8) -> tu
     out = Path(out) if out else run_dir / "model.onnx"
     out.parent.mkdir(parents=True, exist_ok=True)
     export_qonnx(net, out)
-    ds = load_dataset(train_cfg.dataset, train_cfg.data_dir)
+    ds = load_dataset(train_cfg.dataset, train_cfg.data_dir, train_cfg.image_size, train_cfg.channels)
     images = ds.x_test[:n_vectors].numpy()
     ref = golden.forward(net, images)
     vectors = run_dir / "vectors.npz"

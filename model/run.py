@@ -37,6 +37,9 @@ class TrainConfig:
     data_dir: str | None = None
     device: str = "auto"  # auto (CUDA when present), cpu, cuda
     augment: bool = False  # random crop with padding (+ horizontal flip where it makes sense)
+    image_size: int = 32  # --dataset folder: images resized and center-cropped to this
+    channels: int = 3  # --dataset folder: 3 (RGB) or 1 (grayscale)
+    workers: int = 2  # --dataset folder: DataLoader processes reading the training images
 
 
 def write_json(path: Path, data) -> None:

@@ -105,7 +105,7 @@ def train(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if dataset is None:
-        dataset = load_dataset(train_cfg.dataset, train_cfg.data_dir)
+        dataset = load_dataset(train_cfg.dataset, train_cfg.data_dir, train_cfg.image_size, train_cfg.channels)
     dataset = dataset.subset(train_cfg.subset, seed=train_cfg.seed)
     group = distributed.setup(resolve_device(train_cfg.device))
     device = group.device
@@ -150,16 +150,15 @@ def train(
         total_loss, correct, seen = 0.0, 0, 0
         aug_gen = torch.Generator().manual_seed(train_cfg.seed * 1000 + epoch + 1)
         bar = tqdm(
-            range(steps_per_epoch),
+            total=steps_per_epoch,
             desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
             disable=not progress,
             leave=False,
             file=sys.stderr,
         )
-        for step in bar:
-            global_idx = order[step * train_cfg.batch_size : (step + 1) * train_cfg.batch_size]
-            idx = group.share(global_idx)
-            x, y = dataset.x_train[idx], dataset.y_train[idx]
+        global_batches = [order[s * train_cfg.batch_size : (s + 1) * train_cfg.batch_size] for s in range(steps_per_epoch)]
+        shares = dataset.train_batches([group.share(b) for b in global_batches], train_cfg.workers)
+        for global_idx, (x, y) in zip(global_batches, shares):
             if train_cfg.augment:
                 x = augment_batch(x, aug_gen, FLIP_OK.get(dataset.name, False))
             x, y = x.float().to(device), y.to(device)
@@ -176,7 +175,9 @@ def train(
             total_loss += loss.item() * len(global_idx) / group.world
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
+            bar.update()
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        bar.close()
         total_loss, correct, seen = group.sum(total_loss, correct, seen)
         if not group.main:  # the main process evaluates, logs and writes the checkpoint
             group.barrier()

@@ -135,7 +135,7 @@ def verify_run(run_dir: Path, samples: int = 16, extra_columns: dict[str, Column
     onnx_path = run_dir / "model.onnx"
     if not onnx_path.exists():
         export_run(run_dir)
-    ds = load_dataset(train_cfg.dataset, train_cfg.data_dir)
+    ds = load_dataset(train_cfg.dataset, train_cfg.data_dir, train_cfg.image_size, train_cfg.channels)
     images, labels = ds.x_test[:samples].numpy(), ds.y_test[:samples].numpy()
     ctx = VerifyContext(run_dir, model, model.to_integer(), onnx_path)
     columns = {**BASE_COLUMNS, **(extra_columns or {})}

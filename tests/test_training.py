@@ -75,3 +75,45 @@ def test_augment_is_deterministic_and_changes_training(tmp_path, digits):
     aug = train(tmp_path / "a", cfg, TrainConfig(dataset="digits", epochs=1, seed=2, subset=256, augment=True), **quiet)
     again = train(tmp_path / "b", cfg, TrainConfig(dataset="digits", epochs=1, seed=2, subset=256, augment=True), **quiet)
     assert aug["history"][-1]["loss"] == again["history"][-1]["loss"] != plain["history"][-1]["loss"]
+
+
+def _png_tree(root, digits, per_class=24, classes=4):
+    """DIR/train/<class>/*.png and DIR/val/<class>/*.png from the digits images (8-bit grayscale,
+    32x32, saved as RGB PNGs of size 40x36 so resizing and cropping have work to do)."""
+    from PIL import Image
+
+    x, y = digits.x_train.numpy()[:, 0], digits.y_train.numpy()
+    for split, start in (("train", 0), ("val", per_class)):
+        for c in range(classes):
+            d = root / split / f"class_{c}"
+            d.mkdir(parents=True)
+            for k, i in enumerate((y == c).nonzero()[0][start:start + (per_class if split == "train" else 6)]):
+                Image.fromarray(x[i]).convert("RGB").resize((40, 36)).save(d / f"{k}.png")
+    (root / "train" / "class_0" / "notes.txt").write_text("not an image: ignored\n")
+
+
+def test_folder_dataset_trains_streamed_and_exports(tmp_path, digits):
+    import numpy as np
+
+    from bnnforge.model.data import load_dataset
+
+    root = tmp_path / "tree"
+    _png_tree(root, digits)
+    ds = load_dataset("folder", root, image_size=16, channels=1)
+    assert ds.classes == ("class_0", "class_1", "class_2", "class_3") and ds.image_shape == (1, 16, 16)
+    assert len(ds.x_train) == 96 and ds.x_test.shape == (24, 1, 16, 16) and ds.x_test.dtype == torch.uint8
+    run = tmp_path / "run"
+    out = run_cli("train", "--arch", "tfc", "--dataset", "folder", "--data-dir", root, "--image-size", "16",
+                  "--channels", "1", "--workers", "2", "--epochs", "2", "--batch-size", "32", "--augment",
+                  "--quiet", "--out", run)
+    assert out.returncode == 0, out.stdout + out.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["train_images"] == 96 and metrics["test_images"] == 24 and len(metrics["history"]) == 2
+    out = run_cli("export", run, "--vectors", "4")
+    assert out.returncode == 0, out.stderr
+    vec = np.load(run / "vectors.npz")
+    assert np.array_equal(vec["input"], ds.x_test[:4].numpy())  # golden vectors from the val split
+
+    (root / "val" / "class_9").mkdir()
+    with pytest.raises(FileNotFoundError, match="class_9"):
+        load_dataset("folder", root)
