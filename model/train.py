@@ -178,6 +178,7 @@ def train(
             bar.update()
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
         bar.close()
+        train_seconds = time.time() - t0
         total_loss, correct, seen = group.sum(total_loss, correct, seen)
         if not group.main:  # the main process evaluates, logs and writes the checkpoint
             group.barrier()
@@ -189,6 +190,7 @@ def train(
             "train_accuracy": correct / seen,
             "test_accuracy": test_acc,
             "seconds": time.time() - t0,
+            "train_seconds": train_seconds,  # the training steps alone (no evaluation)
         }
         history.append(entry)
         log(
