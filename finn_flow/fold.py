@@ -441,7 +441,10 @@ def _hardware_only(model):
         ports.remove(ports[0])
         ports.insert(0, helper.make_tensor_value_info(tensor, TensorProto.FLOAT, shape))
 
-    while graph.node and not is_hw(graph.node[0]) and list(graph.node[0].input) == [graph.input[0].name]:
+    def reads_only_input(n):  # the graph input, plus constants (a Reshape's shape)
+        return n.input[0] == graph.input[0].name and all(model.get_initializer(t) is not None for t in n.input[1:])
+
+    while graph.node and not is_hw(graph.node[0]) and reads_only_input(graph.node[0]):
         promote(graph.node[0].output[0], graph.input)
         graph.node.remove(graph.node[0])
     while graph.node and not is_hw(graph.node[-1]) and list(graph.node[-1].output) == [graph.output[0].name]:

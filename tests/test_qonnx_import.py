@@ -80,3 +80,12 @@ def test_unsupported_qonnx_node_is_named(bnn_pynq, tmp_path):
 
     with pytest.raises(ValueError, match="allowed: finn, rtl, network-rtl"):
         verify_model(bnn_pynq["tfc_1w1a"], columns=("csim",))
+
+
+def test_fold_takes_a_brevitas_model_unchanged(bnn_pynq, tmp_path):
+    out = run_cli("fold", bnn_pynq["tfc_1w2a"], "--board", "pynq-z2", "--target-fps", "20000", "--out",
+                  tmp_path / "f.json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    cfg = json.loads((tmp_path / "f.json").read_text())
+    assert {"Thresholding_rtl_0", "MVAU_lut_rtl_3", "LabelSelect_rtl_0"} <= set(cfg)
+    assert cfg["MVAU_lut_rtl_0"]["PE"] * cfg["MVAU_lut_rtl_0"]["SIMD"] > 1  # folded for the target
