@@ -98,8 +98,30 @@ def setfolding(model, fps, clock_ns, part, fold_custom):
     with finn_output_to(Path(tempfile.gettempdir()) / "bnnforge-setfolding.log"):
         if fold_custom:
             m = fold_custom_ops(m, target)
+        renamed = as_finn_classes(m)
         m = m.transform(SetFolding(target))
+        for node in m.graph.node:
+            if node.name in renamed:
+                node.op_type, node.domain = renamed[node.name]
     return evaluate(m, part, clock_ns)
+
+
+def as_finn_classes(model) -> dict:
+    """SetFolding folds only node types it knows by name (MVAU_hls, Pool_hls, ...): bnnforge's
+    RTL classes of FINN ops (MVAU_lut_rtl, Pool_rtl, LabelSelect_rtl, ...) are shown to it as
+    FINN's HLS class of the same op (same attributes and cycle model); the original
+    (op_type, domain) of each renamed node is returned."""
+    from finn.custom_op.fpgadataflow.hls import custom_op as finn_hls
+
+    from bnnforge.finn_flow import registry
+
+    renamed = {}
+    for node in model.graph.node:
+        hls = f"{registry.abstract_op(node.op_type)}_hls"
+        if registry.is_ours(node.op_type) and hls in finn_hls:
+            renamed[node.name] = (node.op_type, node.domain)
+            node.op_type, node.domain = hls, "finn.custom_op.fpgadataflow.hls"
+    return renamed
 
 
 def fits(r, board):
