@@ -31,15 +31,16 @@ NETS = ("tfc", "cnv-sign", "cnv-lab", "cnv-dybnn")
 TARGETS = ("1000", "3000", "max")
 
 
-TIMEOUT_S = 2400  # one command (a build, a 1,000-image simulation, a synthesis)
+TIMEOUT_S = 2400  # one command (a build, a 1,000-image simulation, a synthesis), default
+TIMEOUT = {"s": TIMEOUT_S}  # what --timeout set
 
 
 def bnnforge(*args, ok=(0,)) -> subprocess.CompletedProcess:
     try:
         out = subprocess.run([sys.executable, "-m", "bnnforge.cli", *map(str, args)], capture_output=True, text=True,
-                             timeout=TIMEOUT_S)
+                             timeout=TIMEOUT["s"])
     except subprocess.TimeoutExpired:
-        raise SystemExit(f"bnnforge {' '.join(map(str, args))} did not finish within {TIMEOUT_S} s") from None
+        raise SystemExit(f"bnnforge {' '.join(map(str, args))} did not finish within {TIMEOUT['s']} s") from None
     if out.returncode not in ok:
         raise SystemExit(f"bnnforge {' '.join(map(str, args))} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     return out
@@ -125,7 +126,9 @@ def main() -> None:
     ap.add_argument("--synth-target", default="3000", help="synthesize the whole design of this target's builds")
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--fresh", action="store_true", help="recompute finished rows")
+    ap.add_argument("--timeout", type=int, default=TIMEOUT_S, help=f"seconds per command (default {TIMEOUT_S})")
     args = ap.parse_args()
+    TIMEOUT["s"] = args.timeout
     out_json = args.results / "network_rtl.json"
     # rows of other nets/targets (an earlier partial run) are kept; a failed row is retried
     done = {} if args.fresh or not out_json.exists() else {
