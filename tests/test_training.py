@@ -8,6 +8,7 @@ import torch
 from conftest import run_cli
 
 TINY = ["--arch", "tfc", "--dataset", "digits", "--seed", "1", "--quiet"]
+DDP_TIMEOUT = 600  # s: a hung process group fails the test instead of holding the suite
 
 
 def _weights(run):
@@ -22,7 +23,7 @@ def test_two_processes_take_the_same_steps_as_one(tmp_path):
     taken per process instead of over the global batch would differ by far more."""
     args = [*TINY, "--epochs", "1", "--subset", "128", "--batch-size", "64"]
     one = run_cli("train", *args, "--out", tmp_path / "one")
-    two = run_cli("train", *args, "--nproc", "2", "--out", tmp_path / "two")
+    two = run_cli("train", *args, "--nproc", "2", "--out", tmp_path / "two", timeout=DDP_TIMEOUT)
     assert one.returncode == 0, one.stderr
     assert two.returncode == 0 and "2 processes" in two.stdout, two.stdout + two.stderr
     a, b = _weights(tmp_path / "one"), _weights(tmp_path / "two")
@@ -43,9 +44,9 @@ def test_two_processes_resume_and_reach_the_single_process_accuracy(tmp_path):
                    TrainConfig(dataset="digits", epochs=3, seed=1, batch_size=64), dataset=digits, progress=False,
                    log=lambda *_: None)
     args = [*TINY, "--batch-size", "64", "--nproc", "2", "--out", tmp_path / "two"]
-    first = run_cli("train", *args, "--epochs", "3", "--stop-after-epoch", "2")  # interrupted
+    first = run_cli("train", *args, "--epochs", "3", "--stop-after-epoch", "2", timeout=DDP_TIMEOUT)  # interrupted
     assert first.returncode == 0, first.stdout + first.stderr
-    resumed = run_cli("train", *args, "--epochs", "3", "--resume")
+    resumed = run_cli("train", *args, "--epochs", "3", "--resume", timeout=DDP_TIMEOUT)
     assert resumed.returncode == 0 and "resuming" in resumed.stdout, resumed.stdout + resumed.stderr
     metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
