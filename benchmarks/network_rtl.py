@@ -141,11 +141,11 @@ def main() -> None:
         return write_report(json.loads(out_json.read_text())["rows"], args.results)
     # rows of other nets/targets (an earlier partial run) are kept; a failed row is retried
     done = {} if args.fresh or not out_json.exists() else {
-        (r["net"], r["target"]): r for r in json.loads(out_json.read_text())["rows"]
-        if r.get("images", 0) >= args.images and "error" not in r}
+        (r["net"], r["target"]): r for r in json.loads(out_json.read_text())["rows"]}
     for net in args.nets:
         for target in args.targets:
-            if (net, target) in done:
+            old = done.get((net, target))
+            if old is not None and old.get("images", 0) >= args.images and "error" not in old:
                 print(f"{net} @ {target}: reusing the finished row", flush=True)
                 continue
             print(f"{net} @ {target}: build --until rtl, sim network on {args.images} images", flush=True)
