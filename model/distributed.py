@@ -16,6 +16,7 @@ norm computes them.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 
 import torch
@@ -69,9 +70,19 @@ def setup(device: torch.device) -> Group:
 
 
 def teardown(group: Group) -> None:
-    """Leave the process group together: a process destroying its gloo group after its peers
-    have exited can wait forever for gloo's connection thread (seen here, 1 run in ~10)."""
-    if group.world > 1 and dist.is_initialized():
+    """Leave the process group together. The caller must have dropped its DDP wrapper first.
+
+    Two exit hangs seen here (each about 1 run in 10): a process destroying its gloo group after
+    its peers had exited waited for gloo's connection thread (hence the barrier); and the DDP
+    Reducer, freed last, destroyed the gloo group while holding the GIL, joining a gloo worker
+    thread that was itself waiting for the GIL to free the barrier's tensors. The Reducer is
+    therefore freed first (while the group is still registered), and the group goes through
+    destroy_process_group, which releases the GIL while it joins its threads.
+    """
+    if group.world == 1:
+        return
+    gc.collect()  # the dropped DDP wrapper's Reducer goes now, while the group is registered
+    if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
 

@@ -209,6 +209,7 @@ def train(
         )
         group.barrier()
 
+    del step_model  # before teardown: see distributed.teardown
     if not group.main:
         distributed.teardown(group)
         return {}

@@ -8,7 +8,7 @@ import torch
 from conftest import run_cli
 
 TINY = ["--arch", "tfc", "--dataset", "digits", "--seed", "1", "--quiet"]
-DDP_TIMEOUT = 600  # s: a hung process group fails the test instead of holding the suite
+DDP_TIMEOUT = 240  # s (a run takes ~20 s): a hung process group fails the test instead of holding the suite
 
 
 def _weights(run):
