@@ -47,7 +47,7 @@ def test_every_registry_layer_has_cases_or_a_dedicated_test():
 
 # Deliberately broken variants of the generated code: the same comparison must catch them.
 BROKEN = {
-    "MVAU popcount counts mismatches": ("MVAU/xnor_bit", 1, "dot_threshold.sv", "AB'({xr[0] ~^ wr[0]})", "AB'({xr[0] ^ wr[0]})"),
+    "MVAU popcount counts mismatches": ("MVAU/xnor_bit", 1, "dot_threshold.sv", "$countones(~(s1_x", "$countones((s1_x"),
     "MVAU threshold compare > instead of >=": ("MVAU/xnor_int4", 2, "dot_threshold.sv", "a >= CB'(", "a > CB'("),
     "LabelSelect tie order within a beat": ("LabelSelect", 2, "label_select.sv",
                                             "lane_before[p][q] = n_val[q] >= n_val[p];",

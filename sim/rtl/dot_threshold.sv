@@ -58,20 +58,24 @@ module dot_threshold #(
 
   generate
     for (genvar p = 0; p < PE; p++) begin : g_pe
-      for (genvar l = 0; l <= LV; l++) begin : g_lvl
-        logic [(SP>>l)*AB-1:0] v;  // level l of the adder tree, (SP >> l) nodes of AB bits
-        if (l == 0) begin : g_leaves
-          for (genvar s = 0; s < SP; s++) begin : g_s
-            if (s >= SIMD) begin : g_pad
-              assign v[s*AB+:AB] = '0;
-            end else begin : g_lane
-              logic [IN_BITS-1:0] xr;
-              logic [W_BITS-1:0] wr;
-              assign xr = s1_x[(p*SIMD+s)*IN_BITS+:IN_BITS];
-              assign wr = s1_w[(p*SIMD+s)*W_BITS+:W_BITS];
-              if (POP) begin : g_xnor
-                assign v[s*AB+:AB] = AB'({xr[0] ~^ wr[0]});  // 1 iff the bits are equal
-              end else begin : g_mul
+      if (POP) begin : g_popcount
+        // the number of equal bits. One $countones, not the adder tree below: synthesis maps
+        // both to the same cells (yosys: identical counts), and Verilator computes it with word
+        // popcounts instead of one expression of SIMD terms per lane, whose C++ took GCC
+        // hours for the max-folded cnv layers (PE x SIMD = 3,072)
+        assign dot[p*AB+:AB] = AB'($countones(~(s1_x[p*SIMD+:SIMD] ^ s1_w[p*SIMD+:SIMD])));
+      end else begin : g_tree
+        for (genvar l = 0; l <= LV; l++) begin : g_lvl
+          logic [(SP>>l)*AB-1:0] v;  // level l of the adder tree, (SP >> l) nodes of AB bits
+          if (l == 0) begin : g_leaves
+            for (genvar s = 0; s < SP; s++) begin : g_s
+              if (s >= SIMD) begin : g_pad
+                assign v[s*AB+:AB] = '0;
+              end else begin : g_lane
+                logic [IN_BITS-1:0] xr;
+                logic [W_BITS-1:0] wr;
+                assign xr = s1_x[(p*SIMD+s)*IN_BITS+:IN_BITS];
+                assign wr = s1_w[(p*SIMD+s)*W_BITS+:W_BITS];
                 logic signed [XW-1:0] xv;
                 logic signed [WW-1:0] wv;
                 // narrow multipliers belong in LUTs, not DSP slices
@@ -95,14 +99,14 @@ module dot_threshold #(
                 assign v[s*AB+:AB] = AB'(pv);
               end
             end
-          end
-        end else begin : g_sum
-          for (genvar i = 0; i < (SP >> l); i++) begin : g_i
-            assign v[i*AB+:AB] = g_lvl[l-1].v[2*i*AB+:AB] + g_lvl[l-1].v[(2*i+1)*AB+:AB];
+          end else begin : g_sum
+            for (genvar i = 0; i < (SP >> l); i++) begin : g_i
+              assign v[i*AB+:AB] = g_lvl[l-1].v[2*i*AB+:AB] + g_lvl[l-1].v[(2*i+1)*AB+:AB];
+            end
           end
         end
+        assign dot[p*AB+:AB] = g_lvl[LV].v;
       end
-      assign dot[p*AB+:AB] = g_lvl[LV].v;
     end
   endgenerate
 

@@ -44,14 +44,22 @@ module dynamic_threshold #(
   localparam int CB = (IN_BITS > T_BITS) ? IN_BITS : T_BITS;  // compare width
   localparam int FIFO_DEPTH = 4;
 
-  logic [XB-1:0] fbuf[2][N];
-  logic [TB-1:0] tbuf[2][FOLD];
+  // two buffers each (write one, read the other), one dimension: a [2][N] array reaches
+  // yosys as a memory of two N-word rows, mapped to flip-flops instead of block RAM
+  logic [XB-1:0] fbuf[2*N];
+  logic [TB-1:0] tbuf[2*FOLD];
   logic [1:0] f_full, t_full;
   logic f_wr, t_wr, rd;
   logic [NW-1:0] f_cnt, r_cnt;
   logic [FW-1:0] t_cnt, r_fold;
   logic f_fire, t_fire, issue, last_issue;
   logic can_issue;
+  logic [$clog2(2*N)-1:0] f_addr, rf_addr;  // buffer b, word i: b*N + i
+  logic [$clog2(2*FOLD)-1:0] t_addr, rt_addr;
+  assign f_addr = f_wr ? ($bits(f_addr))'(N) + ($bits(f_addr))'(f_cnt) : ($bits(f_addr))'(f_cnt);
+  assign rf_addr = rd ? ($bits(rf_addr))'(N) + ($bits(rf_addr))'(r_cnt) : ($bits(rf_addr))'(r_cnt);
+  assign t_addr = t_wr ? ($bits(t_addr))'(FOLD) + ($bits(t_addr))'(t_cnt) : ($bits(t_addr))'(t_cnt);
+  assign rt_addr = rd ? ($bits(rt_addr))'(FOLD) + ($bits(rt_addr))'(r_fold) : ($bits(rt_addr))'(r_fold);
 
   // --- writers: frames on in0, threshold sets on in1 -------------------------------------
   assign in0_V_TREADY = ap_rst_n && !f_full[f_wr];
@@ -60,8 +68,8 @@ module dynamic_threshold #(
   assign t_fire = in1_V_TVALID && in1_V_TREADY;
 
   always_ff @(posedge ap_clk) begin
-    if (f_fire) fbuf[f_wr][f_cnt] <= in0_V_TDATA[XB-1:0];
-    if (t_fire) tbuf[t_wr][t_cnt] <= in1_V_TDATA[TB-1:0];
+    if (f_fire) fbuf[f_addr] <= in0_V_TDATA[XB-1:0];
+    if (t_fire) tbuf[t_addr] <= in1_V_TDATA[TB-1:0];
   end
 
   // --- reader: compare the full frame against its thresholds ------------------------------
@@ -113,8 +121,8 @@ module dynamic_threshold #(
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) s1_valid <= 1'b0;
     else s1_valid <= issue;
-    s1_x <= fbuf[rd][r_cnt];
-    s1_t <= tbuf[rd][r_fold];
+    s1_x <= fbuf[rf_addr];
+    s1_t <= tbuf[rt_addr];
   end
 
   logic [PE-1:0] s1_bits;
