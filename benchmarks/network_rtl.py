@@ -46,6 +46,13 @@ def bnnforge(*args, ok=(0,)) -> subprocess.CompletedProcess:
     return out
 
 
+def code_commit() -> str:
+    """The commit the rows are measured with (RTL and flow change between commits)."""
+    out = subprocess.run(["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"], capture_output=True,
+                         text=True)
+    return out.stdout.strip() or "unknown"
+
+
 def run_dir(net: str) -> Path:
     """The trained run of a network (trained here when missing)."""
     if net == "tfc":
@@ -80,7 +87,7 @@ def one(net: str, target: str, images: int, synth: bool) -> dict:
     sizing = json.loads((build / "report" / "fifo_sizing.json").read_text())
     summary = json.loads((build / "report" / "bnnforge_summary.json").read_text())
     row = {
-        "net": net, "target": target, "images": sim["images"], "mismatches": sim["mismatches"],
+        "net": net, "target": target, "commit": code_commit(), "images": sim["images"], "mismatches": sim["mismatches"],
         "cycles_per_frame": sim["cycles_per_frame"], "estimated_cycles_per_frame": sim["estimated_cycles_per_frame"],
         "ratio": sim["cycles_per_frame"] / sim["estimated_cycles_per_frame"], "fps": sim["fps"],
         "latency_cycles": sim["latency_cycles"], "sim_frames_per_s": sim["sim_frames_per_s"],
@@ -169,6 +176,8 @@ def write_report(rows: list[dict], results: Path) -> None:
     notes = []
     if missing:
         notes.append(f"Not measured yet: {', '.join(missing)}.")
+    commits = sorted({r["commit"] for r in rows if "commit" in r})
+    notes.append(f"Measured with commit(s) {', '.join(commits) or 'not recorded'}.")
     if failed:
         notes.append(f"Failed: {', '.join(failed)} (the error is in its row; rerun with a longer --timeout).")
     print(md)
