@@ -43,22 +43,16 @@ class ModelReport:
                 and all(c.ok for c in self.cells.values()))
 
     def table(self) -> str:
-        widths = [max(len("node"), *map(len, self.nodes)), 16] + [max(14, len(c)) for c in self.columns]
-        lines = ["  ".join(h.ljust(w) for h, w in zip(["node", "shape", *self.columns], widths)),
-                 "  ".join("-" * w for w in widths)]
-        for node in self.nodes:
-            row = [node, "x".join(map(str, self.shapes[node][1:])) or "-"]
-            row += ["reference" if c == "finn" else str(self.cells.get((node, c), "-")) for c in self.columns]
-            lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+        from bnnforge.model.verify import layer_table, verdict_lines
+
+        lines = layer_table("node", self.nodes, self.shapes, self.columns,
+                            lambda node, c: "reference" if c == "finn" else str(self.cells.get((node, c), "-")))
         n = len(self.labels["qonnx"])
         lines += ["", f"top-1 class ({self.source}):"]
         for col, lab in self.labels.items():
             if col != "qonnx":
                 lines.append(f"  {col:<14} agrees with qonnx execution of the model on {int((lab == self.labels['qonnx']).sum())}/{n}")
-        for col, where in self.first_mismatch.items():
-            lines.append(f"first mismatch in {col}: {where}")
-        lines.append("verify: BIT-EXACT" if self.ok else "verify: MISMATCH")
-        return "\n".join(lines)
+        return "\n".join(lines + verdict_lines(self.first_mismatch, self.ok))
 
 
 def verify_build(onnx_path: Path, out: Path, until: str, log=lambda *_: None) -> Path:

@@ -58,14 +58,8 @@ class Report:
         return label_ok and all(c.ok for c in self.cells.values())
 
     def table(self) -> str:
-        widths = [max(len("layer"), *map(len, self.layers)), 16] + [max(14, len(c)) for c in self.columns]
-        head = ["layer", "shape"] + self.columns
-        lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
-        lines.append("  ".join("-" * w for w in widths))
-        for layer in self.layers:
-            row = [layer, "x".join(map(str, self.shapes[layer][1:])) or "-"]
-            row += [str(self.cells.get((layer, c), "-")) for c in self.columns]
-            lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+        lines = layer_table("layer", self.layers, self.shapes, self.columns,
+                            lambda layer, c: str(self.cells.get((layer, c), "-")))
         n = len(self.true_labels)
         lines.append("")
         g = self.labels["golden"]
@@ -73,10 +67,23 @@ class Report:
         for col, lab in self.labels.items():
             if col != "golden":
                 lines.append(f"  {col:<14} agrees with golden on {int((lab == g).sum())}/{n}")
-        for col, where in self.first_mismatch.items():
-            lines.append(f"first mismatch in {col}: {where}")
-        lines.append("verify: BIT-EXACT" if self.ok else "verify: MISMATCH")
-        return "\n".join(lines)
+        return "\n".join(lines + verdict_lines(self.first_mismatch, self.ok))
+
+
+def layer_table(first: str, names, shapes: dict, columns, cell) -> list[str]:
+    """The per-layer grid of a verify report: name, shape, then ``cell(name, column)`` per column."""
+    widths = [max(len(first), *map(len, names)), 16] + [max(14, len(c)) for c in columns]
+    lines = ["  ".join(h.ljust(w) for h, w in zip([first, "shape", *columns], widths)),
+             "  ".join("-" * w for w in widths)]
+    for name in names:
+        row = [name, "x".join(map(str, shapes[name][1:])) or "-", *(cell(name, c) for c in columns)]
+        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+    return lines
+
+
+def verdict_lines(first_mismatch: dict, ok: bool) -> list[str]:
+    return [f"first mismatch in {col}: {where}" for col, where in first_mismatch.items()] + [
+        "verify: BIT-EXACT" if ok else "verify: MISMATCH"]
 
 
 def compare(net: IntegerNet, images: np.ndarray, true_labels: np.ndarray, columns: dict[str, ColumnFn], ctx) -> Report:

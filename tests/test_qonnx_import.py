@@ -58,9 +58,12 @@ def test_verify_model_reports_a_disagreement(bnn_pynq, monkeypatch):
     """The comparison can fail: a reference whose logits are negated picks other classes."""
     from bnnforge.finn_flow import qonnx_import, verify_model
 
+    model = bnn_pynq["tfc_1w2a"]
+    # unpatched first: the build (its own check compares with qonnx too) exists and agrees
+    assert verify_model.verify_model(model, samples=6, columns=("finn",), log=lambda *_: None).ok
     real = qonnx_import.user_outputs
     monkeypatch.setattr(qonnx_import, "user_outputs", lambda *a: -real(*a))
-    report = verify_model.verify_model(bnn_pynq["tfc_1w2a"], samples=6, columns=("finn",), log=lambda *_: None)
+    report = verify_model.verify_model(model, samples=6, columns=("finn",), log=lambda *_: None)
     assert not report.ok and "verify: MISMATCH" in report.table()
 
 
