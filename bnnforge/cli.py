@@ -371,7 +371,16 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
     stall.add_argument("--stall", type=float, default=0.0,
                        help="rtl: probability of a stall on each stream side per cycle (0..0.95)")
     stall.add_argument("--waves", action="store_true", help="rtl: write an FST waveform and print its path")
-    return {"board": board, "flow": flow, "stall": stall}
+
+    # `sim network` and `sim driver`: images through a build's whole accelerator
+    images = argparse.ArgumentParser(add_help=False)
+    images.add_argument("build_dir", metavar="BUILD_DIR")
+    src = images.add_mutually_exclusive_group()
+    src.add_argument("--run", metavar="RUN_DIR", help="images and golden outputs of this trained run's test set")
+    src.add_argument("--input", metavar="X.npy", help="raw inputs (N, C, H, W) on the model's input grid")
+    images.add_argument("--images", type=int, default=16, help="images to stream back to back (default 16)")
+    images.add_argument("--stall", type=float, default=0.0, help="probability of an output stall per cycle (0..0.95)")
+    return {"board": board, "flow": flow, "stall": stall, "images": images}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -563,6 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = simsub.add_parser(
         "network",
+        parents=[parents["images"]],
         help="run images back to back through the whole accelerator's RTL (Verilator), bit-exact",
         description="Stream N images back to back through BUILD_DIR/rtl/ (from `bnnforge build --until rtl`) in "
         "a compiled Verilator harness and compare every output exactly with the golden model: the images and "
@@ -571,12 +581,6 @@ def build_parser() -> argparse.ArgumentParser:
         "at the build's clock, the ratio to FINN's estimate and the simulation speed. On a mismatch: exit 1, "
         "the first wrong image and the first layer whose output diverges.",
     )
-    q.add_argument("build_dir", metavar="BUILD_DIR")
-    src = q.add_mutually_exclusive_group()
-    src.add_argument("--run", metavar="RUN_DIR", help="compare with this trained run's golden model on its test set")
-    src.add_argument("--input", metavar="X.npy", help="raw inputs (N, C, H, W) on the model's input grid")
-    q.add_argument("--images", type=int, default=16, help="images to stream (default 16)")
-    q.add_argument("--stall", type=float, default=0.0, help="probability of an output stall per cycle (0..0.95)")
     q.add_argument("--waves", action="store_true", help="write an FST waveform of the first chunk (BUILD_DIR/rtl_sim)")
     q.add_argument("--output", metavar="Y.npy", help="write the accelerator's outputs (N x outputs, integers)")
     q.add_argument("--json", metavar="FILE", help="write the figures as JSON")
@@ -585,6 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = simsub.add_parser(
         "driver",
+        parents=[parents["images"]],
         help="the deployment package's PYNQ driver against the simulated RTL (off-board check)",
         description="Run BUILD_DIR/deploy/driver.py (the code that runs on the board) with a shim of the pynq "
         "package whose DMAs are the Verilator simulation of BUILD_DIR/rtl/: the driver packs the images into the bytes "
@@ -593,12 +598,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(--run, or the build's test vectors) or else with FINN's Python execution of the build's graph "
         "(random inputs, or --input). Exit 1 on a mismatch.",
     )
-    q.add_argument("build_dir", metavar="BUILD_DIR")
-    src = q.add_mutually_exclusive_group()
-    src.add_argument("--run", metavar="RUN_DIR", help="images and golden outputs of this trained run's test set")
-    src.add_argument("--input", metavar="X.npy", help="raw inputs (N, C, H, W) on the model's input grid")
-    q.add_argument("--images", type=int, default=16, help="images to run (default 16)")
-    q.add_argument("--stall", type=float, default=0.0, help="probability of an output stall per cycle (0..0.95)")
     q.add_argument("--validate", action="store_true", help="run the package's validate.py instead (as on the "
                    "board: its test set, accuracy and throughput), on the first --images images")
     q.set_defaults(func=cmd_sim_driver)
