@@ -47,10 +47,13 @@ def bnnforge(*args, ok=(0,)) -> subprocess.CompletedProcess:
 
 
 def code_commit() -> str:
-    """The commit the rows are measured with (RTL and flow change between commits)."""
-    out = subprocess.run(["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"], capture_output=True,
-                         text=True)
-    return out.stdout.strip() or "unknown"
+    """The commit the rows are measured with (RTL and flow change between commits), "+changes"
+    when the code differs from it (this script's own results and runs do not count)."""
+    root = str(HERE.parent)
+    head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    code = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "bnnforge", "model", "finn_flow", "sim",
+                           "hls", "boards", "pyproject.toml", "requirements"], capture_output=True, text=True)
+    return (head.stdout.strip() or "unknown") + ("+changes" if code.stdout.strip() else "")
 
 
 def run_dir(net: str) -> Path:
