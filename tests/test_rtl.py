@@ -156,9 +156,11 @@ def test_generated_parameters_are_what_runs(backend, tmp_path, monkeypatch):
 @pytest.mark.parametrize("module,params", [
     ("lab_binarizer", {}),
     ("lab_binarizer", {"C": 8, "PE": 8, "K": 1}),
-    ("lab_binarizer", {"C": 6, "PE": 2, "K": 5, "H": 1, "W": 1, "ACC_BITS": 13}),
+    ("lab_binarizer", {"C": 6, "PE": 2, "K": 5, "H": 1, "W": 1, "ACC_BITS": 13, "RAM_STYLE": "block"}),
+    ("lab_binarizer", {"RAM_STYLE": "distributed"}),
     ("dynamic_threshold", {}),
-    ("dynamic_threshold", {"C": 6, "PE": 3, "H": 1, "W": 1, "T_BITS": 9}),
+    ("dynamic_threshold", {"C": 6, "PE": 3, "H": 1, "W": 1, "T_BITS": 9, "RAM_STYLE": "distributed"}),
+    ("dynamic_threshold", {"RAM_STYLE": "block"}),
 ])
 def test_rtl_lint_clean(module, params):
     sources = (toolenv.rtl_dir() / "stream_out_fifo.sv", toolenv.rtl_dir() / f"{module}.sv")
@@ -203,6 +205,31 @@ def test_yosys_counts_track_the_estimates(tmp_path):
     assert lab.dsp == 0 and lab.ff > 0
     dt = synth_params(DynThreshParams(6, 4, 4, 4, 5, 2), "xcup", tmp_path / "dt")
     assert any(c.endswith("E2") for c in dt.cells) or dt.bram18 == 0  # UltraScale+ primitives
+
+
+@pytest.mark.parametrize("layer", ["lab", "dynthresh"])
+def test_ram_style_reaches_the_rtl(layer, tmp_path):
+    """The node's ram_style is the memory yosys builds (the estimates and the tuner assume it):
+    "block" row banks / frame buffers in block RAM, "distributed" ones in LUTRAM."""
+    from bnnforge.finn_flow import layer_sim, registry
+
+    if layer == "lab":
+        rng = np.random.default_rng(5)
+        p = LabParams(rng.integers(-8, 8, (32, 3, 3)), rng.integers(-40, 40, 32), 14, 14, 4, 4, 1)
+    else:
+        p = DynThreshParams(32, 14, 14, 4, 5, 1)
+    counts = {}
+    for style in ("block", "distributed"):
+        model = p.to_model(registry.BY_OP["LabBinarizer" if layer == "lab" else "DynamicThreshold"].rtl)
+        node = model.graph.node[0]
+        inst = getCustomOp(node)
+        inst.set_nodeattr("ram_style", style)
+        counts[style] = (layer_sim.synth_node_of(model, node, "xc7", tmp_path / style), inst.bram_estimation())
+    block, block_estimate = counts["block"]
+    distributed, distributed_estimate = counts["distributed"]
+    assert block.bram18 == block_estimate > 0, (block, block_estimate)
+    assert distributed.bram18 == distributed_estimate == 0, distributed
+    assert distributed.lutram > block.lutram
 
 
 def test_sim_layer_cli_rtl_with_waves(tmp_path):

@@ -26,6 +26,7 @@ from bnnforge.finn_flow.ops.backends import (
     memory_cost,
     nchw_to_nhwc,
     nhwc_to_nchw,
+    resolve_ram_style,
 )
 from bnnforge.model import golden
 
@@ -197,7 +198,10 @@ class DynamicThreshold_rtl(BnnforgeRTL, DynamicThreshold, RTLBackend):
     """RTL backend: sim/rtl/dynamic_threshold.sv with the node's parameters."""
 
     RTL_MODULE = "dynamic_threshold"
-    LUT_PER_TERM = {"control": 196.512, "compare_bits": 0, "threshold_buffer_luts": 0.335, "frame_buffer_luts": 0.038}
+    # fitted to yosys (benchmarks/layer_rtl.py --fit), except frame_buffer_luts: that fit predates the
+    # RTL honoring ram_style (yosys had put "distributed" buffers in block RAM); 1.0 = the LUTRAM model,
+    # measured with yosys on distributed buffers (4 shapes, LUT + LUTRAM incl. read mux: 0.99 x the model)
+    LUT_PER_TERM = {"control": 196.512, "compare_bits": 0, "threshold_buffer_luts": 0.335, "frame_buffer_luts": 1.0}
 
     def lut_terms(self):
         """Comparators, the two threshold buffers (FOLD x PE*T_BITS LUTRAM each) and the frame
@@ -211,4 +215,6 @@ class DynamicThreshold_rtl(BnnforgeRTL, DynamicThreshold, RTLBackend):
                 "frame_buffer_luts": banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[0]}
 
     def rtl_parameters(self, model):
-        return self.dyn_params().rtl_parameters()
+        _, width, depth = self.frame_buffer_shape()  # the style the estimates assume
+        return {**self.dyn_params().rtl_parameters(),
+                "RAM_STYLE": resolve_ram_style(width, depth, self.get_nodeattr("ram_style"))}

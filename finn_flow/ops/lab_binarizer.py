@@ -30,6 +30,7 @@ from bnnforge.finn_flow.ops.backends import (
     memory_cost,
     nchw_to_nhwc,
     nhwc_to_nchw,
+    resolve_ram_style,
 )
 from bnnforge.model import golden
 
@@ -258,8 +259,11 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
     """RTL backend: sim/rtl/lab_binarizer.sv with the node's parameters ($readmemh ROMs)."""
 
     RTL_MODULE = "lab_binarizer"
+    # fitted to yosys (benchmarks/layer_rtl.py --fit), except memory_luts: that fit predates the RTL
+    # honoring ram_style (yosys had put "distributed" row banks in block RAM); 1.0 = the LUTRAM model
+    # (yosys, distributed vs block row banks: 1.0-1.4 LUT per modelled LUT)
     LUT_PER_TERM = {"control": 318.736, "product_bits": 1.689, "sum_bits": 0.111, "compare_bits": 0,
-                    "rom_bits": 1.021, "memory_luts": 0}
+                    "rom_bits": 1.021, "memory_luts": 1.0}
 
     def lut_terms(self):
         """K*K products per PE lane (IN_BITS x W_BITS), their sum and threshold compare at the
@@ -273,7 +277,8 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
                 "rom_bits": pe * (taps * wb + acc) * math.ceil(c // pe / 64), "memory_luts": self._memory_cost()[0]}
 
     def rtl_parameters(self, model):
-        return self.lab_params(model).rtl_parameters()
+        _, width, depth, style = self.memories()[0]  # the row banks: the style the estimates assume
+        return {**self.lab_params(model).rtl_parameters(), "RAM_STYLE": resolve_ram_style(width, depth, style)}
 
     def rtl_memories(self, model):
         p = self.lab_params(model)

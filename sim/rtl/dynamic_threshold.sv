@@ -17,6 +17,7 @@ module dynamic_threshold #(
     parameter int PE = 1,
     parameter int IN_BITS = 4,
     parameter int T_BITS = 5,
+    parameter RAM_STYLE = "auto",  // frame buffers: "block" / "distributed" (attribute), "auto": the tool decides
     parameter int IN_WIDTH = ((PE * IN_BITS + 7) / 8) * 8,  // AXI-Stream TDATA widths (bytes)
     parameter int T_WIDTH = ((PE * T_BITS + 7) / 8) * 8,
     parameter int OUT_WIDTH = ((PE + 7) / 8) * 8
@@ -46,7 +47,6 @@ module dynamic_threshold #(
 
   // two buffers each (write one, read the other), one dimension: a [2][N] array reaches
   // yosys as a memory of two N-word rows, mapped to flip-flops instead of block RAM
-  logic [XB-1:0] fbuf[2*N];
   logic [TB-1:0] tbuf[2*FOLD];
   logic [1:0] f_full, t_full;
   logic f_wr, t_wr, rd;
@@ -67,10 +67,7 @@ module dynamic_threshold #(
   assign f_fire = in0_V_TVALID && in0_V_TREADY;
   assign t_fire = in1_V_TVALID && in1_V_TREADY;
 
-  always_ff @(posedge ap_clk) begin
-    if (f_fire) fbuf[f_addr] <= in0_V_TDATA[XB-1:0];
-    if (t_fire) tbuf[t_addr] <= in1_V_TDATA[TB-1:0];
-  end
+  always_ff @(posedge ap_clk) if (t_fire) tbuf[t_addr] <= in1_V_TDATA[TB-1:0];
 
   // --- reader: compare the full frame against its thresholds ------------------------------
   assign issue = can_issue && f_full[rd] && t_full[rd];
@@ -121,9 +118,32 @@ module dynamic_threshold #(
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) s1_valid <= 1'b0;
     else s1_valid <= issue;
-    s1_x <= fbuf[rf_addr];
     s1_t <= tbuf[rt_addr];
   end
+
+  // the frame buffers (one write port, one registered read port); RAM_STYLE as a literal
+  // attribute: a parameter's value reaches some frontends (slang) as bits
+  generate
+    if (RAM_STYLE == "auto") begin : g_fbuf_auto
+      logic [XB-1:0] fbuf[2*N];
+      always_ff @(posedge ap_clk) begin
+        if (f_fire) fbuf[f_addr] <= in0_V_TDATA[XB-1:0];
+        s1_x <= fbuf[rf_addr];
+      end
+    end else if (RAM_STYLE == "block") begin : g_fbuf_block
+      (* ram_style = "block" *) logic [XB-1:0] fbuf[2*N];
+      always_ff @(posedge ap_clk) begin
+        if (f_fire) fbuf[f_addr] <= in0_V_TDATA[XB-1:0];
+        s1_x <= fbuf[rf_addr];
+      end
+    end else begin : g_fbuf_distributed
+      (* ram_style = "distributed" *) logic [XB-1:0] fbuf[2*N];
+      always_ff @(posedge ap_clk) begin
+        if (f_fire) fbuf[f_addr] <= in0_V_TDATA[XB-1:0];
+        s1_x <= fbuf[rf_addr];
+      end
+    end
+  endgenerate
 
   logic [PE-1:0] s1_bits;
   generate
