@@ -114,10 +114,12 @@ class DynamicThreshold(HWCustomOp):
         return dynthresh_exp_cycles(h, w, c, self.get_nodeattr("PE"))
 
     def frame_buffer_shape(self):
-        """(banks, width bits, depth): two frame buffers of H*W*C/PE words."""
+        """(banks, width bits, depth): the two frame buffers of H*W*C/PE words are one memory
+        of twice that depth (the RTL's fbuf, buffer b at b*N), which is what yosys maps: two
+        separate banks would round up twice (DyBNN cnv: 28 BRAM18 vs 25 built)."""
         h, w, c = self._dims()
         pe = self.get_nodeattr("PE")
-        return 2, pe * self.get_input_datatype(0).bitwidth(), h * w * (c // pe)
+        return 1, pe * self.get_input_datatype(0).bitwidth(), 2 * h * w * (c // pe)
 
     def bram_estimation(self, fpgapart=None):
         banks, width, depth = self.frame_buffer_shape()
