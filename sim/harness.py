@@ -47,6 +47,8 @@ META_NAME = "harness.json"
 EXIT_DONE, EXIT_USAGE, EXIT_DEADLOCK, EXIT_CYCLE_LIMIT = 0, 1, 2, 3
 # small C++ functions and files: gcc time grows faster than linearly with function size, and a
 # highly parallel layer otherwise becomes one huge function (tens of minutes to compile)
+# (no --threads: cnv-sign @ 3,000 fps ran 8.1-11.8 frames/s with --threads 2 vs 12.7-12.8 with
+# one thread on this 2-core machine, 300 images: many small layers, synchronization dominates)
 FAST_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", "--output-split", "20000",
               "--output-split-cfuncs", "2000")
 # gcc -O1 for the model: as fast a simulation as -O2 here (cnv-sign @ 3,000 fps: 14.5 vs 13.8
