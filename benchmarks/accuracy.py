@@ -124,7 +124,7 @@ LONG_MARK = "\n## Long schedule"
 LONG_TARGETS = {"lab": 92.0, "gain": 1.0}  # issue 15: LAB-cnv accuracy (%), LAB - sign (points)
 
 
-def plot_curves(runs: dict, results: Path) -> Path:
+def plot_curves(runs: dict, results: Path, title: str) -> Path:
     """Test accuracy per epoch of each binarizer, as PNG beside the table."""
     import matplotlib
 
@@ -135,7 +135,7 @@ def plot_curves(runs: dict, results: Path) -> Path:
     for binarizer, v in runs.items():
         h = v["history"]
         ax.plot([e["epoch"] for e in h], [100 * e["test_accuracy"] for e in h], marker="o", label=binarizer)
-    ax.set(xlabel="epoch", ylabel="test accuracy (%)", title="cnv w0.5, Fashion-MNIST, --augment, 12 epochs")
+    ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
     out = results / "accuracy_long.png"
@@ -185,7 +185,8 @@ def long_schedule(args) -> None:
                   f"({lab:.2f} %)",
                   f"- LAB - sign >= +{LONG_TARGETS['gain']:.1f} point: "
                   f"{'met' if gain >= LONG_TARGETS['gain'] else 'NOT met'} ({gain:+.2f})"]
-        lines += ["", f"Test accuracy per epoch: ![learning curves]({plot_curves(r, args.results).name})"]
+        png = plot_curves(r, args.results, f"cnv w{args.width}, Fashion-MNIST, --augment, {LONG['epochs']} epochs")
+        lines += ["", f"Test accuracy per epoch: ![learning curves]({png.name})"]
     else:
         lines += ["", "Partial: the schedule is not finished for every run (rerun the command to continue)."]
     md = args.results / "accuracy.md"

@@ -163,7 +163,7 @@ def test_generated_parameters_are_what_runs(backend, tmp_path, monkeypatch):
     ("dynamic_threshold", {"RAM_STYLE": "block"}),
 ])
 def test_rtl_lint_clean(module, params):
-    sources = (toolenv.rtl_dir() / "stream_out_fifo.sv", toolenv.rtl_dir() / f"{module}.sv")
+    sources = tuple(toolenv.rtl_dir() / f for f in ("stream_out_fifo.sv", "ram_sdp.sv", f"{module}.sv"))
     assert verilator.lint(verilator.Design(sources, module, tuple(params.items()))) == ""
 
 
@@ -207,20 +207,20 @@ def test_yosys_counts_track_the_estimates(tmp_path):
     assert any(c.endswith("E2") for c in dt.cells) or dt.bram18 == 0  # UltraScale+ primitives
 
 
-@pytest.mark.parametrize("layer", ["lab", "dynthresh"])
-def test_ram_style_reaches_the_rtl(layer, tmp_path):
+@pytest.mark.parametrize("op", ["LabBinarizer", "DynamicThreshold"])
+def test_ram_style_reaches_the_rtl(op, tmp_path):
     """The node's ram_style is the memory yosys builds (the estimates and the tuner assume it):
     "block" row banks / frame buffers in block RAM, "distributed" ones in LUTRAM."""
     from bnnforge.finn_flow import layer_sim, registry
 
-    if layer == "lab":
+    if op == "LabBinarizer":
         rng = np.random.default_rng(5)
         p = LabParams(rng.integers(-8, 8, (32, 3, 3)), rng.integers(-40, 40, 32), 14, 14, 4, 4, 1)
     else:
         p = DynThreshParams(32, 14, 14, 4, 5, 1)
     counts = {}
     for style in ("block", "distributed"):
-        model = p.to_model(registry.BY_OP["LabBinarizer" if layer == "lab" else "DynamicThreshold"].rtl)
+        model = p.to_model(registry.BY_OP[op].rtl)
         node = model.graph.node[0]
         inst = getCustomOp(node)
         inst.set_nodeattr("ram_style", style)
@@ -260,7 +260,7 @@ def test_build_rtl_backend_and_sim_node(small_runs, tmp_path):
     assert "DynamicThreshold_rtl_0" in out.stdout
     # the generated top + core pass Verilator lint as one design
     code = next(out_dir.glob("code/*DynamicThreshold_rtl_0*"))
-    design = verilator.Design((code / "stream_out_fifo.sv", code / "dynamic_threshold.sv",
+    design = verilator.Design((code / "stream_out_fifo.sv", code / "ram_sdp.sv", code / "dynamic_threshold.sv",
                                code / "DynamicThreshold_rtl_0.v"), "DynamicThreshold_rtl_0")
     assert verilator.lint(design) == ""
     out = run_cli("sim", "node", out_dir, "DynamicThreshold_rtl_1", "--stall", "0.2")

@@ -259,6 +259,7 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
     """RTL backend: sim/rtl/lab_binarizer.sv with the node's parameters ($readmemh ROMs)."""
 
     RTL_MODULE = "lab_binarizer"
+    RTL_DEPS = ("stream_out_fifo.sv", "ram_sdp.sv")
     # fitted to yosys (benchmarks/layer_rtl.py --fit), except memory_luts: that fit predates the RTL
     # honoring ram_style (yosys had put "distributed" row banks in block RAM); 1.0 = the LUTRAM model
     # (yosys, distributed vs block row banks: 1.0-1.4 LUT per modelled LUT)

@@ -47,6 +47,7 @@ module dynamic_threshold #(
 
   // two buffers each (write one, read the other), one dimension: a [2][N] array reaches
   // yosys as a memory of two N-word rows, mapped to flip-flops instead of block RAM
+  // (the frame buffers: ram_sdp fbuf below)
   logic [TB-1:0] tbuf[2*FOLD];
   logic [1:0] f_full, t_full;
   logic f_wr, t_wr, rd;
@@ -121,29 +122,10 @@ module dynamic_threshold #(
     s1_t <= tbuf[rt_addr];
   end
 
-  // the frame buffers (one write port, one registered read port); RAM_STYLE as a literal
-  // attribute: a parameter's value reaches some frontends (slang) as bits
-  generate
-    if (RAM_STYLE == "auto") begin : g_fbuf_auto
-      logic [XB-1:0] fbuf[2*N];
-      always_ff @(posedge ap_clk) begin
-        if (f_fire) fbuf[f_addr] <= in0_V_TDATA[XB-1:0];
-        s1_x <= fbuf[rf_addr];
-      end
-    end else if (RAM_STYLE == "block") begin : g_fbuf_block
-      (* ram_style = "block" *) logic [XB-1:0] fbuf[2*N];
-      always_ff @(posedge ap_clk) begin
-        if (f_fire) fbuf[f_addr] <= in0_V_TDATA[XB-1:0];
-        s1_x <= fbuf[rf_addr];
-      end
-    end else begin : g_fbuf_distributed
-      (* ram_style = "distributed" *) logic [XB-1:0] fbuf[2*N];
-      always_ff @(posedge ap_clk) begin
-        if (f_fire) fbuf[f_addr] <= in0_V_TDATA[XB-1:0];
-        s1_x <= fbuf[rf_addr];
-      end
-    end
-  endgenerate
+  // both frame buffers in one memory (buffer b, word i at b*N + i), registered read
+  ram_sdp #(.WIDTH(XB), .DEPTH(2 * N), .RAM_STYLE(RAM_STYLE)) fbuf (
+      .clk(ap_clk), .we(f_fire), .waddr(f_addr), .wdata(in0_V_TDATA[XB-1:0]), .raddr(rf_addr), .rdata(s1_x)
+  );
 
   logic [PE-1:0] s1_bits;
   generate

@@ -187,35 +187,17 @@ module lab_binarizer #(
 
   // K separate memories (one write port, selected by the slot; one registered read port
   // each): a two-dimensional array written at a variable first index is not inferred as
-  // memory by every synthesis frontend. RAM_STYLE as a literal attribute: a parameter's
-  // value reaches some frontends (slang) as bits
+  // memory by every synthesis frontend
   logic [AW-1:0] wr_addr, rd_addr;
   assign wr_addr = AW'(in_col) * AW'(FOLD) + AW'(in_fold);
   assign rd_addr = AW'(rd_col) * AW'(FOLD) + AW'(rd_fold);
   generate
     for (genvar b = 0; b < K; b++) begin : g_bank
       logic [XB-1:0] word;
-      logic we;
-      assign we = in_fire && in_slot == SW'(b);
-      if (RAM_STYLE == "auto") begin : g_auto
-        logic [XB-1:0] bank[DEPTH];
-        always_ff @(posedge ap_clk) begin
-          if (we) bank[wr_addr] <= in0_V_TDATA[XB-1:0];
-          word <= bank[rd_addr];
-        end
-      end else if (RAM_STYLE == "block") begin : g_block
-        (* ram_style = "block" *) logic [XB-1:0] bank[DEPTH];
-        always_ff @(posedge ap_clk) begin
-          if (we) bank[wr_addr] <= in0_V_TDATA[XB-1:0];
-          word <= bank[rd_addr];
-        end
-      end else begin : g_distributed
-        (* ram_style = "distributed" *) logic [XB-1:0] bank[DEPTH];
-        always_ff @(posedge ap_clk) begin
-          if (we) bank[wr_addr] <= in0_V_TDATA[XB-1:0];
-          word <= bank[rd_addr];
-        end
-      end
+      ram_sdp #(.WIDTH(XB), .DEPTH(DEPTH), .RAM_STYLE(RAM_STYLE), .AW(AW)) bank (
+          .clk(ap_clk), .we(in_fire && in_slot == SW'(b)), .waddr(wr_addr), .wdata(in0_V_TDATA[XB-1:0]),
+          .raddr(rd_addr), .rdata(word)
+      );
       assign s1_word[b] = word;
     end
   endgenerate
