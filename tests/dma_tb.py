@@ -138,9 +138,11 @@ class Channel:
         self.held = None  # payload of a VALID without READY in the previous cycle
         self.moves = []  # (cycle, payload) of every handshake
         self.on_move = None  # check of a handshake's payload: returns an error message or None
+        self.valid_now = 0
+        self.waits = 0  # cycles with VALID and not READY
 
     def sample(self, cycle, errors):
-        valid = int(self.valid.value)
+        valid = self.valid_now = int(self.valid.value)
         if self.checked and self.held is not None:
             if not valid:
                 errors.append(f"cycle {cycle}: {self.name} VALID dropped before READY")
@@ -159,6 +161,7 @@ class Channel:
                 errors.append(f"cycle {cycle}: {self.name} {err}")
         else:
             self.held = pl
+            self.waits += 1
 
 
 class Env:
@@ -172,6 +175,7 @@ class Env:
         self.latency = (0, 0)
         self.cycle = 0
         self.errors: list[str] = []
+        self.w_mid = False  # the writer has sent part of a burst
         self.mem = SparseMemory(2**62)  # len() of the model must fit a Py_ssize_t
         self.guards: dict[int, bytes] = {}
         Clock(self.clk, 10, unit="ns").start()
@@ -218,9 +222,15 @@ class Env:
             if not int(self.dut.ap_rst_n.value):
                 for ch in self.channels:
                     ch.held = None
+                self.w_mid = False
                 continue
             for ch in self.channels:
                 ch.sample(self.cycle, self.errors)
+            if self.kind == "writer":  # a burst's data is buffered before its AW: W never pauses inside it
+                if self.w_mid and not self.w.valid_now:
+                    self.errors.append(f"cycle {self.cycle}: WVALID low inside a burst")
+                if self.w.moves and self.w.moves[-1][0] == self.cycle:
+                    self.w_mid = not self.w.moves[-1][1][2]
             self.assert_rules()  # fails the test in the cycle that broke a rule
 
     def _address_rules(self, pl):
@@ -234,6 +244,7 @@ class Env:
     def clear_records(self):
         for ch in self.channels:
             ch.moves.clear()
+            ch.waits = 0
 
     def in_flight_max(self) -> int:
         """Most bursts in flight at once: reader ARs whose last R beat had not arrived,
@@ -352,7 +363,7 @@ class Env:
         self.assert_rules()
         total = frames * self.frame_bytes
         beats = self.bus_beats(frames)
-        want = bursts(addr, beats, self.bb)
+        want = bursts(addr, beats, self.bb, CFG.get("max_burst", 256))
         lb = self.bb.bit_length() - 1
         addr_ch = self.ar if self.kind == "reader" else self.aw
         got = []
@@ -366,6 +377,7 @@ class Env:
         assert len(self.axis.moves) == frames * self.beats, f"{len(self.axis.moves)} stream beats, want {frames * self.beats}"
         if self.kind == "reader":
             assert sum(1 for _ in self.r.moves) == beats and sum(last for _, (last, _) in self.r.moves) == len(want)
+            assert self.r.waits == 0, f"RREADY low for {self.r.waits} cycles (room is reserved before each AR)"
             assert stream == data, f"stream differs from memory at byte {first_diff(stream, data)}"
         else:
             assert stream == data
@@ -480,13 +492,18 @@ async def random_transfers(dut):
     n = CFG.get("transfers", 8)
     long_frames = -(-3 * 256 * env.bb // env.frame_bytes)  # > 3 bursts of 256 beats
     long_frames = min(long_frames, max(1, 4000 // env.beats))  # but a few thousand stream beats at most
+    crossed = high = 0
     for i in range(n):
         frames = long_frames if i == 1 else (1 if i == 0 else env.rng.randint(1, 7))
         span = frames * env.frame_bytes
-        addr = env.random_address(span)
+        # the first starts one bus word before a 4 KiB boundary (0x1_0000_0FF8 on a 64-bit bus)
+        addr = ((1 << 32) if env.addr_bits > 32 else 0) + PAGE - env.bb if i == 0 else env.random_address(span)
         stalls = [env.rng.choice([0.0, 0.2, 0.5, 0.8]) for _ in env.pausable]
         lat = env.rng.choice([(0, 0), (1, 8), (10, 40), (50, 120)])
         await env.transfer(addr, frames, stalls=stalls, latency=lat)
+        crossed += addr // PAGE != (addr + span - 1) // PAGE
+        high += addr >= 1 << 32
+    assert crossed >= n // 2 and (high >= 2 or env.addr_bits <= 32), (crossed, high)
 
 
 @cocotb.test()
