@@ -66,7 +66,8 @@ module dma_ctrl #(
   localparam logic [WA-1:0] R_ADDR_HI = WA'(8'h14 >> 2);
   localparam logic [WA-1:0] R_FRAMES = WA'(8'h1C >> 2);
   localparam logic [WA-1:0] R_STATUS = WA'(8'h24 >> 2);
-  localparam logic [63:0] ADDR_MASK = (ADDR_BITS >= 64) ? '1 : ((64'd1 << ADDR_BITS) - 64'd1);
+  // no '1 here: Debian's yosys 0.23 sizes a '1 inside a parameter's ?: as one bit
+  localparam logic [63:0] ADDR_MASK = {64{1'b1}} >> (64 - ADDR_BITS);
   localparam logic [1:0] IDLE = 2'd0, CHECK = 2'd1, SIZE = 2'd2, RUN = 2'd3;
 
   // --- AXI4-Lite write: address and data taken independently, one response ---------------

@@ -252,7 +252,7 @@ module dma_writer #(
 
   assign m_axi_wvalid = q_n != '0 && fifo_valid;
   assign m_axi_wlast = w_cnt == lenq[q_rd];
-  assign m_axi_wstrb = (w_left == NB'(1)) ? run_last_strb : '1;
+  assign m_axi_wstrb = (w_left == NB'(1)) ? run_last_strb : {BUS_BITS / 8{1'b1}};
   assign w_fire = m_axi_wvalid && m_axi_wready;
 
   always_ff @(posedge ap_clk) begin
