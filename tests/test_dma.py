@@ -1,12 +1,14 @@
 """DMA engines (sim/rtl/dma_reader.sv, sim/rtl/dma_writer.sv; docs/SPEC.md "DMA engines").
 
-Each engine is built with Verilator (cached per parameter set) for bus widths 64 and 128
-and stream widths of 1, 3, 8, 13 and 72 bytes (frames that are not a multiple of the bus
-width), and runs the cocotb testbench tests/dma_tb.py against cocotbext-axi's AXI RAM,
-AXI-Lite master and AXI-Stream models: the register map, random transfers with stalls on
-every channel and memory latency (4 KiB crossings, addresses above 4 GiB, 1..N frames),
-reset in the middle of a transfer, start while busy, and the stream rate with a memory
-latency of 20 and 100 cycles. Deliberately broken variants of the RTL must fail it.
+Each engine is built with Verilator (cached per parameter set) for bus widths 32, 64 and 128,
+stream widths of 1, 3, 5, 8, 13 and 72 bytes (frames that are not a multiple of the bus width)
+and address widths 32, 49 and 64, and runs the cocotb testbench tests/dma_tb.py against
+cocotbext-axi's AXI RAM, AXI-Lite master and AXI-Stream models: the register map, random
+transfers with stalls on every channel and memory latency (4 KiB crossings, addresses above
+4 GiB, 1..N frames), reset in the middle of a transfer, start while busy, and the stream rate
+with a memory latency of 20 and 100 cycles (>= 0.98 of the bound the widths allow). The same
+testbench also runs on the netlists Debian's yosys and yosys-slang elaborate, and
+deliberately broken variants of the RTL must fail it.
 """
 
 from __future__ import annotations
