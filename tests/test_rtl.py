@@ -167,6 +167,19 @@ def test_rtl_lint_clean(module, params):
     assert verilator.lint(verilator.Design(sources, module, tuple(params.items()))) == ""
 
 
+STYLES = ("auto", "block", "distributed")
+
+
+@pytest.mark.parametrize("op,ram_style,ram_style_thresh",
+                         [(op, w, t) for op in ("MVAU", "VVAU") for w in STYLES for t in STYLES])
+def test_matrix_rtl_lint_clean_in_every_ram_style(op, ram_style, ram_style_thresh):
+    """The MVAU/VVAU cores, every weight and threshold ROM style (rom.sv)."""
+    module = op.lower()
+    sources = tuple(toolenv.rtl_dir() / f for f in ("rom.sv", "stream_out_fifo.sv", "dot_threshold.sv", f"{module}.sv"))
+    params = (("RAM_STYLE", ram_style), ("RAM_STYLE_THRESH", ram_style_thresh))
+    assert verilator.lint(verilator.Design(sources, module, params)) == ""
+
+
 def test_lint_reports_a_warning(tmp_path):
     bad = tmp_path / "narrow.sv"
     bad.write_text("module narrow(input logic [3:0] a, output logic [1:0] y);\n  assign y = a;\nendmodule\n")

@@ -50,7 +50,7 @@ def dot_range(weights: np.ndarray, dt) -> tuple[int, int]:
 class _MatrixRTL(BnnforgeRTL):
     """What the MVAU and VVAU backends share: ROM contents, threshold widths, the interface."""
 
-    RTL_DEPS = ("stream_out_fifo.sv", "dot_threshold.sv")
+    RTL_DEPS = ("rom.sv", "stream_out_fifo.sv", "dot_threshold.sv")
 
     @staticmethod
     def rtl_unsupported(inst) -> str | None:

@@ -142,20 +142,9 @@ module dot_threshold #(
       localparam int CB = (AB > T_BITS) ? AB : T_BITS;  // compare width
       localparam int CW = $clog2(N_THRESH + 1);
       logic [TB-1:0] s3_t;
-      if (RAM_STYLE_THRESH == "auto") begin : g_trom_auto
-        logic [TB-1:0] trom[NF];
-        initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
-        always_ff @(posedge clk) s3_t <= trom[s2_nf];
-      end else if (RAM_STYLE_THRESH == "block") begin : g_trom_block
-        // literal attribute values: a parameter's value reaches some frontends (slang) as bits
-        (* rom_style = "block", ram_style = "block" *) logic [TB-1:0] trom[NF];
-        initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
-        always_ff @(posedge clk) s3_t <= trom[s2_nf];
-      end else begin : g_trom_distributed
-        (* rom_style = "distributed", ram_style = "distributed" *) logic [TB-1:0] trom[NF];
-        initial if (THRESHOLDS_FILE != "") $readmemh(THRESHOLDS_FILE, trom);
-        always_ff @(posedge clk) s3_t <= trom[s2_nf];
-      end
+      rom #(.WIDTH(TB), .DEPTH(NF), .FILE(THRESHOLDS_FILE), .ROM_STYLE(RAM_STYLE_THRESH), .AW(NFW)) trom (
+          .clk(clk), .addr(s2_nf), .rdata(s3_t)
+      );
       for (genvar p = 0; p < PE; p++) begin : g_p
         logic signed [CB-1:0] a;
         logic [CW-1:0] cnt;

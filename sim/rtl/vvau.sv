@@ -37,8 +37,8 @@
 //   THRESHOLDS_FILE : NF lines of PE*N_THRESH*T_BITS bits; line nf, bits
 //                     [(p*N_THRESH+t)*T_BITS +: T_BITS] = T[nf*PE+p][t] (signed; FINN: ascending)
 //   RAM_STYLE (weight ROM) and RAM_STYLE_THRESH (threshold ROM):
-//   "block" / "distributed" go on the ROM as rom_style and ram_style attributes, "auto" sets
-//   none (the tool decides). Both ROM reads are registered (synchronous).
+//   "block" / "distributed" go on the ROM (rom.sv) as rom_style and ram_style attributes,
+//   "auto" sets none (the tool decides). Both ROM reads are registered (synchronous).
 //
 // Schedule: one (nf, sf) step per input beat and cycle. Steady state (no stalls, frames
 // back to back): N_PIXELS*NF*SF cycles per frame. Latency 4 cycles: if the last input beat
@@ -154,24 +154,9 @@ module vvau #(
     s1_x <= in0_V_TDATA[XB-1:0];
   end
 
-  generate
-    if (RAM_STYLE == "auto") begin : g_wrom_auto
-      logic [WB-1:0] wrom[WDEPTH];
-      initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
-      always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
-    end else begin : g_wrom
-      // literal attribute values: a parameter's value reaches some frontends (slang) as bits
-      if (RAM_STYLE == "block") begin : g_block
-        (* rom_style = "block", ram_style = "block" *) logic [WB-1:0] wrom[WDEPTH];
-        initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
-        always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
-      end else begin : g_distributed
-        (* rom_style = "distributed", ram_style = "distributed" *) logic [WB-1:0] wrom[WDEPTH];
-        initial if (WEIGHTS_FILE != "") $readmemh(WEIGHTS_FILE, wrom);
-        always_ff @(posedge ap_clk) s1_w <= wrom[waddr];
-      end
-    end
-  endgenerate
+  rom #(.WIDTH(WB), .DEPTH(WDEPTH), .FILE(WEIGHTS_FILE), .ROM_STYLE(RAM_STYLE), .AW(WAW)) wrom (
+      .clk(ap_clk), .addr(waddr), .rdata(s1_w)
+  );
 
   // operand lanes as the datapath takes them: lane p*SIMD + s (the stream has s*PE + p)
   logic [PE*SIMD*IN_BITS-1:0] s1_xl;
