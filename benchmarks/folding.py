@@ -78,9 +78,11 @@ def model_path(binarizer: str, work: Path, width: float = 0.5) -> tuple[Path, st
 def evaluate(model, part, clock_ns):
     from qonnx.custom_op.registry import getCustomOp
 
+    from bnnforge.finn_flow import registry
+
     per = []
     for n in model.graph.node:
-        if n.domain.startswith("finn.custom_op.fpgadataflow"):
+        if registry.is_hw_node(n):
             inst = getCustomOp(n)
             per.append((inst.get_exp_cycles(), inst.lut_estimation(part), inst.bram_estimation(part)))
     cycles = max(p[0] for p in per)
@@ -90,8 +92,8 @@ def evaluate(model, part, clock_ns):
 def setfolding(model, fps, clock_ns, part, fold_custom):
     from finn.transformation.fpgadataflow.set_folding import SetFolding
 
-    from bnnforge.finn_flow.build import finn_output_to
-    from bnnforge.finn_flow.folding import fold_custom_ops
+    from bnnforge.finn_flow.flow.build import finn_output_to
+    from bnnforge.finn_flow.folding.optimizer import fold_custom_ops
 
     m = copy.deepcopy(model)
     target = int(1e9 / clock_ns / fps)
@@ -120,7 +122,7 @@ def as_finn_classes(model) -> dict:
         hls = f"{registry.abstract_op(node.op_type)}_hls"
         if registry.is_ours(node.op_type) and hls in finn_hls:
             renamed[node.name] = (node.op_type, node.domain)
-            node.op_type, node.domain = hls, "finn.custom_op.fpgadataflow.hls"
+            node.op_type, node.domain = hls, f"{registry.FINN_DOMAIN}.hls"
     return renamed
 
 
@@ -165,8 +167,9 @@ def main():
                     help="networks to (re)measure; rows of the others are kept from the JSON")
     args = ap.parse_args()
 
-    from bnnforge.finn_flow import fold
-    from bnnforge.finn_flow.boards import load_board
+    from bnnforge.boards import load_board
+    from bnnforge.finn_flow.flow.graph_cache import prepared_graph
+    from bnnforge.finn_flow.folding import optimizer as fold
 
     work = Path(tempfile.mkdtemp(prefix="bnnforge-foldbench-"))
     os.environ["BNNFORGE_CACHE_DIR"] = str(work / "cache")  # time graph preparation from scratch
@@ -184,7 +187,7 @@ def main():
             board = load_board(board_name)
             clock = board.clock_ns
             t0 = time.time()
-            model = fold.prepare(onnx_path, board, clock)
+            model = prepared_graph(onnx_path, board, clock)
             t1 = time.time()
             groups = fold.build_groups(model, board.part)
             best = fold.maximize(groups, board, clock, UTIL)

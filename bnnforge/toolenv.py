@@ -18,12 +18,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from bnnforge.errors import UserError
 
 PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
 
 
-class ToolMissing(RuntimeError):
-    """A tool needed for the requested step is not installed."""
+class ToolMissing(UserError):
+    """A tool needed for the requested step is not installed (the message says how to fix it)."""
 
 
 def package_path(subpackage: str) -> Path:

@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from bnnforge.finn_flow import FINN_DOMAIN
+
 
 @functools.cache
 def prepare_finn() -> None:
@@ -84,10 +86,10 @@ def fix_xnor_accumulators(model):
     from qonnx.custom_op.registry import getCustomOp
 
     for node in model.graph.node:
-        if not node.op_type.startswith("MVAU"):
+        if not node.domain.startswith(FINN_DOMAIN):
             continue
         inst = getCustomOp(node)
-        if not inst.get_nodeattr("binaryXnorMode"):
+        if "binaryXnorMode" not in inst.get_nodeattr_types() or not inst.get_nodeattr("binaryXnorMode"):
             continue
         mw = inst.get_nodeattr("MW")
         adt = DataType[inst.get_nodeattr("accDataType")]

@@ -1,171 +1,236 @@
-"""The hardware layers bnnforge implements: one entry per layer.
+"""The hardware layers bnnforge implements: one entry per layer, the only place that knows
+layer types.
 
-Everything that lists layers reads this table: the build's specialization (which class
-implements a node for `--backend rtl|hls`), folding (which op types are ours), `sim
-layer`/`sim node`, `verify`'s columns and the docs. Adding a layer = one entry here
-plus its files (FINN op/backend classes under ops/, RTL under sim/rtl/, HLS under hls/).
+Everything that needs to know what a node is asks this table: the build's specialization
+(which class implements a node for `--backend rtl|hls`), folding (what may be folded and
+how), stream order and cycle models, `sim layer` / `sim node`, verify's columns, the docs.
+Adding a layer = one entry (``register`` for a layer defined outside bnnforge) plus its
+files: FINN op and backend classes, RTL (sim/rtl/ or the class's own RTL_DIR), HLS (hls/),
+and its rules (ops/rules.py).
 
-Each entry names the abstract FINN op, the backend classes (bnnforge's own, or FINN's
-where FINN's RTL is used as is), its integer reference (custom ops: a golden function of
-bnnforge.model.golden; stock ops: FINN's Python execution of the abstract op) and its
-parameter object. Every backend runs the same way, through the op's exec modes: Python
-execution (the reference), "cppsim" and "rtlsim" on the generated code
-(bnnforge.finn_flow.nodesim).
+Each entry names the abstract FINN op, its backend classes (bnnforge's own, or FINN's
+where FINN's RTL is used as is), for bnnforge's own ops the parameter class (validation,
+golden function, one-node models) and the integer layer of bnnforge.model it implements,
+and the rules the flow folds, streams and times it by. Classes are named, not imported,
+so the table can be read without importing FINN (the CLI lists it); ``load()`` imports
+the op modules, which registers their classes with FINN.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
-from bnnforge.finn_flow import BACKENDS  # noqa: F401  (re-exported: the backends every layer has)
-
-FINN_DOMAIN = "finn.custom_op.fpgadataflow"
+from bnnforge.finn_flow import BACKENDS, FINN_DOMAIN  # noqa: F401  (BACKENDS re-exported)
+from bnnforge.finn_flow.ops import rules as R
 
 
 @dataclasses.dataclass(frozen=True)
 class Layer:
-    """One hardware layer. Classes and functions are named, not imported, so the table can
-    be read without importing FINN (the CLI lists it); ``backend_class`` resolves them."""
+    """One hardware layer. Classes may be given by name (resolved through FINN's op
+    registries after ``load()``) or as the class itself (layers registered from outside)."""
 
     op: str  # abstract FINN op type
-    rtl: str | None  # RTL backend class
-    hls: str | None = None  # bnnforge's HLS backend class (None: FINN's own HLS, if any)
-    rtl_by: str = "bnnforge"  # whose RTL: "bnnforge" (sim/rtl/) or "finn" (finn-rtllib, FINN's codegen)
-    custom: bool = False  # an op bnnforge defines (not one of FINN's)
-    golden: str | None = None  # integer reference of a custom op: a function of bnnforge.model.golden
-    params: str | None = None  # parameter object: a class of bnnforge.finn_flow.layer_params
+    rtl: str | type | None  # RTL backend class
+    hls: str | type | None = None  # bnnforge's HLS backend class (None: FINN's own HLS, if any)
+    rtl_by: str = "bnnforge"  # whose RTL: "bnnforge" (our RTL core) or "finn" (finn-rtllib, FINN's codegen)
+    params: str | type | None = None  # parameter class of an op bnnforge defines (bnnforge.finn_flow.ops.params)
+    int_layer: str | None = None  # the bnnforge.model.integer class the op implements (verify's columns)
     cli_name: str | None = None  # `bnnforge sim layer NAME`
+    rules: R.Rules = R.Rules()  # folding, stream order, cycles (ops/rules.py)
+    # the graph conversion that creates the layer's nodes (a qonnx Transformation, run by the
+    # build's convert_to_hw step before FINN's own Infer*), and the --lab-impl it belongs to
+    convert: str | type | None = None
+    lab_impl: str | None = None
+
+    @property
+    def custom(self) -> bool:
+        """An op bnnforge (or a registered extension) defines, with its own golden function."""
+        return self.params is not None
+
+    def class_name(self, backend: str) -> str | None:
+        cls = self.rtl if backend == "rtl" else self.hls
+        return cls if cls is None or isinstance(cls, str) else cls.__name__
 
     def backend_class(self, backend: str) -> type | None:
         """The class implementing this layer for ``backend`` ("rtl" or "hls"), or None."""
-        name = self.rtl if backend == "rtl" else self.hls
-        if name is None:
-            return None
-        import bnnforge.finn_flow.ops as ops
+        cls = self.rtl if backend == "rtl" else self.hls
+        if cls is None or not isinstance(cls, str):
+            return cls
+        load()
+        from finn.custom_op.fpgadataflow import hls, rtl
 
-        if backend == "rtl" and self.rtl_by == "finn":
-            from finn.custom_op.fpgadataflow.rtl import custom_op
+        return (rtl if backend == "rtl" else hls).custom_op[cls]
 
-            return custom_op[name]
-        return getattr(ops, name)
+    def conversion(self):
+        """A new instance of the layer's graph conversion, or None."""
+        cls = self.convert
+        if isinstance(cls, str):
+            from bnnforge.finn_flow.ops import conversions
 
-    def golden_fn(self):
-        from bnnforge.model import golden
-
-        return getattr(golden, self.golden)
+            cls = getattr(conversions, cls)
+        return None if cls is None else cls()
 
     def params_class(self) -> type:
-        from bnnforge.finn_flow import layer_params
+        if not isinstance(self.params, str):
+            return self.params
+        from bnnforge.finn_flow.ops import params
 
-        return getattr(layer_params, self.params)
+        return getattr(params, self.params)
 
 
-LAYERS: tuple[Layer, ...] = (
-    Layer("LabBinarizer", "LabBinarizer_rtl", "LabBinarizer_hls", custom=True, golden="lab_binarizer",
-          params="LabParams", cli_name="lab"),
-    Layer("DynamicThreshold", "DynamicThreshold_rtl", "DynamicThreshold_hls", custom=True,
-          golden="dynamic_threshold", params="DynThreshParams", cli_name="dynthresh"),
+LAYERS: list[Layer] = [
+    Layer("LabBinarizer", "LabBinarizer_rtl", "LabBinarizer_hls", params="LabParams", int_layer="IntLab",
+          cli_name="lab", rules=R.ChannelRules(), convert="InferLabBinarizer", lab_impl="fused"),
+    Layer("DynamicThreshold", "DynamicThreshold_rtl", "DynamicThreshold_hls", params="DynThreshParams",
+          int_layer="IntDynamicThreshold", cli_name="dynthresh", rules=R.ChannelRules(),
+          convert="InferDynamicThreshold"),
     # FINN ops with bnnforge RTL (FINN has HLS only, or a DSP / float-only RTL)
-    Layer("MVAU", "MVAU_lut_rtl"),
-    Layer("VVAU", "VVAU_lut_rtl"),
-    Layer("Pool", "Pool_rtl"),
-    Layer("DuplicateStreams", "DuplicateStreams_rtl"),
-    Layer("GlobalAccPool", "GlobalAccPool_rtl"),
-    Layer("LabelSelect", "LabelSelect_rtl"),
-    Layer("ElementwiseAdd", "ElementwiseAdd_lut_rtl"),
-    Layer("ElementwiseMul", "ElementwiseMul_lut_rtl"),
-    Layer("ElementwiseSub", "ElementwiseSub_lut_rtl"),
+    Layer("MVAU", "MVAU_lut_rtl", rules=R.MVAURules()),
+    Layer("VVAU", "VVAU_lut_rtl", rules=R.VVAURules()),
+    Layer("Pool", "Pool_rtl", rules=R.PoolRules()),
+    Layer("DuplicateStreams", "DuplicateStreams_rtl", rules=R.PERules("NumChannels")),
+    Layer("GlobalAccPool", "GlobalAccPool_rtl", rules=R.PERules("NumChannels")),
+    Layer("LabelSelect", "LabelSelect_rtl", rules=R.PERules("Labels")),
+    Layer("ElementwiseAdd", "ElementwiseAdd_lut_rtl", rules=R.ElementwiseRules()),
+    Layer("ElementwiseMul", "ElementwiseMul_lut_rtl", rules=R.ElementwiseRules()),
+    Layer("ElementwiseSub", "ElementwiseSub_lut_rtl", rules=R.ElementwiseRules()),
     # FINN ops whose finn-rtllib RTL is used as FINN generates it
-    Layer("ConvolutionInputGenerator", "ConvolutionInputGenerator_rtl", rtl_by="finn"),
-    Layer("FMPadding", "FMPadding_rtl", rtl_by="finn"),
-    Layer("Thresholding", "Thresholding_rtl", rtl_by="finn"),
-    Layer("StreamingDataWidthConverter", "StreamingDataWidthConverter_rtl", rtl_by="finn"),
-    Layer("StreamingFIFO", "StreamingFIFO_rtl", rtl_by="finn"),
-)
+    Layer("ConvolutionInputGenerator", "ConvolutionInputGenerator_rtl", rtl_by="finn", rules=R.SWGRules()),
+    Layer("FMPadding", "FMPadding_rtl", rtl_by="finn", rules=R.SIMDRules("NumChannels")),
+    Layer("Thresholding", "Thresholding_rtl", rtl_by="finn", rules=R.PERules("NumChannels")),
+    Layer("StreamingDataWidthConverter", "StreamingDataWidthConverter_rtl", rtl_by="finn",
+          rules=R.WidthConverterRules()),
+    Layer("StreamingFIFO", "StreamingFIFO_rtl", rtl_by="finn", rules=R.FIFORules()),
+]
 
-BY_OP = {layer.op: layer for layer in LAYERS}
-CUSTOM_OPS = tuple(layer.op for layer in LAYERS if layer.custom)
-CLI_LAYERS = {layer.cli_name: layer for layer in LAYERS if layer.cli_name}
-_CLASS_TO_OP = {cls: layer.op for layer in LAYERS for cls in (layer.rtl, layer.hls) if cls is not None}
-OUR_CLASSES = frozenset(c for layer in LAYERS for c in (layer.hls, layer.rtl if layer.rtl_by == "bnnforge" else None)
-                        if c is not None)
+
+def register(layer: Layer) -> None:
+    """Add (or replace) the entry of a layer defined outside bnnforge: its classes must be
+    registered with FINN (finn.custom_op.fpgadataflow's register_custom_op decorators)."""
+    LAYERS[:] = [lay for lay in LAYERS if lay.op != layer.op] + [layer]
+    _tables.cache_clear()
+
+
+def unregister(op: str) -> None:
+    """Remove the entry of a layer registered from outside."""
+    LAYERS[:] = [lay for lay in LAYERS if lay.op != op]
+    _tables.cache_clear()
+
+
+@functools.cache
+def load() -> None:
+    """Import bnnforge's op modules: this registers their classes with FINN (and prepares
+    FINN for use outside its CLI)."""
+    from bnnforge.finn_flow.ops import dynamic_threshold, lab_binarizer, matrix_rtl, stock_rtl  # noqa: F401
+
+
+@functools.cache
+def _tables():
+    by_op = {layer.op: layer for layer in LAYERS}
+    class_to_op = {layer.class_name(b): layer.op for layer in LAYERS for b in BACKENDS if layer.class_name(b)}
+    ours = frozenset(c for layer in LAYERS for c in (layer.class_name("hls"), layer.class_name("rtl")
+                                                      if layer.rtl_by == "bnnforge" else None) if c)
+    return by_op, class_to_op, ours
+
+
+def by_op(op: str) -> Layer | None:
+    return _tables()[0].get(op)
+
+
+def conversions(lab_impl: str) -> list:
+    """The graph conversions to bnnforge's layers, in table order, for a build with ``lab_impl``."""
+    load()
+    out = [layer.conversion() for layer in LAYERS if layer.lab_impl in (None, lab_impl)]
+    return [c for c in out if c is not None]
+
+
+def cli_layers() -> dict[str, Layer]:
+    """`bnnforge sim layer NAME`: the custom layers by their command-line name."""
+    return {layer.cli_name: layer for layer in LAYERS if layer.cli_name}
+
+
+def custom_layers() -> list[Layer]:
+    return [layer for layer in LAYERS if layer.custom]
 
 
 def abstract_op(op_type: str) -> str:
     """The abstract op of a node type: LabBinarizer_rtl -> LabBinarizer, MVAU_hls -> MVAU."""
-    if op_type in _CLASS_TO_OP:
-        return _CLASS_TO_OP[op_type]
+    class_to_op = _tables()[1]
+    if op_type in class_to_op:
+        return class_to_op[op_type]
     for suffix in ("_hls", "_rtl"):
         if op_type.endswith(suffix):
             return op_type[: -len(suffix)]
     return op_type
 
 
+def is_hw_node(node) -> bool:
+    """Is this ONNX node one of FINN's hardware ops (abstract or a backend class)?"""
+    return node.domain.startswith(FINN_DOMAIN)
+
+
 def layer_of(node) -> Layer | None:
-    return BY_OP.get(abstract_op(node.op_type))
+    return by_op(abstract_op(node.op_type)) if is_hw_node(node) else None
+
+
+def rules_of(node) -> R.Rules:
+    """The rules of a node's layer (the defaults for a FINN op bnnforge does not list)."""
+    layer = layer_of(node)
+    return layer.rules if layer else R.Rules()
 
 
 def is_custom(node) -> bool:
-    return abstract_op(node.op_type) in CUSTOM_OPS
+    layer = layer_of(node)
+    return layer is not None and layer.custom
 
 
 def is_ours(op_type: str) -> bool:
-    """Is this backend class bnnforge's own (RTL in sim/rtl/, or HLS in hls/)?"""
-    return op_type in OUR_CLASSES
+    """Is this backend class bnnforge's own (its RTL core or HLS header), not FINN's?"""
+    return op_type in _tables()[2]
 
 
-def exp_cycles(inst) -> int:
-    """Cycles per frame of a node's RTL in steady state: the op's get_exp_cycles(), except
-    where FINN does not model the op (0 for width converters and FIFOs)."""
-    op = abstract_op(inst.onnx_node.op_type)
-    if op == "StreamingFIFO":
-        return int(np.prod(inst.get_folded_output_shape()[:-1]))
-    if op == "StreamingDataWidthConverter":
-        # finn-rtllib's dwc regroups through lcm(in, out)-element words: per word, L/in input
-        # and L/out output beats, overlapping by one (measured; max(in, out) beats for integer ratios)
-        dt_bits = inst.get_input_datatype().bitwidth()
-        e_in, e_out = inst.get_nodeattr("inWidth") // dt_bits, inst.get_nodeattr("outWidth") // dt_bits
-        lcm = int(np.lcm(e_in, e_out))
-        elements = int(np.prod(inst.get_normal_input_shape()))
-        return elements // lcm * (lcm // e_in + lcm // e_out - 1)
-    return int(inst.get_exp_cycles())
+def is_plumbing(node) -> bool:
+    """A FIFO or width converter the rtl stage inserts: moves data, computes nothing."""
+    return rules_of(node).plumbing
 
 
-# FINN's own RTL whose get_exp_cycles() is an upper bound of what the RTL takes (FINN's
-# sliding window model is pessimistic by 2-30 %, most on small maps), not an exact figure
-FINN_CYCLES_UPPER_BOUND = ("ConvolutionInputGenerator",)
+def is_fifo(node) -> bool:
+    return isinstance(rules_of(node), R.FIFORules)
 
 
-def _window_layout(inst, ind: int, output: bool):
-    """(K*K, channels, channels per beat, kernel positions per beat) when input/output ``ind``
-    of the node carries depthwise windows whose stream order differs from FINN's Python
-    layout, else None. Python execution orders a window (kernel position, channel); the
-    depthwise sliding window generator streams channel-fold major, (channel fold, kernel
-    position, channel within the fold), and the VVAU and Pool consuming it read that order."""
-    op = abstract_op(inst.onnx_node.op_type)
-    g = inst.get_nodeattr
-    if output:
-        if op == "ConvolutionInputGenerator" and g("depthwise"):
-            kk = int(np.prod(g("ConvKernelDim")))
-            return kk, g("IFMChannels"), g("SIMD"), kk if g("parallel_window") else 1
-        return None
-    if op == "VVAU" and ind == 0:
-        return int(np.prod(g("Kernel"))), g("Channels"), g("PE"), g("SIMD")
-    if op == "Pool" and ind == 0:
-        return int(np.prod(g("KernelSize"))), g("Channels"), g("PE"), 1
+def is_rtl(node) -> bool:
+    return node.domain == f"{FINN_DOMAIN}.rtl"
+
+
+def no_simulation(node) -> str | None:
+    """Why a node of a build cannot be simulated here, or None."""
+    if node.domain == f"{FINN_DOMAIN}.hls" and not is_ours(node.op_type):
+        return (f"{node.name} is FINN's HLS {abstract_op(node.op_type)}: it has no RTL here and its C simulation "
+                "needs finn-hlslib (not installed); rebuild with --backend rtl")
     return None
 
 
+def exp_cycles(inst) -> int:
+    """Cycles per frame of a node's hardware in steady state."""
+    return rules_of(inst.onnx_node).exp_cycles(inst)
+
+
+def cycles_exact(inst) -> bool:
+    """Is exp_cycles() what the RTL takes exactly (else an upper bound)?"""
+    return rules_of(inst.onnx_node).cycles_exact
+
+
 def has_window_layout(inst, ind: int, output: bool) -> bool:
-    return _window_layout(inst, ind, output) is not None
+    return rules_of(inst.onnx_node).window_layout(inst, ind, output) is not None
 
 
 def to_stream_order(inst, ind: int, x: np.ndarray, output: bool = False) -> np.ndarray:
     """A tensor of FINN's Python layout (N, ..., K*K*C) on input ``ind`` of the node (output
     ``ind`` with ``output``) in the order the stream carries it."""
-    layout = _window_layout(inst, ind, output)
+    layout = rules_of(inst.onnx_node).window_layout(inst, ind, output)
     if layout is None:
         return x
     kk, c, pe, simd = layout
@@ -177,7 +242,7 @@ def to_stream_order(inst, ind: int, x: np.ndarray, output: bool = False) -> np.n
 
 def from_stream_order(inst, ind: int, y: np.ndarray, output: bool = True) -> np.ndarray:
     """The inverse of to_stream_order (by default for output ``ind``)."""
-    layout = _window_layout(inst, ind, output)
+    layout = rules_of(inst.onnx_node).window_layout(inst, ind, output)
     if layout is None:
         return y
     kk, c, pe, simd = layout

@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from bnnforge import toolenv
+from bnnforge.errors import UserError
 from bnnforge.sim.verilator import SimBuildError, SimRunError, first_errors
 
 TEMPLATE = Path(__file__).resolve().parent / "harness" / "harness.cpp"
@@ -321,21 +322,7 @@ def run(exe: Path, input_beats: list[int], frames: int, out_beats_per_frame: int
     exe = Path(exe)
     input_beats = [int(b) for b in input_beats]  # numpy integers too
     meta = json.loads((exe.parent / META_NAME).read_text())
-    (s_name, s_bits), (m_name, _) = meta["s_axis"], meta["m_axis"]
-    if waves and not meta["waves"]:
-        raise ValueError("waves=True needs an executable from build(spec, waves=True)")
-    for name, p in (("stall_in", stall_in), ("stall_out", stall_out)):
-        if not 0.0 <= p < 1.0:  # users get STALL_MAX (check_stall); FIFO sizing paces slow designs closer to 1
-            raise ValueError(f"{name}={p}: allowed 0 <= p < 1 (probability of a stall per cycle)")
-    if frames < 1 or len(input_beats) % frames:
-        raise ValueError(f"{len(input_beats)} input beats do not split into {frames} frames")
-    if max_idle_cycles < 1:
-        raise ValueError("max_idle_cycles must be >= 1")
-    limit = 1 << s_bits
-    bad = next((b for b in input_beats if not 0 <= b < limit), None)
-    if bad is not None:
-        raise ValueError(f"input beat {bad:#x} does not fit {s_name} ({s_bits} bits, unsigned)")
-
+    _check_run(meta, input_beats, frames, stall_in, stall_out, max_idle_cycles, waves)
     keep = work_dir is not None  # else a temporary folder, removed afterwards (also when the run fails)
     with contextlib.nullcontext(work_dir) if keep else tempfile.TemporaryDirectory(prefix="bnnforge-harness-") as w:
         work = Path(w)
@@ -350,12 +337,8 @@ def run(exe: Path, input_beats: list[int], frames: int, out_beats_per_frame: int
         cmd = [str(exe), "--in", "in.hex", "--expect", str(expect), "--out", out_file.name,
                "--status", status_file.name, "--stall-in", repr(float(stall_in)), "--stall-out", repr(float(stall_out)),
                "--seed", str(seed), "--max-idle", str(max_idle_cycles), "--tail", str(tail_cycles)]
-        if max_cycles is not None:
-            cmd += ["--max-cycles", str(max_cycles)]
-        if record_taps:
-            cmd += ["--taps", "."]
-        if waves:
-            cmd += ["--waves", "dump.fst"]
+        cmd += (["--max-cycles", str(max_cycles)] if max_cycles is not None else []) + \
+            (["--taps", "."] if record_taps else []) + (["--waves", "dump.fst"] if waves else [])
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -363,37 +346,62 @@ def run(exe: Path, input_beats: list[int], frames: int, out_beats_per_frame: int
             raise HarnessError(f"harness {exe} failed (exit {proc.returncode}{where}):\n"
                                f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
         status = json.loads(status_file.read_text())
-        beats, cycles = _read_beats(out_file)
-        streams = tuple(StreamState(s["name"], s["kind"], s["beats"], None if s["last"] < 0 else s["last"],
-                                    bool(s["valid"]), bool(s["ready"])) for s in status["streams"])
-        taps, tap_cycles = {}, {}
-        if record_taps:
-            for t, _ in meta["taps"]:
-                taps[t], tap_cycles[t] = _read_beats(work / f"tap_{t}.txt")
-        deadlock = None
-        if status["status"] == "deadlock":
-            sent_all = status["streams"][0]["beats"] >= len(input_beats)
-            blocked = tuple(x.name for x in streams if x.valid and not x.ready)
-            waiting = tuple(x.name for x in streams if not x.valid and not (x.kind == "in" and sent_all))
-            last = status["last_move"]
-            deadlock = Deadlock(status["cycles"] - 1, None if last < 0 else last, blocked, waiting, streams)
-        result = HarnessResult(
-            beats=beats[:expect], cycles=cycles[:expect],
-            first_in=None if status["first_in"] < 0 else status["first_in"], total_cycles=status["cycles"],
-            in_sent=streams[0].beats, frames=frames, beats_per_frame=out_beats_per_frame,
-            extra_beats=beats[expect:], taps=taps, tap_cycles=tap_cycles,
-            tap_counts={x.name: x.beats for x in streams if x.kind == "tap"}, counters=dict(status["counters"]),
-            deadlock=deadlock, wall_seconds=wall)
-        progress = (f"{s_name} sent {result.in_sent}/{len(input_beats)}, "
-                    f"{m_name} got {len(result.beats)}/{expect}{where}")
-        if deadlock is not None:
-            raise HarnessDeadlock(f"{meta['top']}: deadlock: {deadlock}; {progress}", deadlock, result)
-        if status["status"] == "cycle_limit":
-            raise HarnessError(f"{meta['top']}: cycle limit {max_cycles} reached; {progress}", result)
-        if result.extra_beats:
-            raise HarnessError(f"{meta['top']}: {len(result.extra_beats)} output beats more than the {expect} "
-                               f"expected; {progress}", result)
-        return result
+        result = _result(status, meta, work, out_file, record_taps, len(input_beats), frames, out_beats_per_frame,
+                         wall)
+    progress = (f"{meta['s_axis'][0]} sent {result.in_sent}/{len(input_beats)}, "
+                f"{meta['m_axis'][0]} got {len(result.beats)}/{expect}{where}")
+    if result.deadlock is not None:
+        raise HarnessDeadlock(f"{meta['top']}: deadlock: {result.deadlock}; {progress}", result.deadlock, result)
+    if status["status"] == "cycle_limit":
+        raise HarnessError(f"{meta['top']}: cycle limit {max_cycles} reached; {progress}", result)
+    if result.extra_beats:
+        raise HarnessError(f"{meta['top']}: {len(result.extra_beats)} output beats more than the {expect} "
+                           f"expected; {progress}", result)
+    return result
+
+
+def _check_run(meta: dict, input_beats: list[int], frames: int, stall_in: float, stall_out: float,
+               max_idle_cycles: int, waves: bool) -> None:
+    s_name, s_bits = meta["s_axis"]
+    if waves and not meta["waves"]:
+        raise UserError("waves=True needs an executable from build(spec, waves=True)")
+    for name, p in (("stall_in", stall_in), ("stall_out", stall_out)):
+        if not 0.0 <= p < 1.0:  # users get STALL_MAX (check_stall); FIFO sizing paces slow designs closer to 1
+            raise UserError(f"{name}={p}: allowed 0 <= p < 1 (probability of a stall per cycle)")
+    if frames < 1 or len(input_beats) % frames:
+        raise UserError(f"{len(input_beats)} input beats do not split into {frames} frames")
+    if max_idle_cycles < 1:
+        raise UserError("max_idle_cycles must be >= 1")
+    bad = next((b for b in input_beats if not 0 <= b < 1 << s_bits), None)
+    if bad is not None:
+        raise UserError(f"input beat {bad:#x} does not fit {s_name} ({s_bits} bits, unsigned)")
+
+
+def _result(status: dict, meta: dict, work: Path, out_file: Path, record_taps: bool, n_in: int, frames: int,
+            out_beats_per_frame: int, wall: float) -> HarnessResult:
+    """The harness's status and output files as a HarnessResult (with the deadlock, if any)."""
+    expect = frames * out_beats_per_frame
+    beats, cycles = _read_beats(out_file)
+    streams = tuple(StreamState(s["name"], s["kind"], s["beats"], None if s["last"] < 0 else s["last"],
+                                bool(s["valid"]), bool(s["ready"])) for s in status["streams"])
+    taps, tap_cycles = {}, {}
+    if record_taps:
+        for t, _ in meta["taps"]:
+            taps[t], tap_cycles[t] = _read_beats(work / f"tap_{t}.txt")
+    deadlock = None
+    if status["status"] == "deadlock":
+        sent_all = status["streams"][0]["beats"] >= n_in
+        blocked = tuple(x.name for x in streams if x.valid and not x.ready)
+        waiting = tuple(x.name for x in streams if not x.valid and not (x.kind == "in" and sent_all))
+        last = status["last_move"]
+        deadlock = Deadlock(status["cycles"] - 1, None if last < 0 else last, blocked, waiting, streams)
+    return HarnessResult(
+        beats=beats[:expect], cycles=cycles[:expect],
+        first_in=None if status["first_in"] < 0 else status["first_in"], total_cycles=status["cycles"],
+        in_sent=streams[0].beats, frames=frames, beats_per_frame=out_beats_per_frame,
+        extra_beats=beats[expect:], taps=taps, tap_cycles=tap_cycles,
+        tap_counts={x.name: x.beats for x in streams if x.kind == "tap"}, counters=dict(status["counters"]),
+        deadlock=deadlock, wall_seconds=wall)
 
 
 def _read_beats(path: Path) -> tuple[list[int], list[int]]:

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from bnnforge import toolenv
+from bnnforge.errors import UserError
 
 TB_MODULE = "bnnforge.sim.tb_stream"
 STALL_MAX = 0.95
@@ -60,7 +61,7 @@ def check_stall(stall) -> tuple[float, float]:
     pair = stall if isinstance(stall, tuple) else (stall, stall)
     for s in pair:
         if not 0.0 <= s <= STALL_MAX:
-            raise ValueError(f"--stall {s}: allowed 0..{STALL_MAX} (probability of a stall per cycle on a stream side)")
+            raise UserError(f"--stall {s}: allowed 0..{STALL_MAX} (probability of a stall per cycle on a stream side)")
     return float(pair[0]), float(pair[1])
 
 

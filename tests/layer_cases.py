@@ -8,6 +8,8 @@ frames; ``specialize`` turns it into the RTL class the registry names for it.
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import numpy as np
 from onnx import TensorProto, helper
@@ -16,10 +18,18 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
-import bnnforge.finn_flow.ops  # noqa: F401  (prepares FINN, registers bnnforge's classes)
+from bnnforge.finn_flow import FINN_DOMAIN as DOMAIN
 from bnnforge.finn_flow import registry
 
-DOMAIN = "finn.custom_op.fpgadataflow"
+registry.load()  # prepares FINN, registers bnnforge's classes
+LAYER_RTL_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "layer_rtl.json"
+
+
+def measured_lut_error(op: str) -> float:
+    """The largest relative LUT error of ``op``'s estimate against yosys that
+    benchmarks/layer_rtl.py measured on the nodes of real builds: what the estimate tests allow."""
+    summary = {row["op"]: row for row in json.loads(LAYER_RTL_RESULTS.read_text())["summary"]}
+    return summary[op]["lut_err_max"]
 
 
 def divisors(n):
@@ -79,7 +89,7 @@ def specialize(model: ModelWrapper) -> ModelWrapper:
     """The same node as the RTL class the registry names for it."""
     model = copy.deepcopy(model)
     node = model.graph.node[0]
-    node.op_type = registry.BY_OP[node.op_type].rtl
+    node.op_type = registry.by_op(node.op_type).class_name("rtl")
     node.domain = DOMAIN + ".rtl"
     return model
 

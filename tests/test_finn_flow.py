@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from bnnforge import toolenv
-from bnnforge.finn_flow import nodesim
-from bnnforge.finn_flow.layer_params import DynThreshParams, LabParams, ParamError
-from bnnforge.finn_flow.layer_sim import simulate_params
+from bnnforge.finn_flow.simulate import node as nodesim
+from bnnforge.finn_flow.ops.params import DynThreshParams, LabParams, ParamError
+from bnnforge.finn_flow.simulate.layer import simulate_params
 from bnnforge.model import golden
 
 from conftest import run_cli
@@ -111,7 +111,7 @@ def test_finn_graph_executes_like_golden(small_runs, binarizer, lab_impl):
     from finn.core.onnx_exec import execute_onnx
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from bnnforge.finn_flow.build import to_hw_graph
+    from bnnforge.finn_flow.flow.build import to_hw_graph
     from bnnforge.model.run import load_model
 
     run = small_runs[binarizer]
@@ -178,7 +178,7 @@ def test_build_through_codegen(small_runs, tmp_path, board):
     assert summary["estimated_fps"] >= 2000
     assert _compile_generated_hls(out_dir / "code", tmp_path) == 5
     # and one of them runs (C simulation of the node's generated code) bit-exact
-    from bnnforge.finn_flow.layer_sim import run_node
+    from bnnforge.finn_flow.simulate.layer import run_node
 
     run = run_node(out_dir, "LabBinarizer_hls_1", images=2)
     assert run.mismatch is None and "golden test vector" in run.source

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bnnforge.finn_flow.boards import load_board
+from bnnforge.boards import load_board
 
 from conftest import run_cli
 
@@ -70,10 +70,11 @@ def test_fold_infeasible_requests_are_explained(lab_model, tmp_path):
 def test_fold_objectives_take_the_cheapest_option_of_every_layer(lab_model):
     from qonnx.custom_op.registry import getCustomOp
 
-    from bnnforge.finn_flow import fold
+    from bnnforge.finn_flow.flow.graph_cache import prepared_graph
+    from bnnforge.finn_flow.folding import optimizer as fold
 
     board = load_board("pynq-z2")
-    model = fold.prepare(lab_model, board, board.clock_ns)
+    model = prepared_graph(lab_model, board, board.clock_ns)
     # only hardware layers, as in the build's dataflow partition (FINN's analyses need that)
     assert all(n.domain.startswith("finn.custom_op.fpgadataflow") for n in model.graph.node)
     first = model.graph.node[0]

@@ -91,7 +91,7 @@ def test_non_editable_install_ships_package_data(tmp_path):
     out = subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     probe = (
-        "import bnnforge, bnnforge.toolenv as t; from bnnforge.finn_flow.boards import board_names;"
+        "import bnnforge, bnnforge.toolenv as t; from bnnforge.boards import board_names;"
         "print(bnnforge.__file__); print(sorted(p.name for p in t.hls_dir().iterdir()));"
         "print(sorted(p.name for p in t.rtl_dir().iterdir())); print(board_names())"
     )

@@ -54,13 +54,28 @@ def test_sim_network_bit_exact_under_stalls(rtl_builds, name, tmp_path):
     assert y.shape == (8, 10) and y.dtype == np.int64
 
 
-def test_sim_network_without_stalls_meets_the_estimate(rtl_builds, tmp_path):
-    _, build = rtl_builds["sign"]
+@pytest.mark.parametrize("name", ["tfc", "sign"])
+def test_sim_network_without_stalls_meets_the_estimate(rtl_builds, name, tmp_path):
+    """Steady-state cycles per frame equal the bottleneck layer's exp_cycles when that figure
+    is exact; FINN's sliding-window model is an upper bound (pessimistic by 2-30 %), so where
+    a sliding window is the bottleneck the network may be faster, never slower."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge.finn_flow import registry
+    from bnnforge.finn_flow.simulate import reference
+
+    _, build = rtl_builds[name]
     out = run_cli("sim", "network", build, "--images", "4", "--json", tmp_path / "r.json", "--quiet")
     assert out.returncode == 0, out.stdout + out.stderr
     r = json.loads((tmp_path / "r.json").read_text())
-    # FINN's sliding-window estimate is pessimistic; every other layer's RTL meets its estimate
-    assert r["cycles_per_frame"] <= 1.05 * r["estimated_cycles_per_frame"], r
+    model, _ = reference.latest_model(build)
+    insts = [getCustomOp(n) for n in model.graph.node]
+    slowest = max(registry.exp_cycles(i) for i in insts)  # width converters and FIFOs included
+    bottleneck_is_a_bound = any(not registry.cycles_exact(i) for i in insts if registry.exp_cycles(i) == slowest)
+    if bottleneck_is_a_bound:
+        assert r["cycles_per_frame"] <= slowest, r
+    else:
+        assert r["cycles_per_frame"] == slowest, r
 
 
 def test_flipped_weight_bit_is_caught_and_located(rtl_builds, tmp_path):
@@ -90,7 +105,7 @@ def test_stuck_layer_on_the_dybnn_fork_is_a_deadlock(rtl_builds, tmp_path):
     assert re.search(r"\.NPIX\(\d+\)", text)
     top.write_text(re.sub(r"\.NPIX\((\d+)\)", lambda m: f".NPIX({int(m.group(1)) * 1000})", text))
     out = run_cli("sim", "network", broken, "--images", "3", "--quiet", timeout=600)
-    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.returncode == 1, out.stdout + out.stderr  # a failed check, not bad input
     assert "deadlock" in out.stderr and "stalled streams" in out.stderr, out.stderr
     assert "GlobalAccPool_rtl_0" in out.stderr or "DuplicateStreams" in out.stderr, out.stderr
 
@@ -104,8 +119,8 @@ def test_rtl_stage_refuses_hls_layers(small_runs, tmp_path):
 @pytest.mark.parametrize("name", NETWORKS)
 def test_sim_node_on_every_kind_of_node(rtl_builds, name, tmp_path):
     """`sim node` on one node of every op type of a build (real parameters, folding and inputs)."""
-    from bnnforge.finn_flow import reference
-    from bnnforge.finn_flow.layer_sim import run_node
+    from bnnforge.finn_flow.simulate import reference
+    from bnnforge.finn_flow.simulate.layer import run_node
 
     _, build = rtl_builds[name]
     model, _ = reference.latest_model(build)
@@ -152,8 +167,10 @@ def test_driver_packing_is_finns_stream_packing(dtype, simd):
     from finn.util.data_packing import npy_to_rtlsim_input
     from qonnx.core.datatype import DataType
 
-    from bnnforge.finn_flow import pynq_driver
+    from bnnforge.finn_flow.deploy.offboard import load_driver
+    from bnnforge.finn_flow.deploy.package import ON_BOARD
 
+    pynq_driver = load_driver(ON_BOARD)  # the board-side driver.py, as the package ships it
     dt = DataType[dtype]
     beats = 7
     spec = pynq_driver.StreamSpec({"bits": dt.bitwidth(), "signed": dt.signed(), "shape": [beats * simd],

@@ -48,23 +48,28 @@ def test_cnv_1w1a_builds_and_verifies_in_python(bnn_pynq, tmp_path):
 
 @pytest.mark.parametrize("name", ["tfc_1w2a", "tfc_2w2a"])
 def test_multibit_tfc_verifies_in_python(bnn_pynq, name):
-    from bnnforge.finn_flow.verify_model import verify_model
+    from bnnforge.finn_flow.verify.model import verify_model
 
     report = verify_model(bnn_pynq[name], samples=6, columns=("finn",), log=lambda *_: None)
     assert report.ok and np.array_equal(report.labels["finn"], report.labels["qonnx"]), report.table()
 
 
-def test_verify_model_reports_a_disagreement(bnn_pynq, monkeypatch):
-    """The comparison can fail: a reference whose logits are negated picks other classes."""
-    from bnnforge.finn_flow import qonnx_import, verify_model
+def test_verify_model_reports_a_disagreement(bnn_pynq, monkeypatch, tmp_path):
+    """The comparison can fail: a reference whose logits are negated picks other classes. Only
+    verify's reference is changed (not the build's own check), in a model of its own (no
+    build to reuse)."""
+    import shutil
 
-    model = bnn_pynq["tfc_1w2a"]
-    # unpatched first: the build (its own check compares with qonnx too) exists and agrees
-    assert verify_model.verify_model(model, samples=6, columns=("finn",), log=lambda *_: None).ok
-    real = qonnx_import.user_outputs
-    monkeypatch.setattr(qonnx_import, "user_outputs", lambda *a: -real(*a))
+    from bnnforge.finn_flow.verify import model as verify_model
+
+    model = tmp_path / "tfc_1w2a.onnx"
+    shutil.copy(bnn_pynq["tfc_1w2a"], model)
+    real = verify_model.qonnx_outputs
+    monkeypatch.setattr(verify_model, "qonnx_outputs", lambda *a: -real(*a))
     report = verify_model.verify_model(model, samples=6, columns=("finn",), log=lambda *_: None)
     assert not report.ok and "verify: MISMATCH" in report.table()
+    monkeypatch.setattr(verify_model, "qonnx_outputs", real)
+    assert verify_model.verify_model(model, samples=6, columns=("finn",), log=lambda *_: None).ok
 
 
 def test_unsupported_qonnx_node_is_named(bnn_pynq, tmp_path):
@@ -79,7 +84,7 @@ def test_unsupported_qonnx_node_is_named(bnn_pynq, tmp_path):
     out = run_cli("build", tmp_path / "softmax.onnx", "--board", "pynq-z2", "--until", "estimate", "--out", tmp_path / "b")
     assert out.returncode == 2, out.stdout + out.stderr
     assert "my_softmax (Softmax)" in out.stderr and "BipolarQuant" in out.stderr  # what is supported
-    from bnnforge.finn_flow.verify_model import verify_model
+    from bnnforge.finn_flow.verify.model import verify_model
 
     with pytest.raises(ValueError, match="allowed: finn, rtl, network-rtl"):
         verify_model(bnn_pynq["tfc_1w1a"], columns=("csim",))

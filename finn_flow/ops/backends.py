@@ -1,55 +1,20 @@
 """What every bnnforge backend class shares: the generated FINN top around an RTL core
-from sim/rtl/, its memory files, file list and IPI code; HLS header copying; and the
-simulation exec modes ("rtlsim": the generated RTL under Verilator, "cppsim": the
-generated HLS C++ compiled with g++), which run exactly the code a build ships.
+(sim/rtl/, or the class's own RTL_DIR), its memory files, file list and IPI code; and the
+HLS header copying. bnnforge.finn_flow.simulate runs exactly this generated code.
 """
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 
-import numpy as np
-from qonnx.core.datatype import DataType
-
 from bnnforge import toolenv
+from bnnforge.finn_flow.finn_compat import prepare_finn
 
-# BRAM18 aspect ratios (width bits, depth) in simple dual-port mode (UG473)
-BRAM18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
-# with ram_style "auto", memories this shallow or this small go to LUTRAM (as Vivado and
-# yosys infer them): a BRAM18 for a few hundred bits would waste it
-LUTRAM_DEPTH_LIMIT = 128
-LUTRAM_BITS_LIMIT = 4096
+prepare_finn()  # before FINN is used: every op module imports this one first
 
-
-def bram18_count(width_bits: int, depth: int) -> int:
-    """BRAM18 blocks for a width x depth memory (best aspect ratio)."""
-    if width_bits <= 0 or depth <= 0:
-        return 0
-    return min(math.ceil(width_bits / w) * math.ceil(depth / d) for w, d in BRAM18_SHAPES)
-
-
-def lutram_luts(width_bits: int, depth: int) -> int:
-    """LUTs for a width x depth LUTRAM (RAM64X1D-style: 64 entries per LUT pair)."""
-    return math.ceil(depth / 64) * width_bits * 2 if depth > 0 else 0
-
-
-def resolve_ram_style(width_bits: int, depth: int, ram_style: str) -> str:
-    """"block" or "distributed": FINN's ram_style with "auto" decided here, once, so that the
-    estimates and the RTL's memory attributes (what yosys and Vivado build) agree."""
-    if ram_style != "auto":
-        return ram_style
-    small = depth <= LUTRAM_DEPTH_LIMIT or width_bits * depth <= LUTRAM_BITS_LIMIT
-    return "distributed" if small else "block"
-
-
-def memory_cost(width_bits: int, depth: int, ram_style: str) -> tuple[int, int]:
-    """(LUT, BRAM18) of one memory under FINN's ram_style convention."""
-    if resolve_ram_style(width_bits, depth, ram_style) == "distributed":
-        return lutram_luts(width_bits, depth), 0
-    return 0, bram18_count(width_bits, depth)
-
+import numpy as np  # noqa: E402
+from qonnx.core.datatype import DataType  # noqa: E402
 
 def nhwc_to_nchw(x: np.ndarray) -> np.ndarray:
     return np.asarray(x).transpose(0, 3, 1, 2)
@@ -115,6 +80,7 @@ class BnnforgeRTL:
 
     RTL_MODULE = ""
     RTL_DEPS: tuple[str, ...] = ("stream_out_fifo.sv",)
+    RTL_DIR: Path | None = None  # where the core's files are (None: bnnforge's sim/rtl/)
     # LUTs per unit of each term of lut_terms(), least-squares fitted (non-negative, relative
     # error) to yosys synth_xilinx counts of the core: `benchmarks/layer_rtl.py --fit`
     LUT_PER_TERM: dict[str, float] = {}
@@ -125,6 +91,14 @@ class BnnforgeRTL:
 
     def lut_estimation(self, fpgapart=None):
         return int(round(sum(self.LUT_PER_TERM[k] * v for k, v in self.lut_terms().items())))
+
+    @classmethod
+    def rtl_source_dir(cls, name: str) -> Path:
+        """The folder holding source ``name``: the class's RTL_DIR, or bnnforge's sim/rtl/ (the
+        shared dependencies such as stream_out_fifo.sv always come from there)."""
+        if cls.RTL_DIR is not None and (Path(cls.RTL_DIR) / name).exists():
+            return Path(cls.RTL_DIR)
+        return toolenv.rtl_dir()
 
     @classmethod
     def rtl_sources(cls) -> tuple[str, ...]:
@@ -161,7 +135,7 @@ class BnnforgeRTL:
         code_dir = Path(self.get_nodeattr("code_gen_dir_ipgen")).resolve()
         code_dir.mkdir(parents=True, exist_ok=True)
         for name in self.rtl_sources():
-            shutil.copy(toolenv.rtl_dir() / name, code_dir / name)
+            shutil.copy(self.rtl_source_dir(name) / name, code_dir / name)
         params = dict(self.rtl_parameters(model))
         for param, text in self.rtl_memories(model).items():
             (code_dir / self.memory_file_name(param)).write_text(text)
@@ -188,28 +162,13 @@ class BnnforgeRTL:
         cmd.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')} {self.onnx_node.name}")
         return cmd
 
-    def execute_node(self, context, graph):
-        """exec_mode "rtlsim": the generated RTL under Verilator; otherwise Python execution."""
-        if self.get_nodeattr("exec_mode") == "rtlsim":
-            from bnnforge.finn_flow import nodesim
-
-            return nodesim.execute_rtlsim(self, context)
-        return super().execute_node(context, graph)
-
 
 class BnnforgeHLS:
     """Mixin for bnnforge's HLS backend classes: the kernel header from hls/ is copied next
-    to the generated top, and exec_mode "cppsim" compiles and runs the generated code."""
+    to the generated top."""
 
     HLS_HEADER = ""
 
     def copy_header(self, dest) -> None:
         """Copy hls/<HLS_HEADER> next to the generated C++ (FINN's Tcl has no include-path hook)."""
         shutil.copy(toolenv.hls_dir() / self.HLS_HEADER, Path(dest) / self.HLS_HEADER)
-
-    def execute_node(self, context, graph):
-        if self.get_nodeattr("exec_mode") == "cppsim":
-            from bnnforge.finn_flow import nodesim
-
-            return nodesim.execute_cppsim(self, context)
-        return super().execute_node(context, graph)

@@ -17,17 +17,16 @@ from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from finn.custom_op.fpgadataflow.rtl import register_custom_op as register_rtl_op
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
-from bnnforge.finn_flow.layer_params import DynThreshParams, dynthresh_exp_cycles
+from bnnforge.finn_flow.ops.params import DynThreshParams, dynthresh_exp_cycles
 from bnnforge.finn_flow.ops.backends import (
     BnnforgeHLS,
     BnnforgeRTL,
     bipolar_as,
     dt,
-    memory_cost,
     nchw_to_nhwc,
     nhwc_to_nchw,
-    resolve_ram_style,
 )
+from bnnforge.finn_flow.ops.memory import memory_cost, resolve_ram_style
 from bnnforge.model import golden
 
 

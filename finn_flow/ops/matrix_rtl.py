@@ -20,8 +20,9 @@ from finn.custom_op.fpgadataflow.rtl import register_custom_op as register_rtl_o
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU
 
-from bnnforge.finn_flow.layer_params import hex_lines, signed_bits_for
-from bnnforge.finn_flow.ops.backends import BnnforgeRTL, lutram_luts, memory_cost, resolve_ram_style
+from bnnforge.finn_flow.ops.params import hex_lines, signed_bits_for
+from bnnforge.finn_flow.ops.backends import BnnforgeRTL
+from bnnforge.finn_flow.ops.memory import lutram_luts, memory_cost, resolve_ram_style
 
 KIND_UNSIGNED, KIND_SIGNED, KIND_BIPOLAR = 0, 1, 2
 

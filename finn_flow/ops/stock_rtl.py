@@ -18,8 +18,9 @@ from finn.custom_op.fpgadataflow.pool import Pool
 from finn.custom_op.fpgadataflow.rtl import register_custom_op as register_rtl_op
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
-from bnnforge.finn_flow.layer_params import hex_lines
-from bnnforge.finn_flow.ops.backends import BnnforgeRTL, lutram_luts
+from bnnforge.finn_flow.ops.params import hex_lines
+from bnnforge.finn_flow.ops.backends import BnnforgeRTL
+from bnnforge.finn_flow.ops.memory import lutram_luts
 
 
 def _kind(dt) -> dict:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bnnforge.errors import UserError
+
 # operators a Brevitas/QONNX/FINN-ONNX BNN may contain on the way in
 IMPORT_OPS = {
     "Quant", "BipolarQuant", "Trunc", "Conv", "Gemm", "MatMul", "BatchNormalization", "MaxPool", "Reshape",
@@ -34,7 +36,7 @@ PIXEL_SCALE = 1.0 / 255.0  # torchvision ToTensor
 PIXEL_INPUT = "pixels"  # the imported graph's input: 8-bit pixels
 
 
-class ModelImportError(ValueError):
+class ModelImportError(UserError):
     """A graph the importer cannot map to hardware (names each offending node)."""
 
 

@@ -17,8 +17,20 @@ from pathlib import Path
 
 import numpy as np
 
-import bnnforge.finn_flow.ops  # noqa: F401  (registers bnnforge's classes with FINN)
-from bnnforge.finn_flow import nodesim, reference, registry, stitch
+from bnnforge.errors import CheckFailed, UserError
+from bnnforge.finn_flow import registry
+from bnnforge.finn_flow.flow.layout import BuildLayout
+from bnnforge.finn_flow.rtl import stitch
+from bnnforge.finn_flow.simulate import reference
+from bnnforge.finn_flow.simulate.streams import (
+    input_beats,
+    labels_from_output,
+    output_beats,
+    output_beats_per_frame,
+    outputs_from_beats,
+    to_beats,
+    to_dataflow_layout,
+)
 from bnnforge.sim import harness, verilator
 
 
@@ -36,23 +48,16 @@ class NetworkRun:
         return len(self.outputs) / self.wall_seconds if self.wall_seconds else float("inf")
 
 
-def _load(rtl_dir: Path) -> dict:
-    path = Path(rtl_dir) / stitch.DESIGN_JSON
-    if not path.exists():
-        raise FileNotFoundError(f"{rtl_dir} has no {stitch.DESIGN_JSON}: run `bnnforge build ... --until rtl` first")
-    return json.loads(path.read_text())
-
-
 def harness_spec(rtl_dir: Path) -> harness.HarnessSpec:
-    d = _load(rtl_dir)
+    d = stitch.load_design(rtl_dir)
     rtl_dir = Path(rtl_dir).resolve()
-    edges = [stitch.Edge(**e) for e in d["edges"]]
+    edges = stitch.design_edges(d)
     inp = next(e for e in edges if e.producer is None)
     out = next(e for e in edges if e.consumer is None)
     return harness.HarnessSpec(
         top=d["top"],
         sources=tuple(rtl_dir / s for s in d["sources"]),
-        control=(rtl_dir / "finn_rtllib_waivers.vlt",),
+        control=(rtl_dir / stitch.RTL_WAIVERS,),
         defines=(d["taps_define"],),
         s_axis=("s_axis_0", inp.width),
         m_axis=("m_axis_0", out.width),
@@ -61,39 +66,12 @@ def harness_spec(rtl_dir: Path) -> harness.HarnessSpec:
     )
 
 
-def io_nodes(model):
-    """(first, last) node of the dataflow graph (the one reading the input, the one writing the output)."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    first = next(n for n in model.graph.node if model.graph.input[0].name in n.input)
-    last = next(n for n in model.graph.node if model.graph.output[0].name in n.output)
-    return getCustomOp(first), getCustomOp(last)
-
-
-def input_beats(model, x: np.ndarray) -> list[int]:
-    """Images in the dataflow graph's input layout -> s_axis_0 beats (FINN's packing)."""
-    first, _ = io_nodes(model)
-    ind = list(first.onnx_node.input).index(model.graph.input[0].name)
-    return nodesim.to_beats(first, ind, x)
-
-
-def outputs_from_beats(model, beats: list[int], frames: int) -> np.ndarray:
-    _, last = io_nodes(model)
-    o = list(last.onnx_node.output).index(model.graph.output[0].name)
-    return nodesim.from_beats(last, o, beats, frames).reshape(frames, -1)
-
-
-def output_beats_per_frame(model) -> int:
-    _, last = io_nodes(model)
-    return nodesim.beats_per_frame(last.get_folded_output_shape(0))
-
-
 def simulate_beats(model, rtl_dir: Path, beats: list[int], frames: int, stall_out: float = 0.0, seed: int = 1):
     """Raw s_axis_0 beats of ``frames`` frames through the stitched design (a driver's bytes):
     (m_axis_0 beats, the harness result)."""
     spec = harness_spec(rtl_dir)
     exe = harness.build(spec)
-    d = _load(rtl_dir)
+    d = stitch.load_design(rtl_dir)
     per = output_beats_per_frame(model)
     result = harness.run(exe, beats, frames, per, stall_out=stall_out, seed=seed, max_idle_cycles=_idle_bound(model),
                          data_files=tuple(Path(rtl_dir) / f for f in d["data_files"]))
@@ -106,7 +84,7 @@ def simulate(model, rtl_dir: Path, x: np.ndarray, stall_out: float = 0.0, stall_
     """Stream N images (dataflow layout) back to back through the stitched design."""
     spec = harness_spec(rtl_dir)
     exe = harness.build(spec, waves=waves)
-    d = _load(rtl_dir)
+    d = stitch.load_design(rtl_dir)
     frames = len(x)
     per = output_beats_per_frame(model)
     idle = max_idle_cycles or _idle_bound(model)
@@ -122,14 +100,14 @@ def simulate(model, rtl_dir: Path, x: np.ndarray, stall_out: float = 0.0, stall_
     return run, result
 
 
-class NetworkDeadlock(ValueError):
+class NetworkDeadlock(CheckFailed):
     """The stitched design stopped making progress (named streams, partial results)."""
 
 
 def describe_deadlock(deadlock, rtl_dir: Path) -> str:
     """A harness deadlock in terms of the graph: which streams (producer -> consumer) hold a
     beat nobody takes, and which wait for data."""
-    edges = {f"tap_{e['wire']}": e for e in _load(rtl_dir)["edges"]}
+    edges = {f"tap_{e['wire']}": e for e in stitch.load_design(rtl_dir)["edges"]}
 
     def name(tap):
         e = edges[tap]
@@ -158,7 +136,7 @@ def topological_order(model) -> dict[str, int]:
     while len(order) < len(deps):
         ready = [n for n, d in deps.items() if n not in order and d <= order.keys()]
         if not ready:
-            raise ValueError("the dataflow graph has a cycle")
+            raise RuntimeError("the dataflow graph has a cycle")
         for n in ready:
             order[n] = len(order)
     return order
@@ -175,24 +153,21 @@ def edge_beats(model, e: stitch.Edge, tensor: np.ndarray) -> list[int]:
     cons = getCustomOp(nodes[e.consumer]) if e.consumer else None
     ci = list(nodes[e.consumer].input).index(e.tensor) if e.consumer else 0
     if e.producer is None:
-        return nodesim.to_beats(cons, ci, tensor)
+        return to_beats(cons, ci, tensor)
     prod = getCustomOp(nodes[e.producer])
     o = list(nodes[e.producer].output).index(e.tensor)
     if cons is not None and not registry.has_window_layout(prod, o, output=True):
         tensor = registry.to_stream_order(cons, ci, np.asarray(tensor, np.float32))
-    return nodesim.output_beats(prod, o, tensor)
+    return output_beats(prod, o, tensor)
 
 
 def first_divergence(model, result, x_image: np.ndarray, rtl_dir: Path) -> str | None:
     """The first stream (in graph order) whose recorded beats differ from FINN's Python
     execution for one image, described with the layer that produced it."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    d = _load(rtl_dir)
+    d = stitch.load_design(rtl_dir)
     ref = reference.edge_values(model, x_image[None])[0]
-    nodes = {n.name: n for n in model.graph.node}
     order = topological_order(model)
-    edges = sorted((stitch.Edge(**e) for e in d["edges"]),
+    edges = sorted(stitch.design_edges(d),
                    key=lambda e: -1 if e.producer is None else order[e.producer])
     for e in edges:
         got = result.taps.get(f"tap_{e.wire}", [])
@@ -234,11 +209,11 @@ class NetworkReport:
 def run_images(build_dir: Path, run_dir: Path | None, input_path: Path | None, images: int):
     """(images NCHW, expected outputs (N, outputs) or None, description)."""
     if run_dir is not None and input_path is not None:
-        raise ValueError("give --run or --input, not both")
+        raise UserError("give --run or --input, not both")
     if input_path is not None:
         x = np.load(input_path, allow_pickle=False)
         if x.ndim != 4:
-            raise ValueError(f"{input_path}: inputs must be (N, C, H, W), got shape {x.shape}")
+            raise UserError(f"{input_path}: inputs must be (N, C, H, W), got shape {x.shape}")
         return x[:images], None, f"{min(images, len(x))} input(s) of {input_path}"
     if run_dir is not None:
         from bnnforge.model import golden
@@ -251,10 +226,9 @@ def run_images(build_dir: Path, run_dir: Path | None, input_path: Path | None, i
         net = model.to_integer()
         want = golden.forward(net, x)[net.layers[-1].name]
         return x, want.reshape(len(x), -1), f"{len(x)} {train_cfg.dataset} test image(s), golden model of {run_dir}"
-    cfg_path = Path(build_dir) / reference.BUILD_CONFIG
-    cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    cfg = BuildLayout(build_dir).read_config()
     if not cfg.get("vectors") or not Path(cfg["vectors"]).exists():
-        raise ValueError(f"{build_dir} has no golden test vectors: give --run RUN_DIR or --input X.npy")
+        raise UserError(f"{build_dir} has no golden test vectors: give --run RUN_DIR or --input X.npy")
     vec = np.load(cfg["vectors"])
     layers = list(vec["layers"])
     x = vec["input"][:images]
@@ -265,20 +239,20 @@ def run_network(build_dir: Path, run_dir: Path | None = None, input_path: Path |
                 stall: float = 0.0, waves: bool = False, chunk: int = 100, progress=None) -> NetworkReport:
     """N images back to back through BUILD/rtl (in chunks of ``chunk`` images, each a fresh
     run from reset), every output compared exactly with the reference when there is one."""
-    build_dir = Path(build_dir)
-    rtl_dir = build_dir / "rtl"
+    layout = BuildLayout(build_dir)
+    rtl_dir = layout.rtl
     verilator.check_stall(stall)
-    _load(rtl_dir)  # a clear error before any work
+    stitch.load_design(rtl_dir)  # a clear error before any work
     model, _ = reference.latest_model(build_dir)
     x, want, source = run_images(build_dir, run_dir, input_path, images)
-    x_df = reference.to_dataflow_layout(x, model.get_tensor_shape(model.graph.input[0].name))
-    cfg = json.loads((build_dir / reference.BUILD_CONFIG).read_text())
+    x_df = to_dataflow_layout(x, model.get_tensor_shape(model.graph.input[0].name))
+    cfg = layout.read_config()
     outputs, cpfs, wall, latency = [], [], 0.0, 0
     for start in range(0, len(x_df), chunk):
         part = x_df[start:start + chunk]
         try:
             run, _ = simulate(model, rtl_dir, part, stall_out=stall, seed=start + 1, waves=waves and start == 0,
-                              work_dir=build_dir / "rtl_sim" if waves else None)
+                              work_dir=layout.rtl_sim if waves else None)
         except harness.HarnessDeadlock as e:
             raise NetworkDeadlock(f"deadlock in {rtl_dir} (images {start}..{start + len(part) - 1}): "
                                   f"{describe_deadlock(e.deadlock, rtl_dir)}") from None
@@ -296,12 +270,12 @@ def run_network(build_dir: Path, run_dir: Path | None = None, input_path: Path |
     if want is not None:
         bad = [i for i in range(len(out)) if not np.array_equal(out[i], want[i])]
         mismatches = len(bad)
-        agree = int((out.argmax(1) == want.argmax(1)).sum())
+        agree = int((labels_from_output(out) == labels_from_output(want)).sum())
         if bad:
             first = bad[0]
             _, result = simulate(model, rtl_dir, x_df[first:first + 1], record_taps=True)
             divergence = first_divergence(model, result, x_df[first], rtl_dir)
-    perf = build_dir / "report" / "estimate_network_performance.json"
+    perf = layout.estimate_performance
     est = int(json.loads(perf.read_text())["max_cycles"]) if perf.exists() else None
     fps = 1e9 / (cfg["clock_ns"] * cpf) if cpf else None
     return NetworkReport(len(out), mismatches, first, divergence, cpf, est, latency, fps,

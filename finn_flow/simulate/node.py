@@ -1,23 +1,30 @@
 """Simulation of one node of a FINN graph on the code a build ships.
 
-rtlsim: the node's generated RTL (``generate_hdl``: bnnforge's cores from sim/rtl/, or
-FINN's finn-rtllib modules) built with Verilator and streamed by the cocotb testbench;
-cppsim: the node's generated HLS C++ (``generate_params``/``docompute``) compiled with
-g++ and the ap_types headers. Tensors are packed into stream beats exactly as FINN packs
-them (finn.util.data_packing), and the steady-state cycles per frame are measured.
+RTL: the node's generated RTL (``generate_hdl``: bnnforge's cores, or FINN's finn-rtllib
+modules) built with Verilator and streamed by the cocotb testbench; HLS: the node's
+generated C++ (``generate_params``/``docompute``) compiled with g++ and the ap_types
+headers. Tensors are packed into stream beats exactly as FINN packs them (streams.py),
+and the steady-state cycles per frame are measured. (FINN's own exec modes "rtlsim" and
+"cppsim" need Vivado's XSI and finn-hlslib in finn-plus; bnnforge simulates here instead.)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from finn.util.data_packing import npy_to_rtlsim_input, rtlsim_output_to_npy
 
+from bnnforge.errors import UserError
 from bnnforge.finn_flow import registry
+from bnnforge.finn_flow.simulate.streams import (
+    beats_per_frame,
+    from_beats,
+    stream_inputs,
+    stream_outputs,
+    to_beats,
+)
 from bnnforge.sim import csim, verilator
 
 
@@ -30,53 +37,6 @@ class NodeRun:
     waves: Path | None = None
 
 
-def stream_inputs(inst) -> list[tuple[int, str]]:
-    """(node input index, port name) of the inputs that are streams (not parameters)."""
-    return [(i, f"in{i}_V") for i in range(len(inst.onnx_node.input)) if inst.get_instream_width(i) != 0]
-
-
-def stream_outputs(inst) -> list[tuple[int, str]]:
-    return [(o, f"out{o}_V") for o in range(len(inst.onnx_node.output))]
-
-
-def beats_per_frame(folded_shape) -> int:
-    return int(math.prod(folded_shape[:-1]))
-
-
-def to_beats(inst, ind: int, x: np.ndarray) -> list[int]:
-    """N frames of input ``ind`` (N, *normal shape[1:]) as stream beats, FINN's packing."""
-    folded = list(inst.get_folded_input_shape(ind))
-    x = registry.to_stream_order(inst, ind, np.asarray(x, np.float32))
-    beats = []
-    for frame in x:
-        beats += npy_to_rtlsim_input(frame.reshape(folded), inst.get_input_datatype(ind), inst.get_instream_width(ind))
-    return beats
-
-
-def output_beats(inst, ind: int, y: np.ndarray) -> list[int]:
-    """N frames of output ``ind`` (N, *normal shape[1:]) as the beats the node sends."""
-    folded = list(inst.get_folded_output_shape(ind))
-    y = registry.to_stream_order(inst, ind, np.asarray(y, np.float32), output=True)
-    beats = []
-    for frame in y:
-        beats += npy_to_rtlsim_input(frame.reshape(folded), inst.get_output_datatype(ind), inst.get_outstream_width(ind))
-    return beats
-
-
-def from_beats(inst, ind: int, beats: list[int], frames: int) -> np.ndarray:
-    """Output beats of ``frames`` frames -> (N, *normal output shape[1:])."""
-    folded = list(inst.get_folded_output_shape(ind))
-    normal = tuple(inst.get_normal_output_shape(ind))
-    per = beats_per_frame(folded)
-    odt = inst.get_output_datatype(ind)
-    out = []
-    for f in range(frames):
-        y = rtlsim_output_to_npy(beats[f * per:(f + 1) * per], None, odt, folded, inst.get_outstream_width(ind),
-                                 odt.bitwidth())
-        out.append(np.asarray(y, np.float32).reshape(normal))
-    return registry.from_stream_order(inst, ind, np.concatenate(out))
-
-
 def node_design(inst, work_dir: Path | None = None) -> verilator.Design:
     """The node's generated RTL as a Verilator design (its code must have been generated).
     FINN's files get the Verilator workarounds and lint waivers of finn_compat; memory
@@ -85,7 +45,7 @@ def node_design(inst, work_dir: Path | None = None) -> verilator.Design:
 
     code_dir = Path(inst.get_nodeattr("code_gen_dir_ipgen") or "/nonexistent")
     if not code_dir.is_dir():
-        raise ValueError(f"{inst.onnx_node.name}: no RTL generated yet (run code generation first)")
+        raise UserError(f"{inst.onnx_node.name}: no RTL generated yet (run code generation first)")
     name = inst.onnx_node.name
     files = [Path(f) for f in inst.get_rtl_file_list(abspath=True)]
     sources = tuple(f for f in files if f.suffix in (".v", ".sv"))
@@ -106,7 +66,7 @@ def simulate_rtl(inst, inputs: list[np.ndarray], stall=0.0, seed: int = 1, waves
     into the second frame, then the frames, then (after a reset) the frames again."""
     ins = stream_inputs(inst)
     if len(inputs) != len(ins):
-        raise ValueError(f"{inst.onnx_node.name} has {len(ins)} streamed inputs, got {len(inputs)} arrays")
+        raise UserError(f"{inst.onnx_node.name} has {len(ins)} streamed inputs, got {len(inputs)} arrays")
     frames = len(inputs[0])
     beats = {port: to_beats(inst, i, x) for (i, port), x in zip(ins, inputs)}
     expect = {port: frames * beats_per_frame(inst.get_folded_output_shape(o)) for o, port in stream_outputs(inst)}
@@ -122,16 +82,6 @@ def simulate_rtl(inst, inputs: list[np.ndarray], stall=0.0, seed: int = 1, waves
     out0 = stream_outputs(inst)[0][1]
     return NodeRun(outputs, verilator.steady_cycles_per_frame(last, out0, frames), registry.exp_cycles(inst),
                    results, fst)
-
-
-def execute_rtlsim(inst, context) -> None:
-    """FINN exec_mode "rtlsim" on Verilator: one frame, outputs into the context."""
-    node = inst.onnx_node
-    inputs = [np.asarray(context[node.input[i]]).reshape(inst.get_normal_input_shape(i))
-              for i, _ in stream_inputs(inst)]
-    run = simulate_rtl(inst, inputs)
-    for o, name in enumerate(node.output):
-        context[name] = run.outputs[o].reshape(inst.get_normal_output_shape(o))
 
 
 # --- cppsim ------------------------------------------------------------------------------
@@ -212,7 +162,7 @@ def simulate_cpp(inst, inputs: list[np.ndarray]) -> list[np.ndarray]:
     code_dir = Path(inst.get_nodeattr("code_gen_dir_cppsim") or "/nonexistent")
     harness = code_dir / f"execute_{inst.onnx_node.name}.cpp"
     if not harness.exists():
-        raise ValueError(f"{inst.onnx_node.name}: no C++ generated yet (generate_cppsim first)")
+        raise UserError(f"{inst.onnx_node.name}: no C++ generated yet (generate_cppsim first)")
     exe = csim.compile_cpp(harness, include_dirs=[code_dir])
     frames = len(inputs[0])
     with tempfile.TemporaryDirectory(prefix="bnnforge-cppsim-") as tmp:
@@ -227,14 +177,6 @@ def simulate_cpp(inst, inputs: list[np.ndarray]) -> list[np.ndarray]:
                 for o, port in stream_outputs(inst)]
 
 
-def execute_cppsim(inst, context) -> None:
-    node = inst.onnx_node
-    inputs = [np.asarray(context[node.input[i]]).reshape(inst.get_normal_input_shape(i))
-              for i, _ in stream_inputs(inst)]
-    for o, y in enumerate(simulate_cpp(inst, inputs)):
-        context[node.output[o]] = y.reshape(inst.get_normal_output_shape(o))
-
-
 def prepare(inst, model, backend: str, code_dir: Path | None = None) -> None:
     """Generate the node's code for ``backend`` ("rtl" or "hls") into ``code_dir``."""
     code_dir = Path(code_dir or tempfile.mkdtemp(prefix=f"bnnforge-{inst.onnx_node.name}-"))
@@ -242,7 +184,5 @@ def prepare(inst, model, backend: str, code_dir: Path | None = None) -> None:
     if backend == "rtl":
         inst.set_nodeattr("code_gen_dir_ipgen", str(code_dir))
         inst.generate_hdl(model, "xc7z020clg400-1", 10.0)
-        inst.set_nodeattr("exec_mode", "rtlsim")
     else:
         generate_cppsim(inst, model, code_dir)
-        inst.set_nodeattr("exec_mode", "cppsim")

@@ -1,25 +1,26 @@
-"""`bnnforge verify` columns: FINN's Python execution, the C simulation and the RTL simulation."""
+"""`bnnforge verify RUN_DIR` columns: FINN's Python execution, the C simulation and the
+RTL simulation of bnnforge's own layers, and the whole accelerator's RTL."""
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import numpy as np
 
 from bnnforge.finn_flow import registry
 from bnnforge.model import golden
-from bnnforge.model.integer import IntDynamicThreshold, IntLab
-
-CUSTOM_LAYERS = (IntLab, IntDynamicThreshold)  # the integer layers that become custom hardware ops
 
 
 def custom_layer_inputs(net, images):
-    """(layer, its input) for every custom layer, inputs taken from the golden model."""
+    """(integer layer, its registry entry, its input) for every layer of ``net`` that one of
+    bnnforge's hardware layers implements; inputs taken from the golden model."""
+    by_int_layer = {layer.int_layer: layer for layer in registry.custom_layers() if layer.int_layer}
     ref = golden.forward(net, images)
     prev = np.asarray(images, np.int64)
     for layer in net.layers:
-        if isinstance(layer, CUSTOM_LAYERS):
-            yield layer, prev
+        entry = by_int_layer.get(type(layer).__name__)
+        if entry is not None:
+            yield layer, entry, prev
         prev = ref[layer.name]
 
 
@@ -34,7 +35,7 @@ def finn_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
-    from bnnforge.finn_flow.build import to_hw_graph
+    from bnnforge.finn_flow.flow.build import to_hw_graph
 
     model = to_hw_graph(ModelWrapper(str(ctx.onnx_path)))
     taps = {}
@@ -57,19 +58,12 @@ def finn_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
 def _simulation_column(ctx, images: np.ndarray, backend: str, **kw) -> dict[str, np.ndarray]:
     """Every custom layer on ``backend``'s generated code (a one-node model of the layer's
     backend class), fed with the golden input of that layer."""
-    from bnnforge.finn_flow.layer_params import DynThreshParams, LabParams
-    from bnnforge.finn_flow.layer_sim import simulate_params
+    from bnnforge.finn_flow.simulate.layer import simulate_params
 
     out = {}
-    for layer, x in custom_layer_inputs(ctx.net, images):
-        pe = test_pe(x.shape[1])
-        if isinstance(layer, IntLab):
-            p = LabParams(layer.weights, layer.thresholds, x.shape[2], x.shape[3], layer.input_bits, layer.weight_bits, pe)
-            out[layer.name], _ = simulate_params(p, backend, [x], **kw)
-        else:
-            t = golden.dybnn_thresholds(x, layer)
-            p = DynThreshParams.for_data(x, t, layer.input_bits, pe)
-            out[layer.name], _ = simulate_params(p, backend, [x, t], **kw)
+    for layer, entry, x in custom_layer_inputs(ctx.net, images):
+        p, inputs = entry.params_class().from_int_layer(layer, x, test_pe(x.shape[1]))
+        out[layer.name], _ = simulate_params(p, backend, inputs, **kw)
     return out
 
 
@@ -88,30 +82,6 @@ COLUMNS = {"finn": finn_column, "csim": csim_column, "rtl": rtl_column}
 
 
 VERIFY_BUILD = "verify_rtl_build"  # RUN_DIR/<this>: the build the network-rtl column simulates
-VERIFY_FPS = (5000, 1000)  # folding targets tried in turn (fast to simulate, fits PYNQ-Z2)
-
-
-def _verify_build(ctx) -> "Path":
-    """RUN_DIR/verify_rtl_build through the rtl stage (rebuilt when the model is newer)."""
-    from pathlib import Path
-
-    from bnnforge.finn_flow.boards import load_board
-    from bnnforge.finn_flow.build import BuildError, BuildOptions, build
-
-    out = Path(ctx.run_dir) / VERIFY_BUILD
-    design = out / "rtl" / "design.json"
-    if design.exists() and design.stat().st_mtime >= Path(ctx.onnx_path).stat().st_mtime:
-        return out
-    error = None
-    for fps in VERIFY_FPS:
-        try:
-            # bit-exactness does not depend on FIFO depths: FINN's minimum ones build fastest
-            build(BuildOptions(model=Path(ctx.onnx_path), board=load_board("pynq-z2"), out=out, target_fps=fps,
-                               until="rtl", fifo_sizing="minimal"), log=lambda *_: None)
-            return out
-        except BuildError as e:
-            error = e
-    raise error
 
 
 def network_rtl_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -122,17 +92,21 @@ def network_rtl_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
     compared; the logits come from the accelerator's output."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from bnnforge.finn_flow import netsim, nodesim, reference, stitch
+    from bnnforge.finn_flow.flow.layout import BuildLayout
+    from bnnforge.finn_flow.rtl import network, stitch
+    from bnnforge.finn_flow.simulate import reference
+    from bnnforge.finn_flow.simulate.streams import from_beats, to_dataflow_layout
+    from bnnforge.finn_flow.verify.build import verify_build
 
-    build_dir = _verify_build(ctx)
-    model, _ = reference.latest_model(build_dir)
-    x = reference.to_dataflow_layout(images, model.get_tensor_shape(model.graph.input[0].name))
-    run, result = netsim.simulate(model, build_dir / "rtl", x, stall_out=0.2, record_taps=True)
+    layout = BuildLayout(verify_build(ctx.onnx_path, Path(ctx.run_dir) / VERIFY_BUILD, "rtl"))
+    model, _ = reference.latest_model(layout.root)
+    x = to_dataflow_layout(images, model.get_tensor_shape(model.graph.input[0].name))
+    run, result = network.simulate(model, layout.rtl, x, stall_out=0.2, record_taps=True)
     golden_out = golden.forward(ctx.net, images)
     finn_ref = reference.edge_values(model, x)
     nodes = {n.name: n for n in model.graph.node}
     out = {}
-    for e in (stitch.Edge(**d) for d in json.loads((build_dir / "rtl" / stitch.DESIGN_JSON).read_text())["edges"]):
+    for e in stitch.design_edges(stitch.load_design(layout.rtl)):
         if e.producer is None:
             continue
         stream_ref = np.concatenate([r[e.tensor] for r in finn_ref])
@@ -147,7 +121,7 @@ def network_rtl_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
                 continue
             prod = getCustomOp(nodes[e.producer])
             o = list(nodes[e.producer].output).index(e.tensor)
-            y = nodesim.from_beats(prod, o, result.taps[f"tap_{e.wire}"], len(images)).reshape(as_stream.shape)
+            y = from_beats(prod, o, result.taps[f"tap_{e.wire}"], len(images)).reshape(as_stream.shape)
             y = 2 * y - 1 if bipolar else y
             out[layer] = (y.transpose(0, 3, 1, 2) if g.ndim == 4 else y).reshape(g.shape).astype(np.int64)
     out[ctx.net.layers[-1].name] = run.outputs.astype(np.int64)

@@ -1,8 +1,11 @@
-"""Parameters of the custom layers, validated once, shared by every backend.
+"""Parameters of bnnforge's own layers, validated once, shared by every backend.
 
 The FINN ops build their view of a layer from these dataclasses (widths, checks, ROM
-contents for the RTL, constant arrays for the HLS C++), and `bnnforge sim layer` and
-`verify` build one-node models from them, so widths and checks live in one place.
+contents for the RTL, constant arrays for the HLS C++); the graph transformations that
+create the nodes and the one-node models of `bnnforge sim layer` and `verify` take the
+node attributes from ``node_attributes()``, so widths, checks and attribute sets live in
+one place. Each class also knows how to load itself for the command line and from the
+integer layer of bnnforge.model it implements, and its golden function.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bnnforge.errors import UserError
+from bnnforge.finn_flow import FINN_DOMAIN
+from bnnforge.finn_flow.ops.rules import divisors
 from bnnforge.model.quant import MAX_BITS, MIN_BITS, signed_range
 
 
@@ -36,12 +42,8 @@ def dynthresh_exp_cycles(h: int, w: int, c: int, pe: int) -> int:
     return h * w * (c // pe)
 
 
-class ParamError(ValueError):
+class ParamError(UserError):
     """Invalid layer parameters (names the parameter and the allowed values)."""
-
-
-def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def check_pe(pe: int, channels: int, what: str = "PE") -> int:
@@ -176,18 +178,46 @@ class LabParams:
             f"static const ap_int<{self.acc_bits}> {prefix}_thresholds[{self.fold}][{self.pe}] = {_c_array(t)};\n"
         )
 
+    def node_attributes(self, output_dtype: str = "BIPOLAR", layer_name: str = "") -> dict:
+        """The attributes of a LabBinarizer node of these parameters."""
+        return dict(NumChannels=self.channels, ImgH=self.height, ImgW=self.width, KernelSize=self.kernel, PE=self.pe,
+                    inputDataType=f"INT{self.input_bits}", weightDataType=f"INT{self.weight_bits}",
+                    accDataType=f"INT{self.acc_bits}", outputDataType=output_dtype, layer_name=layer_name)
+
     def to_model(self, op_type: str = "LabBinarizer", output_dtype: str = "BIPOLAR"):
         """A one-node FINN model of this layer (op_type: LabBinarizer or a backend class)."""
-        h, w, c, k = self.height, self.width, self.channels, self.kernel
+        h, w, c = self.height, self.width, self.channels
         return one_node_model(
             op_type,
             inputs=[("x", (1, h, w, c), f"INT{self.input_bits}")],
             initializers=[("weights", self.weights, f"INT{self.weight_bits}"),
                           ("thresholds", self.thresholds, f"INT{self.acc_bits}")],
             output=("y", (1, h, w, c), output_dtype),
-            NumChannels=c, ImgH=h, ImgW=w, KernelSize=k, PE=self.pe, inputDataType=f"INT{self.input_bits}",
-            weightDataType=f"INT{self.weight_bits}", accDataType=f"INT{self.acc_bits}", outputDataType=output_dtype,
+            **self.node_attributes(output_dtype),
         )
+
+    def golden(self, inputs: list[np.ndarray]) -> np.ndarray:
+        """The layer's output (N, C, H, W) +-1 for its streamed inputs (NCHW)."""
+        from bnnforge.model import golden as reference
+
+        return reference.lab_binarizer(inputs[0], self.weights, self.thresholds)
+
+    @classmethod
+    def load_case(cls, path: Path, x: np.ndarray, pe: int) -> tuple["LabParams", list[np.ndarray]]:
+        """`sim layer lab`: the parameter file for input ``x`` (N, C, H, W): (params, checked inputs)."""
+        p = cls.from_npz(path, x.shape[2], x.shape[3], pe)
+        return p, [p.check_input(x)]
+
+    @classmethod
+    def load_for_synth(cls, path: Path, hw: tuple[int, int], pe: int) -> "LabParams":
+        """`sim synth lab`: the parameter file on an H x W map."""
+        return cls.from_npz(path, hw[0], hw[1], pe)
+
+    @classmethod
+    def from_int_layer(cls, layer, x: np.ndarray, pe: int) -> tuple["LabParams", list[np.ndarray]]:
+        """The layer of an IntegerNet (an IntLab) on its golden input ``x``: (params, inputs)."""
+        return cls(layer.weights, layer.thresholds, x.shape[2], x.shape[3], layer.input_bits, layer.weight_bits,
+                   pe), [x]
 
     @classmethod
     def from_npz(cls, path: Path, height: int, width: int, pe: int) -> "LabParams":
@@ -246,6 +276,12 @@ class DynThreshParams:
         _check_fits("thresholds", t, self.threshold_bits)
         return x, t
 
+    def node_attributes(self, output_dtype: str = "BIPOLAR", layer_name: str = "") -> dict:
+        """The attributes of a DynamicThreshold node of these parameters."""
+        return dict(NumChannels=self.channels, ImgH=self.height, ImgW=self.width, PE=self.pe,
+                    inputDataType=f"INT{self.input_bits}", thresholdDataType=f"INT{self.threshold_bits}",
+                    outputDataType=output_dtype, layer_name=layer_name)
+
     def to_model(self, op_type: str = "DynamicThreshold", output_dtype: str = "BIPOLAR"):
         """A one-node FINN model of this layer (inputs: the feature map and its thresholds)."""
         h, w, c = self.height, self.width, self.channels
@@ -254,9 +290,36 @@ class DynThreshParams:
             inputs=[("x", (1, h, w, c), f"INT{self.input_bits}"), ("t", (1, 1, 1, c), f"INT{self.threshold_bits}")],
             initializers=[],
             output=("y", (1, h, w, c), output_dtype),
-            NumChannels=c, ImgH=h, ImgW=w, PE=self.pe, inputDataType=f"INT{self.input_bits}",
-            thresholdDataType=f"INT{self.threshold_bits}", outputDataType=output_dtype,
+            **self.node_attributes(output_dtype),
         )
+
+    def golden(self, inputs: list[np.ndarray]) -> np.ndarray:
+        """The layer's output (N, C, H, W) +-1 for its streamed inputs (feature map NCHW, thresholds (N, C))."""
+        from bnnforge.model import golden as reference
+
+        return reference.dynamic_threshold(inputs[0], inputs[1])
+
+    @classmethod
+    def load_case(cls, path: Path, x: np.ndarray, pe: int) -> tuple["DynThreshParams", list[np.ndarray]]:
+        """`sim layer dynthresh`: the parameter file for input ``x`` (N, C, H, W): (params, checked inputs)."""
+        p, thresholds = cls.from_npz(path, x, pe)
+        return p, list(p.check(x, thresholds))
+
+    @classmethod
+    def load_for_synth(cls, path: Path, hw: tuple[int, int], pe: int) -> "DynThreshParams":
+        """`sim synth dynthresh`: the parameter file on an H x W map."""
+        data = load_npz(path, ("thresholds", "input_bits"))
+        t = np.asarray(data["thresholds"]).reshape(-1, np.asarray(data["thresholds"]).shape[-1])
+        x = np.zeros((1, t.shape[1], *hw), np.int64)
+        return cls.for_data(x, t, int(data["input_bits"]), pe)
+
+    @classmethod
+    def from_int_layer(cls, layer, x: np.ndarray, pe: int) -> tuple["DynThreshParams", list[np.ndarray]]:
+        """The layer of an IntegerNet (an IntDynamicThreshold) on its golden input ``x``: (params, inputs)."""
+        from bnnforge.model import golden as reference
+
+        t = reference.dybnn_thresholds(x, layer)
+        return cls.for_data(x, t, layer.input_bits, pe), [x, t]
 
     @classmethod
     def for_data(cls, x: np.ndarray, thresholds: np.ndarray, input_bits: int, pe: int) -> "DynThreshParams":
@@ -282,7 +345,7 @@ def one_node_model(op_type: str, inputs, initializers, output, **attrs):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.basic import qonnx_make_model
 
-    domain = "finn.custom_op.fpgadataflow"
+    domain = FINN_DOMAIN
     if op_type.endswith(("_hls", "_rtl")):
         domain += "." + op_type[-3:]
     names = [n for n, _, _ in inputs] + [n for n, _, _ in initializers]
@@ -308,7 +371,7 @@ def load_npz(path: Path, required: tuple[str, ...]) -> dict:
         with np.load(path, allow_pickle=False) as f:
             data = {k: f[k] for k in f.files}
     except FileNotFoundError:
-        raise
+        raise ParamError(f"parameter file {path} not found") from None
     except Exception as e:
         raise ParamError(f"{path}: not a readable .npz parameter file ({e})") from e
     missing = [k for k in required if k not in data]

@@ -14,18 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from bnnforge.finn_flow import registry
-
-BUILD_CONFIG = "build_config.json"
+from bnnforge.errors import UserError
+from bnnforge.finn_flow import FINN_DOMAIN, registry
+from bnnforge.finn_flow.flow.layout import BuildLayout, step_index
+from bnnforge.finn_flow.simulate.streams import to_dataflow_layout
 
 
 def abstract_model(model):
     """A copy of ``model`` whose hardware nodes are their abstract FINN ops."""
     model = copy.deepcopy(model)
     for node in model.graph.node:
-        if node.domain.startswith(registry.FINN_DOMAIN):
+        if registry.is_hw_node(node):
             node.op_type = registry.abstract_op(node.op_type)
-            node.domain = registry.FINN_DOMAIN
+            node.domain = FINN_DOMAIN
     return model
 
 
@@ -47,31 +48,24 @@ def latest_model(build_dir: Path):
     """The build's newest graph (intermediate_models/NN_step.onnx) and its path."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    models = sorted(Path(build_dir, "intermediate_models").glob("[0-9][0-9]_*.onnx"))
+    registry.load()  # the graph holds bnnforge's ops
+
+    models = BuildLayout(build_dir).saved_models()
     if not models:
-        raise FileNotFoundError(f"{build_dir} has no intermediate_models/: is it a `bnnforge build` folder?")
-    partitioned = [m for m in models if int(m.name[:2]) >= _step_index("dataflow_partition")]
+        raise UserError(f"{build_dir} has no intermediate_models/: is it a `bnnforge build` folder?")
+    partitioned = [m for m in models if int(m.name[:2]) >= step_index("dataflow_partition")]
     if not partitioned:
-        raise FileNotFoundError(f"{build_dir}: the build has not reached its dataflow partition step yet")
+        raise UserError(f"{build_dir}: the build has not reached its dataflow partition step yet")
     return ModelWrapper(str(partitioned[-1])), partitioned[-1]
-
-
-def _step_index(step: str) -> int:
-    from bnnforge.finn_flow.build import STEP_NAMES
-
-    return STEP_NAMES.index(step)
 
 
 def build_inputs(build_dir: Path, model, images: int) -> tuple[np.ndarray, str]:
     """Accelerator inputs (in the dataflow graph's layout) for the build's golden test
     vectors, or random inputs on the input's grid when the build has none; and a
     description of where they came from."""
-    import json
-
     from qonnx.core.datatype import DataType
 
-    cfg_path = Path(build_dir, BUILD_CONFIG)
-    cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    cfg = BuildLayout(build_dir).read_config()
     name = model.graph.input[0].name
     shape = model.get_tensor_shape(name)
     vectors = Path(cfg["vectors"]) if cfg.get("vectors") else None
@@ -82,12 +76,3 @@ def build_inputs(build_dir: Path, model, images: int) -> tuple[np.ndarray, str]:
     rng = np.random.default_rng(0)
     x = rng.integers(int(dt.min()), int(dt.max()) + 1, (images, *shape[1:]))
     return x.astype(np.float32), f"{images} random input(s) (the build has no test vectors)"
-
-
-def to_dataflow_layout(x: np.ndarray, shape) -> np.ndarray:
-    """NCHW images -> the dataflow graph's input layout (NHWC for image inputs, the parent
-    graph's only node before the partition being that Transpose; flat inputs unchanged)."""
-    x = np.asarray(x, np.float32)
-    if x.ndim == 4 and len(shape) == 4 and tuple(x.shape[1:]) != tuple(shape[1:]):
-        x = x.transpose(0, 2, 3, 1)
-    return x.reshape(len(x), *shape[1:])

@@ -26,7 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bnnforge.finn_flow import netsim, reference, registry, stitch
+from bnnforge.errors import CheckFailed
+from bnnforge.finn_flow import registry
+from bnnforge.finn_flow.rtl import network as netsim
+from bnnforge.finn_flow.rtl import stitch
+from bnnforge.finn_flow.simulate import reference
+from bnnforge.finn_flow.simulate.streams import input_beats
 from bnnforge.sim import harness
 
 FINN_MIN_DEPTH = 2  # FINN's InsertFIFO minimum (finn-rtllib's fifo needs DEPTH >= 2)
@@ -40,8 +45,8 @@ SHRINK_FACTORS = (1 / 64, 1 / 8, 1 / 2)
 MAX_RATE_GAP = 0.999
 
 
-class SizingError(RuntimeError):
-    pass
+class SizingError(CheckFailed):
+    """The stitched design stopped making progress while its FIFOs were sized."""
 
 
 @dataclasses.dataclass
@@ -56,7 +61,7 @@ class FifoSize:
 def _fifos(model):
     from qonnx.custom_op.registry import getCustomOp
 
-    return {n.name: getCustomOp(n) for n in model.graph.node if registry.abstract_op(n.op_type) == "StreamingFIFO"}
+    return {n.name: getCustomOp(n) for n in model.graph.node if registry.is_fifo(n)}
 
 
 def set_depths(model, depths: dict[str, int], part: str, clock_ns: float, code_root: Path | None = None):
@@ -100,7 +105,7 @@ def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int
     scratch = copy.deepcopy(model)
     set_depths(scratch, {n: s.deep for n, s in sizes.items()}, part, clock_ns, work / "code")
     deep, _ = _run(scratch, work / "deep", x, 0.0, part, clock_ns)
-    in_beats = len(netsim.input_beats(scratch, x[:1]))
+    in_beats = len(input_beats(scratch, x[:1]))
     # the input at the design's own rate: a gap before a beat with this probability per cycle
     rate_gap = max(0.0, min(MAX_RATE_GAP, 1.0 - in_beats / deep.cycles_per_frame))
     paced, _ = _run(scratch, work / "deep", x, rate_gap, part, clock_ns)

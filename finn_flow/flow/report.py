@@ -6,7 +6,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from bnnforge.finn_flow.boards import Board
+from bnnforge.boards import Board
+from bnnforge.finn_flow.flow.layout import BuildLayout
 
 
 @dataclasses.dataclass
@@ -65,13 +66,13 @@ class BuildSummary:
         }
 
 
-def summarize(model, report_dir: Path, board: Board, clock_ns: float) -> BuildSummary:
+def summarize(model, layout: BuildLayout, board: Board, clock_ns: float) -> BuildSummary:
     """Build the summary from FINN's estimate reports and the node attributes."""
     from qonnx.custom_op.registry import getCustomOp
 
-    cycles = json.loads((report_dir / "estimate_layer_cycles.json").read_text())
-    res = json.loads((report_dir / "estimate_layer_resources.json").read_text())
-    perf = json.loads((report_dir / "estimate_network_performance.json").read_text())
+    cycles = json.loads(layout.estimate_cycles.read_text())
+    res = json.loads(layout.estimate_resources.read_text())
+    perf = json.loads(layout.estimate_performance.read_text())
     rows = []
     for node in model.graph.node:
         if node.name not in cycles:
@@ -106,11 +107,10 @@ def summarize_build(out: Path, board: Board, clock_ns: float) -> BuildSummary | 
     report/bnnforge_summary.json), or None before that."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from bnnforge.finn_flow.build import model_path
-
-    estimated = model_path(out, "estimate")
-    if not estimated.exists() or not (out / "report" / "estimate_layer_cycles.json").exists():
+    layout = BuildLayout(out)
+    estimated = layout.model_after("estimate")
+    if not estimated.exists() or not layout.estimate_cycles.exists():
         return None
-    summary = summarize(ModelWrapper(str(estimated)), out / "report", board, clock_ns)
-    (out / "report" / "bnnforge_summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
+    summary = summarize(ModelWrapper(str(estimated)), layout, board, clock_ns)
+    layout.summary.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     return summary

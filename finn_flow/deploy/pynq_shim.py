@@ -8,17 +8,16 @@ here. This shim provides exactly what driver.py uses, nothing more:
 - ``Overlay(bitfile)``: ``idma0`` and ``odma0`` with ``read``/``write`` on the HLS
   ap_ctrl registers FINN's IODMAs have (0x00 control, 0x10 buffer address, 0x1C frames).
 
-When the input DMA is started, the bytes of its buffer go through deploy.VerilatorDevice
+When the input DMA is started, the bytes of its buffer go through offboard.VerilatorDevice
 (the same RTL the bitstream is made from) and the result is written into the output
 DMA's buffer, which then reports done. Everything else in driver.py and validate.py runs
-as on the board. ``install(build_dir)`` puts the shim in sys.modules as ``pynq``.
+as on the board. ``install(device)`` puts the shim in sys.modules as ``pynq``.
 """
 
 from __future__ import annotations
 
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 
@@ -29,24 +28,16 @@ REG_ADDR, REG_FRAMES = 0x10, 0x1C
 class _Board:
     """The simulated DDR (address -> buffer) and the accelerator behind the two DMAs."""
 
-    def __init__(self, build_dir: Path, stall: float):
-        self.build_dir, self.stall = Path(build_dir), stall
+    def __init__(self, device):
+        self.device = device  # .transfer(packed frames (N, bytes)) -> output frames (N, bytes)
         self.buffers: dict[int, "ShimBuffer"] = {}
         self.next_address = 0x1000_0000
-        self.device = None
 
     def transfer(self, idma: "ShimIODMA", odma: "ShimIODMA") -> None:
-        import json
-
-        from bnnforge.finn_flow.deploy import DEPLOY, VerilatorDevice
-
         if not odma.started:
             raise RuntimeError("pynq shim: idma0 started before odma0 (the output would be lost on the board)")
         if idma.regs[REG_FRAMES] != odma.regs[REG_FRAMES]:
             raise RuntimeError(f"pynq shim: idma0 moves {idma.regs[REG_FRAMES]} frames, odma0 {odma.regs[REG_FRAMES]}")
-        if self.device is None:
-            io = json.loads((self.build_dir / DEPLOY / "io.json").read_text())
-            self.device = VerilatorDevice(self.build_dir, io, stall=self.stall)
         frames = idma.regs[REG_FRAMES]
         src, dst = self.buffers[idma.regs[REG_ADDR]], self.buffers[odma.regs[REG_ADDR]]
         if not src.synced:
@@ -120,11 +111,11 @@ class Overlay:
         self.odma0 = ShimIODMA("odma0", self)
 
 
-def install(build_dir: Path, stall: float = 0.0) -> types.ModuleType:
-    """Make `import pynq` give this shim, simulating BUILD_DIR/rtl/ (output stalls with
-    probability ``stall`` per cycle)."""
+def install(device) -> types.ModuleType:
+    """Make `import pynq` give this shim, with ``device`` (offboard.VerilatorDevice: the
+    simulated RTL) behind its DMAs."""
     global _BOARD
-    _BOARD = _Board(build_dir, stall)
+    _BOARD = _Board(device)
     module = sys.modules[__name__]
     sys.modules["pynq"] = module
     return module

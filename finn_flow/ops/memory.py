@@ -1,0 +1,42 @@
+"""The memory model: what a width x depth memory costs in block RAM or LUTRAM, and where
+ram_style "auto" puts it. bnnforge's estimates and its RTL's memory attributes both come
+from here, so the estimate, yosys and Vivado see the same memory."""
+
+from __future__ import annotations
+
+import math
+
+# BRAM18 aspect ratios (width bits, depth) in simple dual-port mode (UG473)
+BRAM18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+# with ram_style "auto", memories this shallow or this small go to LUTRAM (as Vivado and
+# yosys infer them): a BRAM18 for a few hundred bits would waste it
+LUTRAM_DEPTH_LIMIT = 128
+LUTRAM_BITS_LIMIT = 4096
+
+
+def bram18_count(width_bits: int, depth: int) -> int:
+    """BRAM18 blocks for a width x depth memory (best aspect ratio)."""
+    if width_bits <= 0 or depth <= 0:
+        return 0
+    return min(math.ceil(width_bits / w) * math.ceil(depth / d) for w, d in BRAM18_SHAPES)
+
+
+def lutram_luts(width_bits: int, depth: int) -> int:
+    """LUTs for a width x depth LUTRAM (RAM64X1D-style: 64 entries per LUT pair)."""
+    return math.ceil(depth / 64) * width_bits * 2 if depth > 0 else 0
+
+
+def resolve_ram_style(width_bits: int, depth: int, ram_style: str) -> str:
+    """"block" or "distributed": FINN's ram_style with "auto" decided here, once, so that the
+    estimates and the RTL's memory attributes (what yosys and Vivado build) agree."""
+    if ram_style != "auto":
+        return ram_style
+    small = depth <= LUTRAM_DEPTH_LIMIT or width_bits * depth <= LUTRAM_BITS_LIMIT
+    return "distributed" if small else "block"
+
+
+def memory_cost(width_bits: int, depth: int, ram_style: str) -> tuple[int, int]:
+    """(LUT, BRAM18) of one memory under FINN's ram_style convention."""
+    if resolve_ram_style(width_bits, depth, ram_style) == "distributed":
+        return lutram_luts(width_bits, depth), 0
+    return 0, bram18_count(width_bits, depth)
