@@ -25,6 +25,7 @@ from bnnforge.errors import UserError
 from bnnforge.finn_flow import registry
 from bnnforge.finn_flow.flow.layout import DEPLOY_BITFILE as BITFILE
 from bnnforge.finn_flow.flow.layout import BuildLayout
+from bnnforge.finn_flow.rtl.system import control_map
 from bnnforge.finn_flow.simulate.streams import io_nodes
 
 ON_BOARD = Path(__file__).resolve().parent / "on_board"  # driver.py, validate.py: copied, never imported
@@ -62,7 +63,7 @@ def io_spec(model, clock_ns: float, estimated_cycles: int | None) -> dict:
     shape = model.get_tensor_shape(model.graph.input[0].name)
     fps = 1e9 / (clock_ns * estimated_cycles) if estimated_cycles else None
     return {"input": _stream(first, ind, False), "output": _stream(last, out, True),
-            "channels_last": len(shape) == 4, "bitfile": BITFILE, "clock_ns": clock_ns,
+            "channels_last": len(shape) == 4, "bitfile": BITFILE, "control": control_map(), "clock_ns": clock_ns,
             "estimated_cycles_per_frame": estimated_cycles, "estimated_fps": fps}
 
 
@@ -84,19 +85,24 @@ README = """# bnnforge accelerator: {board}
 Built from `{model}` by `bnnforge build` ({clock_ns} ns clock, estimated {fps} images/s).
 
 ## Files
-- `driver.py`: the driver (numpy only; PYNQ's `Overlay` and `allocate`, FINN's IODMAs `idma0`/`odma0`)
-- `io.json`: the accelerator's input and output streams (datatype, beats, packing)
+- `driver.py`: the driver (numpy only; PYNQ's `Overlay` and `allocate`; the two DMA engines of the bitstream,
+  FINN's IODMA register map)
+- `io.json`: the accelerator's input and output streams (datatype, beats, packing), the DMAs' addresses
 - `validate.py`: runs a test set, prints accuracy and throughput
+- `run.sh`: runs a script with PYNQ's own Python and XRT environment (`sudo` alone drops them)
 - `testset.npz`: {testset}
 - `runtime_weights/`: empty: every weight and threshold is a ROM in the bitstream
 - `bitfile/accelerator.bit`, `bitfile/accelerator.hwh`: {bitfile}
 
 ## On the board ({board}, PYNQ image 2.7 or 3.x)
 1. Copy this folder: `scp -r deploy xilinx@<board-ip>:~/bnnforge_accel` (default password `xilinx`).
-2. On the board: `cd ~/bnnforge_accel && sudo python3 validate.py`
-   (PYNQ's Python, which has numpy; `--data my_test.npz` for another test set: `x` (N, C, H, W) 8-bit pixels,
-   `y` (N,) labels).
-3. From your own code: `from driver import Accelerator; labels = Accelerator().classify(images)`.
+2. On the board: `cd ~/bnnforge_accel && sudo ./run.sh validate.py`
+   (`--data my_test.npz` for another test set: `x` (N, C, H, W) 8-bit pixels, `y` (N,) labels). PYNQ 2.7 and
+   3.x images keep pynq in `/usr/local/share/pynq-venv` and XRT's settings in `/etc/profile.d/`, which a plain
+   `sudo python3` does not see: run.sh sources them.
+3. From your own code (in PYNQ's Python, e.g. a Jupyter notebook on the board):
+   `from driver import Accelerator; labels = Accelerator().classify(images)`. A transfer that times out leaves
+   the DMAs' buffers allocated; call `acc.device.reload()` (reprograms the bitstream) before the next one.
 
 PYNQ-Z2 and ZCU104 take the same steps: the bitstream is built for the board of this build ({board}).
 
@@ -114,8 +120,8 @@ def write_package(model, build_dir: Path, model_path: Path, board_name: str, clo
     out.mkdir(parents=True, exist_ok=True)
     io = io_spec(model, clock_ns, estimated_cycles)
     layout.deploy_io.write_text(json.dumps(io, indent=2) + "\n")
-    shutil.copy(ON_BOARD / "driver.py", out / "driver.py")
-    shutil.copy(ON_BOARD / "validate.py", out / "validate.py")
+    for script in ("driver.py", "validate.py", "run.sh"):
+        shutil.copy(ON_BOARD / script, out / script)  # run.sh keeps its executable bit
     (out / "runtime_weights").mkdir(exist_ok=True)
     (out / "runtime_weights" / "README").write_text(
         "No runtime-writable weights: every weight and threshold is a ROM inside the accelerator's RTL "
@@ -132,7 +138,7 @@ def write_package(model, build_dir: Path, model_path: Path, board_name: str, clo
         board=board_name, model=model_path, clock_ns=clock_ns, build=Path(build_dir),
         fps=f"{io['estimated_fps']:,.0f}" if io["estimated_fps"] else "?", testset=testset,
         bitfile="present" if has_bit else "added by `bnnforge build --until bitfile` (needs Vivado)"))
-    log(f"  wrote {out}/ (driver.py, io.json, validate.py{', testset.npz' if test else ''}, README.md)")
+    log(f"  wrote {out}/ (driver.py, io.json, validate.py, run.sh{', testset.npz' if test else ''}, README.md)")
     return out
 
 

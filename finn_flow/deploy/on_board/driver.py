@@ -12,9 +12,10 @@ PynqDevice. The accelerator's streams are described by io.json next to this file
   a TopK/LabelSelect, else one integer per class).
 
 Accelerator.execute() packs, hands the bytes to a device, and unpacks what comes back.
-PynqDevice moves the bytes through FINN's Zynq shell (the IODMAs ``idma0``/``odma0`` of
-the block design FINN's bitfile step builds). Off the board, `bnnforge sim driver`
-hands the same bytes to the Verilator simulation of the same RTL instead.
+PynqDevice moves the bytes through the two DMA engines of the bitstream (bnnforge_system:
+the input DMA's registers at 0x0000 and the output DMA's at 0x1000 of the block design
+cell io.json names, each with the register map of FINN's IODMA). Off the board, `bnnforge
+sim driver` runs this same code against the Verilator simulation of the same RTL.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-# HLS ap_ctrl register map of FINN's IODMA: control (bit 0 start, bit 1 done, bit 2 idle),
-# buffer address (64 bit), number of frames
-AP_CTRL, AP_DONE, AP_IDLE = 0x00, 0x2, 0x4
-REG_ADDR, REG_FRAMES = 0x10, 0x1C
+# register map of each DMA engine (FINN's IODMA, HLS ap_ctrl_hs): control (bit 0 start,
+# bit 1 done (clear on read), bit 2 idle), buffer address low and high word, number of frames
+AP_CTRL, AP_START, AP_DONE, AP_IDLE = 0x00, 0x1, 0x2, 0x4
+REG_ADDR_LO, REG_ADDR_HI, REG_FRAMES = 0x10, 0x14, 0x1C
 
 
 class StreamSpec:
@@ -87,8 +88,10 @@ class Accelerator:
         self.io = json.loads((self.folder / "io.json").read_text())
         self.input = StreamSpec(self.io["input"])
         self.output = StreamSpec(self.io["output"])
-        self.device = device if device is not None else PynqDevice(bitfile or self.folder / self.io["bitfile"],
-                                                                   self.input.frame_bytes, self.output.frame_bytes)
+        if device is None:
+            device = PynqDevice(bitfile or self.folder / self.io["bitfile"], self.input.frame_bytes,
+                                self.output.frame_bytes, self.io["control"])
+        self.device = device
 
     def to_layout(self, images: np.ndarray) -> np.ndarray:
         """Images as the model takes them (N, C, H, W) -> the accelerator's layout (N, H, W, C)."""
@@ -108,39 +111,83 @@ class Accelerator:
         return y[:, 0] if y.shape[1] == 1 else y.argmax(1)
 
 
+class DMARegisters:
+    """One DMA engine's register block inside the bitstream's control port."""
+
+    def __init__(self, ip, base: int):
+        self.ip, self.base = ip, base
+
+    def write(self, offset: int, value: int) -> None:
+        self.ip.write(self.base + offset, int(value))
+
+    def read(self, offset: int) -> int:
+        return int(self.ip.read(self.base + offset))
+
+    def start(self, address: int, frames: int) -> None:
+        """Program a transfer of ``frames`` frames at a 64-bit buffer address, and start it."""
+        self.write(REG_ADDR_LO, address & 0xFFFF_FFFF)
+        self.write(REG_ADDR_HI, address >> 32)
+        self.write(REG_FRAMES, frames)
+        self.write(AP_CTRL, AP_START)
+
+
 class PynqDevice:
-    """The bytes through FINN's Zynq shell on a PYNQ board (needs the pynq package)."""
+    """The bytes through the bitstream's DMA engines on a PYNQ board (needs the pynq package).
 
-    def __init__(self, bitfile: Path, in_bytes: int, out_bytes: int, timeout_s: float = 10.0):
-        from pynq import Overlay  # only on the board
+    Buffers are cacheable, allocated once per batch size and reused; the input is flushed
+    from the CPU's cache before the transfer starts, the output invalidated before it is
+    read. A transfer that does not finish within ``timeout_s`` leaves its buffers allocated
+    (the DMAs may still write into them) and makes every later call fail until the overlay
+    is reloaded (``reload()``)."""
 
-        self.overlay = Overlay(str(bitfile))  # bitfile/accelerator.bit and .hwh: `bnnforge build --until bitfile`
-        self.idma, self.odma = self.overlay.idma0, self.overlay.odma0
+    def __init__(self, bitfile: Path, in_bytes: int, out_bytes: int, control: dict, timeout_s: float = 10.0):
+        self.bitfile, self.control = Path(bitfile), control
         self.in_bytes, self.out_bytes, self.timeout_s = in_bytes, out_bytes, timeout_s
         self.last_seconds = None  # accelerator time of the last transfer (DMA start to done)
+        self.buffers = {}  # batch size -> (input buffer, output buffer)
+        self.stuck = None  # why the DMAs cannot be trusted (a transfer timed out)
+        self.reload()
 
-    def transfer(self, packed: np.ndarray) -> np.ndarray:
-        from pynq import allocate
+    def reload(self) -> None:
+        """(Re)program the bitstream: resets the DMAs and the accelerator."""
+        from pynq import Overlay  # only on the board
 
-        n = len(packed)
-        ibuf = allocate(shape=(n, self.in_bytes), dtype=np.uint8)
-        obuf = allocate(shape=(n, self.out_bytes), dtype=np.uint8)
-        try:
-            ibuf[:] = packed
-            ibuf.sync_to_device()
-            if not self.odma.read(AP_CTRL) & AP_IDLE:
-                raise RuntimeError("output DMA odma0 is not idle (a previous run did not finish)")
-            t0 = time.perf_counter()
-            for dma, buf in ((self.odma, obuf), (self.idma, ibuf)):  # the receiver first
-                dma.write(REG_ADDR, buf.device_address)
-                dma.write(REG_FRAMES, n)
-                dma.write(AP_CTRL, 1)
-            while not self.odma.read(AP_CTRL) & AP_DONE:
-                if time.perf_counter() - t0 > self.timeout_s:
-                    raise TimeoutError(f"odma0 not done after {self.timeout_s} s ({n} frames)")
-            self.last_seconds = time.perf_counter() - t0
-            obuf.sync_from_device()
-            return np.array(obuf)
-        finally:
+        for ibuf, obuf in self.buffers.values():
             ibuf.freebuffer()
             obuf.freebuffer()
+        self.buffers, self.stuck = {}, None
+        self.overlay = Overlay(str(self.bitfile))  # bitfile/accelerator.bit and .hwh: `bnnforge build --until bitfile`
+        ip = getattr(self.overlay, self.control["cell"])
+        self.idma = DMARegisters(ip, int(self.control["input_dma"]))
+        self.odma = DMARegisters(ip, int(self.control["output_dma"]))
+
+    def _buffers(self, n: int):
+        if n not in self.buffers:
+            from pynq import allocate
+
+            self.buffers[n] = (allocate(shape=(n, self.in_bytes), dtype=np.uint8, cacheable=True),
+                               allocate(shape=(n, self.out_bytes), dtype=np.uint8, cacheable=True))
+        return self.buffers[n]
+
+    def transfer(self, packed: np.ndarray) -> np.ndarray:
+        if self.stuck:
+            raise RuntimeError(f"{self.stuck}; reload the overlay (PynqDevice.reload()) before the next transfer")
+        n = len(packed)
+        ibuf, obuf = self._buffers(n)
+        ibuf[:] = packed
+        ibuf.flush()  # the DMA reads DDR, not the CPU's cache
+        for name, dma in (("output", self.odma), ("input", self.idma)):
+            if not dma.read(AP_CTRL) & AP_IDLE:
+                raise RuntimeError(f"the {name} DMA is not idle (a previous transfer did not finish); reload the "
+                                   "overlay (PynqDevice.reload())")
+        t0 = time.perf_counter()
+        self.odma.start(obuf.device_address, n)  # the receiver first
+        self.idma.start(ibuf.device_address, n)
+        while not self.odma.read(AP_CTRL) & AP_DONE:
+            if time.perf_counter() - t0 > self.timeout_s:
+                self.stuck = f"the output DMA did not finish {n} frames within {self.timeout_s} s"
+                raise TimeoutError(f"{self.stuck}; its buffers stay allocated; reload the overlay "
+                                   "(PynqDevice.reload()) before the next transfer")
+        self.last_seconds = time.perf_counter() - t0
+        obuf.invalidate()  # the DMA wrote DDR behind the CPU's cache
+        return np.array(obuf)

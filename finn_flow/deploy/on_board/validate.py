@@ -1,8 +1,10 @@
 """Run a test set through the accelerator on the board; print accuracy and throughput.
 Copied into BUILD/deploy/validate.py by `bnnforge build` (it imports driver.py next to it).
 
-    sudo python3 validate.py                          # testset.npz of this folder
-    sudo python3 validate.py --data my_test.npz --batch 500
+    sudo ./run.sh validate.py                         # testset.npz of this folder
+    sudo ./run.sh validate.py --data my_test.npz --batch 500
+
+(run.sh starts PYNQ's own Python with the XRT environment, which `sudo` alone drops.)
 
 A test set is an .npz with ``x`` (N, C, H, W) integers on the accelerator's input grid
 (8-bit pixels for the bnnforge and BNN-PYNQ models) and ``y`` (N,) labels.
@@ -47,8 +49,9 @@ def main(argv=None) -> int:
     print(f"accuracy   {correct}/{len(x)} = {correct / len(x):.4f}")
     print(f"throughput {len(x) / wall:,.0f} images/s with packing and unpacking in Python (batch {args.batch})")
     if device_s:
-        print(f"           {len(x) / device_s:,.0f} images/s accelerator alone (DMA start to done); "
-              f"the build estimated {acc.io['estimated_fps']:,.0f}")
+        estimate = acc.io.get("estimated_fps")
+        print(f"           {len(x) / device_s:,.0f} images/s accelerator alone (DMA start to done)"
+              + (f"; the build estimated {estimate:,.0f}" if estimate else ""))
     return 0
 
 
