@@ -250,44 +250,63 @@ def build(spec: HarnessSpec, waves: bool = False) -> Path:
     """Verilate and compile ``spec`` with the harness (cached); returns the executable.
     Warnings are fatal (-Wall): waivers only through the spec's control files. With
     ``waves`` the build can dump FST waveforms (slower; without Verilator's -O3)."""
+    meta = {"top": spec.top, "s_axis": spec.s_axis, "m_axis": spec.m_axis, "taps": spec.taps,
+            "counters": spec.counters, "waves": waves}
+    return compile_cached(
+        f"{spec.top}-{spec.key(waves, FAST_FLAGS, CXX_OPT, verilator_version())}", TEMPLATE, spec.top, spec.sources,
+        control=spec.control, defines=spec.defines, parameters=spec.parameters, waves=waves, meta=meta,
+        headers={"harness_ports.h": ports_header(spec)}, check_model=lambda h: (check_ports(spec, h), {}),
+        what=f"the harness for {spec.top}")
+
+
+def compile_cached(name: str, template: Path, top: str, sources, control=(), defines=(), parameters=(),
+                   waves: bool = False, meta: dict | None = None, headers: dict[str, str] | None = None,
+                   check_model=None, exe_name: str = EXE_NAME, what: str = "the harness") -> Path:
+    """Verilate ``sources`` (top module ``top``) and compile them with the C++ testbench
+    ``template`` into ``cache_dir("harness")/name/exe_name`` unless that exists (``name``
+    must change with everything that goes into the build). ``headers`` (file name -> text)
+    are written next to the template; ``check_model(text of Vdut.h)`` runs after verilating
+    and returns (errors, more headers): any error fails the build. ``meta`` is written as
+    ``harness.json`` next to the executable. Same flags, ccache and Verilator workarounds
+    for every harness; a failed build raises SimBuildError with the first lines of its log."""
     toolenv.apply_to_current_process()
     env = toolenv.tool_env()
     verilator = toolenv.require("verilator", "the compiled RTL harness", "make setup")
     make = toolenv.require("make", "the compiled RTL harness", "apt-get install make")
     root = toolenv.cache_dir("harness")
-    name = f"{spec.top}-{spec.key(waves, FAST_FLAGS, CXX_OPT, _verilator_version())}"
     bdir = root / name
-    if (bdir / META_NAME).exists() and (bdir / EXE_NAME).exists():
-        return bdir / EXE_NAME
+    if (bdir / META_NAME).exists() and (bdir / exe_name).exists():
+        return bdir / exe_name
     work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))  # renamed into place when built
     log = work / "build.log"
     try:
-        shutil.copy(TEMPLATE, work / TEMPLATE.name)
-        (work / "harness_ports.h").write_text(ports_header(spec))
-        verilate = [verilator, "--cc", "--exe", "-j", "2", "-Wall", "--prefix", "Vdut", "--top-module", spec.top,
-                    "--Mdir", "obj", "-o", EXE_NAME, "--timescale", "1ns/1ps", "-CFLAGS", "-std=c++17",
-                    *(["--trace-fst"] if waves else FAST_FLAGS), *(f"-D{d}" for d in spec.defines),
-                    *(f"-G{k}={_g_value(v)}" for k, v in spec.parameters),
-                    *(str(Path(c).resolve()) for c in spec.control), *(str(Path(s).resolve()) for s in spec.sources),
-                    TEMPLATE.name]
+        shutil.copy(template, work / template.name)
+        for fname, text in (headers or {}).items():
+            (work / fname).write_text(text)
+        verilate = [verilator, "--cc", "--exe", "-j", "2", "-Wall", "--prefix", "Vdut", "--top-module", top,
+                    "--Mdir", "obj", "-o", exe_name, "--timescale", "1ns/1ps", "-CFLAGS", "-std=c++17",
+                    *(["--trace-fst"] if waves else FAST_FLAGS), *(f"-D{d}" for d in defines),
+                    *(f"-G{k}={_g_value(v)}" for k, v in parameters),
+                    *(str(Path(c).resolve()) for c in control), *(str(Path(s).resolve()) for s in sources),
+                    template.name]
         compile_ = [make, "-j", "2", "-C", "obj", "-f", "Vdut.mk", *([] if waves else CXX_OPT)]
         with open(log, "w") as f:
             for step, cmd in (("verilate", verilate), ("compile", compile_)):
                 f.write("$ " + " ".join(cmd) + "\n")
                 f.flush()
                 if subprocess.run(cmd, cwd=work, env=env, stdout=f, stderr=subprocess.STDOUT).returncode != 0:
-                    _build_failed(spec, log, root / f"{name}.failed.log")
-                if step == "verilate":
-                    wrong = check_ports(spec, (work / "obj" / "Vdut.h").read_text())
+                    _build_failed(what, log, root / f"{name}.failed.log")
+                if step == "verilate" and check_model is not None:
+                    wrong, more = check_model((work / "obj" / "Vdut.h").read_text())
                     if wrong:
                         f.write("%Error: harness ports: " + "\n%Error: harness ports: ".join(wrong) + "\n")
                         f.flush()
-                        _build_failed(spec, log, root / f"{name}.failed.log")
-        (work / "obj" / EXE_NAME).rename(work / EXE_NAME)
+                        _build_failed(what, log, root / f"{name}.failed.log")
+                    for fname, text in more.items():
+                        (work / fname).write_text(text)
+        (work / "obj" / exe_name).rename(work / exe_name)
         shutil.rmtree(work / "obj")  # ccache keeps the objects
-        meta = {"top": spec.top, "s_axis": spec.s_axis, "m_axis": spec.m_axis, "taps": spec.taps,
-                "counters": spec.counters, "waves": waves}
-        (work / META_NAME).write_text(json.dumps(meta))
+        (work / META_NAME).write_text(json.dumps(meta or {}))
         try:
             work.rename(bdir)
         except OSError:  # built meanwhile by another process (or an incomplete folder)
@@ -297,13 +316,13 @@ def build(spec: HarnessSpec, waves: bool = False) -> Path:
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
-    return bdir / EXE_NAME
+    return bdir / exe_name
 
 
-def _build_failed(spec: HarnessSpec, log: Path, keep: Path):
+def _build_failed(what: str, log: Path, keep: Path):
     shutil.copy(log, keep)
     text = "\n".join(ln for ln in log.read_text(errors="replace").splitlines() if not ln.startswith("$ "))
-    raise SimBuildError(f"Verilator could not build the harness for {spec.top} (log {keep}):\n{first_errors(text)}")
+    raise SimBuildError(f"Verilator could not build {what} (log {keep}):\n{first_errors(text)}")
 
 
 def run(exe: Path, input_beats: list[int], frames: int, out_beats_per_frame: int, stall_in: float = 0.0,
@@ -415,7 +434,8 @@ def _read_beats(path: Path) -> tuple[list[int], list[int]]:
     return beats, cycles
 
 
-def _verilator_version() -> str:
+def verilator_version() -> str:
+    """The Verilator version (part of every harness build's cache key)."""
     try:
         return importlib.metadata.version("verilator")
     except importlib.metadata.PackageNotFoundError:
