@@ -205,7 +205,9 @@ class _ElementwiseRTL(BnnforgeRTL):
     def rtl_open_ports(self):
         if self.get_nodeattr("rhs_style") == "input":
             return {}
-        return {"in1_V_TDATA": "'0", "in1_V_TVALID": "1'b0", "in1_V_TREADY": ""}
+        # a sized replication (Verilog-2001: the generated top is a .v file), the core's B_WIDTH
+        width = (self.get_nodeattr("PE") * self.get_input_datatype(1).bitwidth() + 7) // 8 * 8
+        return {"in1_V_TDATA": f"{{{width}{{1'b0}}}}", "in1_V_TVALID": "1'b0", "in1_V_TREADY": ""}
 
     LUT_PER_TERM = {"control": 26.925, "multiplier_bits": 0.371, "lane_bits": 0.583}
 
