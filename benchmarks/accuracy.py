@@ -18,6 +18,15 @@ continues from its last finished epoch. Its table (epochs done, accuracy, wall t
 written beside the short-budget one in accuracy.md (accuracy_long.json).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/accuracy.py --long --stop-after-epoch 4   # a first part
+
+--long --arch reactnet: the same schedule for the residual network (width 0.5, --blocks 2 per stage
+unless given; runs in benchmarks/runs/accuracy-long-reactnet/, its own section in accuracy.md and
+accuracy_long_reactnet.json; targets: LAB >= 92.0 %, LAB - sign >= +1.0, DyBNN - sign >= +0.5 point).
+It is several times slower than cnv (about 3x the multiply-accumulates per image): hours on 2 cores,
+so run it in parts. --epochs/--subset shorten the long schedule for a smoke run, e.g.
+
+    .venv/bin/python benchmarks/accuracy.py --long --arch reactnet --width 0.125 --blocks 1 --epochs 1 \
+        --subset 300 --runs /tmp/acc-smoke --results /tmp/acc-smoke
 """
 
 from __future__ import annotations
@@ -41,17 +50,23 @@ BINARIZERS = ("sign", "lab", "dybnn")
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--subset", type=int, default=30000, help="training images (of 60000)")
+    ap.add_argument("--epochs", type=int, help="default 3 (--long: 12)")
+    ap.add_argument("--subset", type=int, help="training images (of 60000; default 30000, --long: all)")
     ap.add_argument("--width", type=float, default=0.5)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--runs", type=Path, default=HERE / "runs" / "accuracy")
+    ap.add_argument("--runs", type=Path, help="run folders (default benchmarks/runs/accuracy[-long[-reactnet]])")
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--long", action="store_true", help="the 12-epoch schedule on all 60k images with augmentation")
+    ap.add_argument("--arch", choices=("cnv", "reactnet"), default="cnv", help="--long: the network (default cnv)")
+    ap.add_argument("--blocks", type=int, help="--long --arch reactnet: blocks per stage (default 2)")
     ap.add_argument("--stop-after-epoch", type=int, help="--long: train each run up to this epoch now (runs in parts)")
     args = ap.parse_args()
     if args.long:
         return long_schedule(args)
+    if args.arch != "cnv" or args.blocks is not None:
+        ap.error("--arch reactnet / --blocks: only with --long")
+    args.epochs, args.subset = args.epochs or 3, args.subset or 30000
+    args.runs = args.runs or HERE / "runs" / "accuracy"
 
     ds = load_dataset("fashion-mnist")
     rows = {}
@@ -115,16 +130,20 @@ def main() -> None:
     d_lab = 100 * (summary["lab"]["test_accuracy_mean"] - summary["sign"]["test_accuracy_mean"])
     d_dy = 100 * (summary["dybnn"]["test_accuracy_mean"] - summary["sign"]["test_accuracy_mean"])
     lines += ["", f"LAB - sign: {d_lab:+.2f} points; DyBNN - sign: {d_dy:+.2f} points."]
-    (args.results / "accuracy.md").write_text("\n".join(lines) + "\n")
+    md = args.results / "accuracy.md"
+    old = md.read_text() if md.exists() else ""
+    long_sections = old[old.index(LONG_MARK):] if LONG_MARK in old else ""  # kept as they are
+    md.write_text("\n".join(lines) + "\n" + long_sections)
     print("\n".join(lines))
 
 
 LONG = {"epochs": 12, "subset": None, "augment": True, "seed": 0}
 LONG_MARK = "\n## Long schedule"
-LONG_TARGETS = {"lab": 92.0, "gain": 1.0}  # issue 15: LAB-cnv accuracy (%), LAB - sign (points)
+# LAB accuracy (%), LAB - sign and DyBNN - sign (points); issue 15 (cnv), the residual-BNN issue (reactnet)
+LONG_TARGETS = {"cnv": {"lab": 92.0, "gain": 1.0}, "reactnet": {"lab": 92.0, "gain": 1.0, "dybnn_gain": 0.5}}
 
 
-def plot_curves(runs: dict, results: Path, title: str) -> Path:
+def plot_curves(runs: dict, results: Path, title: str, name: str = "accuracy_long.png") -> Path:
     """Test accuracy per epoch of each binarizer, as PNG beside the table."""
     import matplotlib
 
@@ -138,7 +157,7 @@ def plot_curves(runs: dict, results: Path, title: str) -> Path:
     ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
-    out = results / "accuracy_long.png"
+    out = results / name
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
@@ -147,52 +166,81 @@ def plot_curves(runs: dict, results: Path, title: str) -> Path:
 
 def long_schedule(args) -> None:
     ds = load_dataset("fashion-mnist")
-    runs = HERE / "runs" / "accuracy-long"
+    arch, suffix = args.arch, ("" if args.arch == "cnv" else f"_{args.arch}")
+    sched = {**LONG, "epochs": args.epochs or LONG["epochs"], "subset": args.subset or LONG["subset"]}
+    runs = args.runs or HERE / "runs" / ("accuracy-long" + suffix.replace("_", "-"))
+    extra = {"blocks": args.blocks} if arch == "reactnet" else {}
     rows = {}
     for binarizer in BINARIZERS:
-        run_dir = runs / f"cnv-{binarizer}-s{LONG['seed']}"
-        model_cfg = model_config_for(ds, arch="cnv", binarizer=binarizer, width=args.width)
-        train_cfg = runlib.TrainConfig(dataset="fashion-mnist", epochs=LONG["epochs"], subset=LONG["subset"],
-                                       seed=LONG["seed"], augment=LONG["augment"])
+        run_dir = runs / f"{arch}-{binarizer}-s{sched['seed']}"
+        model_cfg = model_config_for(ds, arch=arch, binarizer=binarizer, width=args.width, **extra)
+        train_cfg = runlib.TrainConfig(dataset="fashion-mnist", epochs=sched["epochs"], subset=sched["subset"],
+                                       seed=sched["seed"], augment=sched["augment"])
         done = json.loads((run_dir / runlib.METRICS).read_text()) if (run_dir / runlib.METRICS).exists() else None
-        if done and done["epochs"] >= min(LONG["epochs"], args.stop_after_epoch or LONG["epochs"]):
+        if done and done["epochs"] >= min(sched["epochs"], args.stop_after_epoch or sched["epochs"]):
             print(f"{run_dir.name}: {done['epochs']} epochs done ({done['test_accuracy']:.4f})")
             rows[binarizer] = done
             continue
         print(f"{run_dir.name}: training (continues from its last finished epoch)", flush=True)
         rows[binarizer] = train(run_dir, model_cfg, train_cfg, dataset=ds, resume=True,
                                 stop_after_epoch=args.stop_after_epoch)
-    result = {"benchmark": "accuracy-long", "dataset": "fashion-mnist", "arch": "cnv", "width": args.width, **LONG,
-              "train_images": 60000, "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+    result = {"benchmark": "accuracy-long", "dataset": "fashion-mnist", "arch": arch, "width": args.width, **sched,
+              **({"blocks": rows["sign"]["model"]["blocks"]} if arch == "reactnet" else {}),
+              "train_images": rows["sign"]["train_images"],
+              "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
               "runs": {b: {"epochs_done": m["epochs"], "test_accuracy": m["test_accuracy"],
                            "history": m["history"], "hours": sum(h["seconds"] for h in m["history"]) / 3600}
                        for b, m in rows.items()}}
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "accuracy_long.json").write_text(json.dumps(result, indent=2) + "\n")
-    r = result["runs"]
-    lines = [LONG_MARK.strip(), "",
-             f"cnv width {args.width}, all 60k training images, --augment, {LONG['epochs']}-epoch cosine schedule, "
-             f"seed {LONG['seed']} (benchmarks/accuracy.py --long; targets: LAB >= "
-             f"{LONG_TARGETS['lab']:.1f} %, LAB - sign >= +{LONG_TARGETS['gain']:.1f} point).",
-             "", "| binarizer | epochs done | test accuracy | train time (h) |", "|---|---|---|---|"]
-    lines += [f"| {b} | {v['epochs_done']}/{LONG['epochs']} | {100 * v['test_accuracy']:.2f} % | {v['hours']:.2f} |"
-              for b, v in r.items()]
-    if all(v["epochs_done"] == LONG["epochs"] for v in r.values()):
-        lab, gain = 100 * r["lab"]["test_accuracy"], 100 * (r["lab"]["test_accuracy"] - r["sign"]["test_accuracy"])
-        lines += ["", f"LAB - sign: {gain:+.2f} points; DyBNN - sign: "
-                      f"{100 * (r['dybnn']['test_accuracy'] - r['sign']['test_accuracy']):+.2f} points.", "",
-                  f"- LAB >= {LONG_TARGETS['lab']:.1f} %: {'met' if lab >= LONG_TARGETS['lab'] else 'NOT met'} "
-                  f"({lab:.2f} %)",
-                  f"- LAB - sign >= +{LONG_TARGETS['gain']:.1f} point: "
-                  f"{'met' if gain >= LONG_TARGETS['gain'] else 'NOT met'} ({gain:+.2f})"]
-        png = plot_curves(r, args.results, f"cnv w{args.width}, Fashion-MNIST, --augment, {LONG['epochs']} epochs")
-        lines += ["", f"Test accuracy per epoch: ![learning curves]({png.name})"]
-    else:
-        lines += ["", "Partial: the schedule is not finished for every run (rerun the command to continue)."]
-    md = args.results / "accuracy.md"
-    short = md.read_text().split(LONG_MARK)[0].rstrip() if md.exists() else ""
-    md.write_text(short + "\n" + LONG_MARK + "\n" + "\n".join(lines[1:]) + "\n")
+    (args.results / f"accuracy_long{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = _long_table(result, args.results, suffix)
+    _write_section(args.results / "accuracy.md", lines[0], lines[1:])
     print("\n".join(lines))
+
+
+def _long_table(result: dict, results: Path, suffix: str) -> list[str]:
+    """The markdown section of a long run: header line first, then the table and the verdicts."""
+    arch, r, epochs = result["arch"], result["runs"], result["epochs"]
+    targets = LONG_TARGETS[arch]
+    net = f"{arch} width {result['width']}" + (f", {result['blocks'] or 2} blocks per stage" if arch == "reactnet" else "")
+    goals = [f"LAB >= {targets['lab']:.1f} %", f"LAB - sign >= +{targets['gain']:.1f} point"]
+    if "dybnn_gain" in targets:
+        goals.append(f"DyBNN - sign >= +{targets['dybnn_gain']:.1f} point")
+    lines = [LONG_MARK.strip() + ("" if arch == "cnv" else f": {arch}"), "",
+             f"{net}, {'all 60k' if result['subset'] is None else result['train_images']} training images, --augment, {epochs}-epoch cosine schedule, "
+             f"seed {result['seed']} (benchmarks/accuracy.py --long{'' if arch == 'cnv' else ' --arch ' + arch}; "
+             f"targets: {', '.join(goals)}).",
+             "", "| binarizer | epochs done | test accuracy | train time (h) |", "|---|---|---|---|"]
+    lines += [f"| {b} | {v['epochs_done']}/{epochs} | {100 * v['test_accuracy']:.2f} % | {v['hours']:.2f} |"
+              for b, v in r.items()]
+    if not all(v["epochs_done"] == epochs for v in r.values()):
+        return lines + ["", "Partial: the schedule is not finished for every run (rerun the command to continue)."]
+    lab = 100 * r["lab"]["test_accuracy"]
+    gain = 100 * (r["lab"]["test_accuracy"] - r["sign"]["test_accuracy"])
+    dy_gain = 100 * (r["dybnn"]["test_accuracy"] - r["sign"]["test_accuracy"])
+    verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    lines += ["", f"LAB - sign: {gain:+.2f} points; DyBNN - sign: {dy_gain:+.2f} points.", "",
+              f"- {goals[0]}: {verdict(lab >= targets['lab'])} ({lab:.2f} %)",
+              f"- {goals[1]}: {verdict(gain >= targets['gain'])} ({gain:+.2f})"]
+    if "dybnn_gain" in targets:
+        lines.append(f"- {goals[2]}: {verdict(dy_gain >= targets['dybnn_gain'])} ({dy_gain:+.2f})")
+    png = plot_curves(r, results, f"{arch} w{result['width']}, Fashion-MNIST, --augment, {epochs} epochs",
+                      f"accuracy_long{suffix}.png")
+    return lines + ["", f"Test accuracy per epoch: ![learning curves]({png.name})"]
+
+
+def _write_section(md: Path, header: str, body: list[str]) -> None:
+    """Replace (or append) the section of accuracy.md that starts with the line ``header``."""
+    text = md.read_text() if md.exists() else ""
+    parts = text.split("\n## ")
+    sections = [parts[0].rstrip()] + ["## " + p.rstrip() for p in parts[1:]]
+    new = "\n".join([header, *body])
+    found = [i for i, sec in enumerate(sections) if sec.split("\n", 1)[0] == header]
+    if found:
+        sections[found[0]] = new
+    else:
+        sections.append(new)
+    md.write_text("\n\n".join(sec for sec in sections if sec) + "\n")
 
 
 if __name__ == "__main__":

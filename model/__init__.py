@@ -4,7 +4,7 @@ The names below are what the command line offers; they live here, away from torc
 so that `bnnforge --help` and the non-training commands start fast.
 """
 
-ARCHS = ("tfc", "cnv")
+ARCHS = ("tfc", "cnv", "reactnet")
 BINARIZERS = ("sign", "lab", "dybnn")
 DATASETS = ("fashion-mnist", "digits", "cifar10", "folder")
 DEVICES = ("auto", "cpu", "cuda")  # `bnnforge train --device`

@@ -93,6 +93,20 @@ class CeilSTE(torch.autograd.Function):
         return grad
 
 
+class FloorSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return torch.floor(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def floor_ste(x: torch.Tensor) -> torch.Tensor:
+    return FloorSTE.apply(x)
+
+
 def round_ste(x: torch.Tensor) -> torch.Tensor:
     return RoundSTE.apply(x)
 

@@ -87,6 +87,25 @@ def model_config_for(dataset: Dataset, **kwargs) -> ModelConfig:
     return ModelConfig(in_channels=c, in_size=h, num_classes=len(dataset.classes), **kwargs).validate()
 
 
+@dataclasses.dataclass
+class _Session:
+    """Everything one training call works with (built by ``_start``)."""
+
+    run_dir: Path
+    model_cfg: ModelConfig
+    train_cfg: runlib.TrainConfig
+    dataset: Dataset
+    group: distributed.Group
+    model: BNN
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    steps_per_epoch: int
+    log: object
+    progress: bool
+    history: list = dataclasses.field(default_factory=list)
+    start_epoch: int = 0
+
+
 def train(
     run_dir: Path,
     model_cfg: ModelConfig,
@@ -102,119 +121,147 @@ def train(
     ``stop_after_epoch`` ends this call early (as an interruption would); a later
     call with ``resume=True`` continues exactly where it stopped.
     """
-    run_dir = Path(run_dir)
+    run = _start(Path(run_dir), model_cfg, train_cfg, dataset, log, progress)
+    if resume and (run.run_dir / runlib.CHECKPOINT).exists():
+        _resume(run)
+    if run.group.main:
+        runlib.save_config(run.run_dir, model_cfg, train_cfg)
+    step_model = distributed.wrap(run.model, run.group)  # what the training steps call
+    last_epoch = train_cfg.epochs if stop_after_epoch is None else min(train_cfg.epochs, stop_after_epoch)
+    for epoch in range(run.start_epoch, last_epoch):
+        t0 = time.time()
+        stats = _train_epoch(run, step_model, epoch)
+        train_seconds = time.time() - t0
+        stats = run.group.sum(*stats)
+        if not run.group.main:  # the main process evaluates, logs and writes the checkpoint
+            run.group.barrier()
+            continue
+        _end_epoch(run, epoch, stats, t0, train_seconds)
+        run.group.barrier()
+
+    del step_model  # before teardown: see distributed.teardown
+    if not run.group.main:
+        distributed.teardown(run.group)
+        return {}
+    metrics = _final_metrics(run)
+    runlib.write_json(run.run_dir / runlib.METRICS, metrics)
+    distributed.teardown(run.group)
+    return metrics
+
+
+def _start(run_dir: Path, model_cfg: ModelConfig, train_cfg: runlib.TrainConfig, dataset: Dataset | None, log,
+           progress: bool) -> _Session:
+    """The data, process group, seeded model, optimizer and schedule of a fresh run."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if dataset is None:
         dataset = load_dataset(train_cfg.dataset, train_cfg.data_dir, train_cfg.image_size, train_cfg.channels)
     dataset = dataset.subset(train_cfg.subset, seed=train_cfg.seed)
     group = distributed.setup(resolve_device(train_cfg.device))
-    device = group.device
     if group.world > 1 and train_cfg.batch_size % group.world:
         raise ValueError(f"--batch-size {train_cfg.batch_size} is the global batch: it must divide into the "
                          f"{group.world} processes")
     if not group.main:
         log, progress = (lambda *_: None), False
     seed_everything(train_cfg.seed)
-    model = build_model(model_cfg).to(device)
+    model = build_model(model_cfg).to(group.device)
     steps_per_epoch = (len(dataset.x_train) + train_cfg.batch_size - 1) // train_cfg.batch_size
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, train_cfg.epochs * steps_per_epoch))
-    history: list[dict] = []
-    start_epoch = 0
+    return _Session(run_dir, model_cfg, train_cfg, dataset, group, model, optimizer, scheduler, steps_per_epoch, log,
+                    progress)
 
-    if resume and (run_dir / runlib.CHECKPOINT).exists():
-        saved_model_cfg, saved_train_cfg = runlib.load_config(run_dir)
-        if saved_model_cfg != model_cfg:
-            raise runlib.RunError(f"cannot resume {run_dir}: its model config differs ({saved_model_cfg})")
-        state = runlib.load_checkpoint(run_dir)  # tensors on the CPU
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scheduler.T_max = max(1, train_cfg.epochs * steps_per_epoch)  # --epochs may have grown
-        start_epoch, history = int(state["epoch"]), list(state["history"])
-        log(f"resuming {run_dir} after epoch {start_epoch}")
-    if group.main:
-        runlib.save_config(run_dir, model_cfg, train_cfg)
-    step_model = distributed.wrap(model, group)  # what the training steps call
 
-    loss_fn = nn.CrossEntropyLoss()
-    # one process: the mean over the batch; N processes: each process's sum over its share
-    # divided by the global batch size, times N (DDP averages the N gradients): the same loss
-    loss_sum = nn.CrossEntropyLoss(reduction="sum")
-    last_epoch = train_cfg.epochs if stop_after_epoch is None else min(train_cfg.epochs, stop_after_epoch)
-    for epoch in range(start_epoch, last_epoch):
-        t0 = time.time()
-        model.train()
-        # the order of each epoch depends only on (seed, epoch): resuming gives the same run
-        order = torch.randperm(len(dataset.x_train), generator=torch.Generator().manual_seed(train_cfg.seed * 1000 + epoch))
-        total_loss, correct, seen = 0.0, 0, 0
-        aug_gen = torch.Generator().manual_seed(train_cfg.seed * 1000 + epoch + 1)
-        bar = tqdm(
-            total=steps_per_epoch,
-            desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
-            disable=not progress,
-            leave=False,
-            file=sys.stderr,
-        )
-        global_batches = [order[s * train_cfg.batch_size : (s + 1) * train_cfg.batch_size] for s in range(steps_per_epoch)]
-        shares = dataset.train_batches([group.share(b) for b in global_batches], train_cfg.workers)
-        for global_idx, (x, y) in zip(global_batches, shares):
-            if train_cfg.augment:
-                x = augment_batch(x, aug_gen, FLIP_OK.get(dataset.name, False))
-            x, y = x.float().to(device), y.to(device)
-            logits = step_model(x)
-            if group.world == 1:
-                loss = loss_fn(logits, y)
-            else:
-                loss = loss_sum(logits, y) * (group.world / len(global_idx))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            _clip_latent_binary_weights(model)
-            total_loss += loss.item() * len(global_idx) / group.world
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(y)
-            bar.update()
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        bar.close()
-        train_seconds = time.time() - t0
-        total_loss, correct, seen = group.sum(total_loss, correct, seen)
-        if not group.main:  # the main process evaluates, logs and writes the checkpoint
-            group.barrier()
-            continue
-        test_acc = evaluate(model, dataset.x_test, dataset.y_test)
-        entry = {
+def _resume(run: _Session) -> None:
+    """Load the run's checkpoint into the model, optimizer and schedule (its config must match)."""
+    saved_model_cfg, _ = runlib.load_config(run.run_dir)
+    if saved_model_cfg != run.model_cfg:
+        raise runlib.RunError(f"cannot resume {run.run_dir}: its model config differs ({saved_model_cfg})")
+    state = runlib.load_checkpoint(run.run_dir)  # tensors on the CPU
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.scheduler.T_max = max(1, run.train_cfg.epochs * run.steps_per_epoch)  # --epochs may have grown
+    run.start_epoch, run.history = int(state["epoch"]), list(state["history"])
+    run.log(f"resuming {run.run_dir} after epoch {run.start_epoch}")
+
+
+def _train_epoch(run: _Session, step_model: nn.Module, epoch: int) -> tuple[float, int, int]:
+    """One epoch of optimizer steps; returns this process's (summed loss, correct, seen)."""
+    cfg, group, device = run.train_cfg, run.group, run.group.device
+    run.model.train()
+    # the order of each epoch depends only on (seed, epoch): resuming gives the same run
+    order = torch.randperm(len(run.dataset.x_train), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+    aug_gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch + 1)
+    bar = tqdm(total=run.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not run.progress,
+               leave=False, file=sys.stderr)
+    global_batches = [order[s * cfg.batch_size : (s + 1) * cfg.batch_size] for s in range(run.steps_per_epoch)]
+    shares = run.dataset.train_batches([group.share(b) for b in global_batches], cfg.workers)
+    total_loss, correct, seen = 0.0, 0, 0
+    for global_idx, (x, y) in zip(global_batches, shares):
+        if cfg.augment:
+            x = augment_batch(x, aug_gen, FLIP_OK.get(run.dataset.name, False))
+        x, y = x.float().to(device), y.to(device)
+        logits, loss = _step(run, step_model, x, y, len(global_idx))
+        total_loss += loss * len(global_idx) / group.world
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(y)
+        bar.update()
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+    bar.close()
+    return total_loss, correct, seen
+
+
+def _step(run: _Session, step_model: nn.Module, x: torch.Tensor, y: torch.Tensor, global_batch: int):
+    """One optimizer step; returns (logits, loss value).
+
+    One process: the mean over the batch; N processes: each process's sum over its share
+    divided by the global batch size, times N (DDP averages the N gradients): the same loss."""
+    logits = step_model(x)
+    if run.group.world == 1:
+        loss = nn.functional.cross_entropy(logits, y)
+    else:
+        loss = nn.functional.cross_entropy(logits, y, reduction="sum") * (run.group.world / global_batch)
+    run.optimizer.zero_grad()
+    loss.backward()
+    run.optimizer.step()
+    run.scheduler.step()
+    _clip_latent_binary_weights(run.model)
+    return logits, loss.item()
+
+
+def _end_epoch(run: _Session, epoch: int, stats, t0: float, train_seconds: float) -> None:
+    """Main process: evaluate, log, append to the history and write the checkpoint."""
+    total_loss, correct, seen = stats
+    test_acc = evaluate(run.model, run.dataset.x_test, run.dataset.y_test)
+    entry = {
+        "epoch": epoch + 1,
+        "loss": total_loss / seen,
+        "train_accuracy": correct / seen,
+        "test_accuracy": test_acc,
+        "seconds": time.time() - t0,
+        "train_seconds": train_seconds,  # the training steps alone (no evaluation)
+    }
+    run.history.append(entry)
+    run.log(
+        f"epoch {epoch + 1}/{run.train_cfg.epochs}  loss {entry['loss']:.4f}  train acc {entry['train_accuracy']:.4f}"
+        f"  test acc {test_acc:.4f}  ({entry['seconds']:.1f} s)"
+    )
+    runlib.save_checkpoint(
+        run.run_dir,
+        {
+            "model": run.model.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.scheduler.state_dict(),
             "epoch": epoch + 1,
-            "loss": total_loss / seen,
-            "train_accuracy": correct / seen,
-            "test_accuracy": test_acc,
-            "seconds": time.time() - t0,
-            "train_seconds": train_seconds,  # the training steps alone (no evaluation)
-        }
-        history.append(entry)
-        log(
-            f"epoch {epoch + 1}/{train_cfg.epochs}  loss {entry['loss']:.4f}  train acc {entry['train_accuracy']:.4f}"
-            f"  test acc {test_acc:.4f}  ({entry['seconds']:.1f} s)"
-        )
-        runlib.save_checkpoint(
-            run_dir,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": epoch + 1,
-                "history": history,
-            },
-        )
-        group.barrier()
+            "history": run.history,
+        },
+    )
 
-    del step_model  # before teardown: see distributed.teardown
-    if not group.main:
-        distributed.teardown(group)
-        return {}
-    metrics = {
-        "processes": group.world,
+
+def _final_metrics(run: _Session) -> dict:
+    history, model, dataset = run.history, run.model, run.dataset
+    return {
+        "processes": run.group.world,
         "test_accuracy": history[-1]["test_accuracy"] if history else evaluate(model, dataset.x_test, dataset.y_test),
         "best_test_accuracy": max((h["test_accuracy"] for h in history), default=None),
         "epochs": len(history),
@@ -222,9 +269,6 @@ def train(
         "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None,
         "train_images": len(dataset.x_train),
         "test_images": len(dataset.x_test),
-        "model": dataclasses.asdict(model_cfg),
+        "model": dataclasses.asdict(run.model_cfg),
         "history": history,
     }
-    runlib.write_json(run_dir / runlib.METRICS, metrics)
-    distributed.teardown(group)
-    return metrics

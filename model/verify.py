@@ -88,7 +88,7 @@ def verdict_lines(first_mismatch: dict, ok: bool) -> list[str]:
 
 def compare(net: IntegerNet, images: np.ndarray, true_labels: np.ndarray, columns: dict[str, ColumnFn], ctx) -> Report:
     ref = golden.forward(net, images)
-    names = [layer.name for layer in net.layers]
+    names = list(ref)  # every layer's output, and the inner tensors of residual blocks
     cells, labels, first = {}, {"golden": ref[names[-1]].argmax(1)}, {}
     for col, fn in columns.items():
         outputs = fn(ctx, images)

@@ -1,4 +1,5 @@
-"""Model zoo: `tfc` (MLP) and `cnv` (FINN's CNV pattern) with sign / LAB / DyBNN binarizers.
+"""Model zoo: `tfc` (MLP), `cnv` (FINN's CNV pattern) and `reactnet` (residual, ReActNet-style)
+with sign / LAB / DyBNN binarizers.
 
 A model is built from a ``ModelConfig`` (stored as RUN_DIR/config.json). In
 training mode it runs the float, fake-quantized Brevitas forward; in eval mode it
@@ -18,14 +19,27 @@ import torch.nn.functional as F
 
 from bnnforge.model import ARCHS, BINARIZERS
 from bnnforge.model.integer import IntConv, IntegerNet, IntFlatten, IntMatMul, IntMaxPool, IntThreshold, int_thresholds
-from bnnforge.model.layers import LAB, DynamicThreshold, SignBinarizer, binary_conv, binary_linear, int_weights
+from bnnforge.model.layers import (
+    LAB,
+    DynamicThreshold,
+    SignBinarizer,
+    binary_conv,
+    binary_linear,
+    bn_affine,
+    int_weights,
+)
 from bnnforge.model.quant import check_bits
+from bnnforge.model.residual import DynamicShift, ReActNet, ResidualBlock, RSign
 
 CNV_CONV_CHANNELS = (64, 64, 128, 128, 256, 256)
 CNV_POOL_AFTER = (1, 3)  # max-pool 2x2 after the 2nd and 4th conv
 CNV_FC = (512, 512)
 CNV_FIRST_PAD = {28: 2, 32: 0}  # 28x28 is zero-padded to 32x32 by the first conv
 TFC_HIDDEN = (64, 64, 64)
+REACTNET_STAGES = (64, 128, 256)  # channels per stage (x width); stages after the first start with stride 2
+REACTNET_BLOCKS = 2  # basic blocks per stage unless --blocks says otherwise
+REACTNET_MAX_BLOCKS = 16
+REACTNET_MIN_SIZE = 8  # two stride-2 stages (2x2 shortcut windows): a multiple of 4, at least 8
 
 
 @dataclasses.dataclass
@@ -37,10 +51,11 @@ class ModelConfig:
     num_classes: int = 10
     width: float = 1.0
     lab_kernel: int = 3
-    act_bits: int = 4  # input bits of LAB / DyBNN
+    act_bits: int = 4  # input bits of LAB / DyBNN; reactnet: the bits of every block's integer stream
     weight_bits: int = 4  # LAB kernel and DyBNN hyper-function weights
     hidden_bits: int = 4  # DyBNN hyper-function hidden activation
     reduction: int = 4  # DyBNN reduction ratio r
+    blocks: int | None = None  # reactnet: basic blocks per stage (None: REACTNET_BLOCKS)
 
     def validate(self) -> "ModelConfig":
         if self.arch not in ARCHS:
@@ -55,7 +70,26 @@ class ModelConfig:
             raise ValueError(f"width multiplier must be in (0, 4], got {self.width}")
         for name in ("act_bits", "weight_bits", "hidden_bits"):
             check_bits(name, getattr(self, name))
+        self._validate_reactnet()
         return self
+
+    def _validate_reactnet(self) -> None:
+        if self.blocks is not None and self.arch != "reactnet":
+            raise ValueError(f"blocks (--blocks/--depth) applies to arch reactnet only, not {self.arch}")
+        if self.arch != "reactnet":
+            return
+        if self.blocks is not None and (
+            not isinstance(self.blocks, int) or isinstance(self.blocks, bool)
+            or not 1 <= self.blocks <= REACTNET_MAX_BLOCKS
+        ):
+            raise ValueError(f"blocks (per stage) must be an integer in 1..{REACTNET_MAX_BLOCKS}, got {self.blocks!r}")
+        if self.in_size < REACTNET_MIN_SIZE or self.in_size % 4:
+            raise ValueError(f"reactnet needs square inputs of at least {REACTNET_MIN_SIZE}x{REACTNET_MIN_SIZE} "
+                             f"pixels, a multiple of 4 (two stride-2 stages), got {self.in_size}")
+
+    @property
+    def blocks_per_stage(self) -> int:
+        return REACTNET_BLOCKS if self.blocks is None else self.blocks
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -76,13 +110,6 @@ def _make_binarizer(cfg: ModelConfig, channels: int) -> nn.Module:
     if cfg.binarizer == "dybnn":
         return DynamicThreshold(channels, cfg.reduction, cfg.act_bits, cfg.weight_bits, cfg.hidden_bits)
     return SignBinarizer()
-
-
-def _bn_affine(bn: nn.BatchNorm1d | nn.BatchNorm2d):
-    """BN in eval as y = a*x + b, float64."""
-    a = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
-    b = bn.bias.double() - bn.running_mean.double() * a
-    return a.detach().numpy(), b.detach().numpy()
 
 
 class BinaryBlock(nn.Module):
@@ -108,7 +135,7 @@ class BinaryBlock(nn.Module):
         one threshold stage; channels with a negative BN slope get their weights negated
         so that every threshold compares ``acc >= T``."""
         w = int_weights(self.layer)
-        a, b = _bn_affine(self.bn)
+        a, b = bn_affine(self.bn)
         sign = np.where(a < 0, -1, 1)
         kind = "conv" if self.is_conv else "fc"
         if self.is_conv:
@@ -184,8 +211,10 @@ def _range_after(layers, rng):
     return rng
 
 
-def build_model(cfg: ModelConfig) -> BNN:
+def build_model(cfg: ModelConfig) -> BNN | ReActNet:
     cfg.validate()
+    if cfg.arch == "reactnet":
+        return build_reactnet(cfg)
     if cfg.arch == "tfc":
         sizes = [cfg.in_channels * cfg.in_size**2] + [_scaled(c, cfg.width) for c in TFC_HIDDEN]
         blocks = [
@@ -211,6 +240,35 @@ def build_model(cfg: ModelConfig) -> BNN:
     for fin, fout in zip(sizes[:-1], sizes[1:]):
         blocks.append(BinaryBlock(binary_linear(fin, fout), nn.BatchNorm1d(fout), SignBinarizer()))
     return BNN(cfg, blocks, binary_linear(sizes[-1], cfg.num_classes), flatten_at=len(convs))
+
+
+def _residual_binarizer(cfg: ModelConfig, channels: int) -> nn.Module:
+    """The binarizer of a residual block's integer input (already on the block's grid)."""
+    if cfg.binarizer == "lab":
+        return LAB(channels, cfg.lab_kernel, cfg.act_bits, cfg.weight_bits, quantize_input=False)
+    if cfg.binarizer == "dybnn":
+        return DynamicThreshold(channels, cfg.reduction, cfg.act_bits, cfg.weight_bits, cfg.hidden_bits,
+                                quantize_input=False)
+    return RSign(channels, cfg.act_bits)
+
+
+def build_reactnet(cfg: ModelConfig) -> ReActNet:
+    """Stem, then len(REACTNET_STAGES) stages of ``cfg.blocks_per_stage`` residual blocks (the
+    first block of every stage after the first has stride 2), global pooling, binary FC.
+    DyBNN blocks get the dynamic RPReLU shift besides their dynamic thresholds."""
+    cfg.validate()
+    stages = [_scaled(c, cfg.width) for c in REACTNET_STAGES]
+    stem = binary_conv(cfg.in_channels, stages[0], 3, padding=1)
+    blocks, cin = [], stages[0]
+    for i, cout in enumerate(stages):
+        for j in range(cfg.blocks_per_stage):
+            stride = 2 if i > 0 and j == 0 else 1
+            shift = None
+            if cfg.binarizer == "dybnn":
+                shift = DynamicShift(cout, cfg.reduction, cfg.weight_bits, cfg.hidden_bits, cfg.act_bits + 1)
+            blocks.append(ResidualBlock(cin, cout, stride, _residual_binarizer(cfg, cin), cfg.act_bits, shift))
+            cin = cout
+    return ReActNet(cfg, stem, nn.BatchNorm2d(stages[0]), blocks, binary_linear(cin, cfg.num_classes))
 
 
 def _cnv_final_side(in_size: int) -> int:
