@@ -206,6 +206,40 @@ def _version_of(tool: str, args: list[str], fix: str) -> str:
     return text[0] if text else "?"
 
 
+def check_vivado_board_files() -> str:
+    """What each board's Vivado block design needs beyond Vivado itself
+    (bnnforge.finn_flow.rtl.vivado.BOARD_FILES): PYNQ-Z2 nothing (its PS is configured by explicit
+    properties), ZCU104 its board files, which ship with Vivado; each looked up in the Vivado
+    installation on PATH."""
+    from bnnforge.boards import board_names
+    from bnnforge.finn_flow.rtl import vivado
+
+    exe = toolenv.which("vivado")
+    if exe is None:
+        raise CheckFailed("missing", "not checked: `vivado` is not on PATH",
+                          f"install AMD Vivado {vivado.VIVADO_VERSION} and source its settings64.sh")
+    found, missing, fixes = [], [], []
+    for name in board_names():
+        if name not in vivado.BOARD_FILES:
+            found.append(f"{name}: no Vivado block design in bnnforge")
+        elif vivado.BOARD_FILES[name] is None:
+            found.append(f"{name}: no board files needed (PS configured by explicit properties)")
+        else:
+            part, folder, fix = vivado.BOARD_FILES[name]
+            board_xml = vivado.find_board_files(exe, name)
+            if board_xml is not None:
+                found.append(f"{name}: {part} in {board_xml.parent}")
+                continue
+            root = Path(exe).resolve().parent.parent
+            missing.append(f"{name} needs the board files {part} (a {folder}/<version>/board.xml under "
+                           f"{root}/data/xhub/boards/XilinxBoardStore/boards/Xilinx/ or {root}/data/boards/board_files/); "
+                           "not found")
+            fixes.append(f"{name}: {fix}")
+    if missing:
+        raise CheckFailed("missing", "; ".join(missing + found), "; ".join(fixes))
+    return "; ".join(found)
+
+
 CHECKS: list[tuple[str, bool, str, Callable[[], str]]] = [
     ("torch", True, "training, export", check_torch),
     ("brevitas", True, "quantization-aware training", check_brevitas),
@@ -220,6 +254,7 @@ CHECKS: list[tuple[str, bool, str, Callable[[], str]]] = [
      lambda: _version_of("iverilog", ["-V"], "apt-get install iverilog")),
     ("vivado", False, "stitched IP, bitstream (`build --until bitfile`)",
      lambda: _version_of("vivado", ["-version"], "install AMD Vivado and source its settings64.sh")),
+    ("vivado boards", False, "the block design of `build --until bitfile` (per board)", check_vivado_board_files),
     ("vitis_hls", False, "HLS synthesis of the hls backends (`build --until bitfile`)",
      lambda: _version_of("vitis_hls", ["-version"], "install AMD Vitis HLS and source its settings64.sh")),
 ]

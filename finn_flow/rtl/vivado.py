@@ -345,7 +345,7 @@ def readmem_files(folder: Path, sources: list[str | Path]) -> set[str]:
     folder = Path(folder)
     texts = [_strip_comments((folder / s).read_text(errors="replace")) for s in sources]
     literals = {lit for t in texts for lit in re.findall(r'"([^"\n]*)"', t)}
-    names = {Path(lit).name for lit in literals if lit.endswith(MEMORY_EXTENSIONS)}
+    names = {Path(lit).name for lit in literals if lit.endswith(MEMORY_EXTENSIONS) and "%" not in lit}
     formats = {f for t in texts for f in re.findall(r'\$readmem[hb]\s*\(\s*\$sformatf\s*\(\s*"([^"]*)"', t)}
     present = [p.name for p in folder.iterdir() if p.suffix in MEMORY_EXTENSIONS]
     for fmt in formats:
