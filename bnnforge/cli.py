@@ -21,6 +21,37 @@ EXIT_CODES_HELP = """exit codes:
   70  internal error (a bnnforge bug): the traceback is written to a file whose path is printed"""
 
 
+def integer_at_least(lo: int):
+    """argparse type: an integer >= lo (a count, a size), named in the error when it is not."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"{value} must be at least {lo}")
+        return value
+
+    parse.__name__ = f"integer >= {lo}"
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a finite number > 0 (a frame rate, a clock period)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number > 0")
+    return value
+
+
+COUNT = integer_at_least(1)  # images, samples, epochs, batch size, ...
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from bnnforge import doctor
 
@@ -148,6 +179,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         out=Path(args.out),
         target_fps=args.target_fps,
         folding=Path(args.folding) if args.folding else None,
+        partial_folding=args.partial_folding,
         clock_ns=args.clock_ns,
         until=args.until,
         lab_impl=args.lab_impl,
@@ -228,15 +260,12 @@ def cmd_sim_network(args: argparse.Namespace) -> int:
     if report.fps:
         print(f"  throughput       {report.fps:,.0f} fps at the build's clock")
     print(f"  simulation       {report.sim_frames_per_s:,.1f} frames/s")
-    if report.labels_agree is None:
-        print("  no reference for these inputs: outputs not compared")
-        return 0
-    print(f"  top-1 agrees with the golden model on {report.labels_agree}/{report.images} images")
+    print(f"  top-1 agrees with the reference on {report.labels_agree}/{report.images} images")
     if report.mismatches:
         print(f"MISMATCH: {report.mismatches} of {report.images} images differ; first: image {report.first_mismatch}")
         print(f"  first divergent layer: {report.divergence or 'none found in the taps (output packing?)'}")
         return 1
-    print(f"bit-exact: {report.images} images, every output equal to the golden model")
+    print(f"bit-exact: {report.images} images, every output equal to the reference")
     return 0
 
 
@@ -262,7 +291,7 @@ def cmd_sim_synth(args: argparse.Namespace) -> int:
         from bnnforge.finn_flow.simulate import reference
 
         build_dir, node_name = args.node
-        model, _ = reference.latest_model(Path(build_dir))
+        model, _ = reference.latest_model(Path(build_dir), "codegen")
         node = next((n for n in model.graph.node if n.name == node_name), None)
         if node is None:
             raise UserError(f"{node_name!r} is not a node of {build_dir}; nodes: "
@@ -345,7 +374,7 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
 
     board = argparse.ArgumentParser(add_help=False)
     board.add_argument("--board", required=True, choices=board_names(), help="target board (boards/*.toml)")
-    board.add_argument("--clock-ns", type=float, help="clock period (default: the board's)")
+    board.add_argument("--clock-ns", type=positive_number, help="clock period (default: the board's)")
 
     flow = argparse.ArgumentParser(add_help=False)
     flow.add_argument("--lab-impl", choices=LAB_IMPLS, default="fused",
@@ -365,7 +394,7 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
     src = images.add_mutually_exclusive_group()
     src.add_argument("--run", metavar="RUN_DIR", help="images and golden outputs of this trained run's test set")
     src.add_argument("--input", metavar="X.npy", help="raw inputs (N, C, H, W) on the model's input grid")
-    images.add_argument("--images", type=int, default=16, help="images to stream back to back (default 16)")
+    images.add_argument("--images", type=COUNT, default=16, help="images to stream back to back (default 16)")
     images.add_argument("--stall", type=float, default=0.0, help="probability of an output stall per cycle (0..0.95)")
     return {"board": board, "flow": flow, "stall": stall, "images": images}
 
@@ -395,18 +424,18 @@ def add_train_parser(sub, parents) -> None:
     p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     p.add_argument("--data-dir", help="dataset folder (cifar10: the folder with data_batch_*.bin; folder: DIR with "
                    "train/<class>/ and val/<class>/ image folders)")
-    p.add_argument("--image-size", type=int, default=32, help="--dataset folder: images resized (shorter side) and "
+    p.add_argument("--image-size", type=COUNT, default=32, help="--dataset folder: images resized (shorter side) and "
                    "center-cropped to this (default 32)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=3, help="--dataset folder: 3 = RGB (default), "
                    "1 = grayscale")
-    p.add_argument("--workers", type=int, default=2, help="--dataset folder: DataLoader processes reading the "
+    p.add_argument("--workers", type=integer_at_least(0), default=2, help="--dataset folder: DataLoader processes reading the "
                    "training images (default 2)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--subset", type=int, help="train on a random subset of N training images")
+    p.add_argument("--epochs", type=COUNT, default=10)
+    p.add_argument("--subset", type=COUNT, help="train on a random subset of N training images")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--width", type=float, default=1.0, help="channel width multiplier (e.g. 0.25 for small models)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (cosine decay)")
+    p.add_argument("--width", type=positive_number, default=1.0, help="channel width multiplier (e.g. 0.25 for small models)")
+    p.add_argument("--batch-size", type=COUNT, default=128)
+    p.add_argument("--lr", type=positive_number, default=2e-3, help="Adam learning rate (cosine decay)")
     p.add_argument("--lab-kernel", type=int, default=3, help="LAB kernel size k (odd)")
     p.add_argument("--act-bits", type=int, default=4, help="input bits of LAB / DyBNN (2..8)")
     p.add_argument("--weight-bits", type=int, default=4, help="LAB kernel / DyBNN hyper-function weight bits (2..8)")
@@ -416,12 +445,12 @@ def add_train_parser(sub, parents) -> None:
                    help="where to train: auto (CUDA when torch sees a GPU, else the CPU; default), cpu, cuda")
     p.add_argument("--augment", action="store_true", help="random crop with 4-pixel zero padding, and a random "
                    "horizontal flip for fashion-mnist and cifar10 (not digits)")
-    p.add_argument("--nproc", type=int, default=1, help="data-parallel processes on this machine (launches "
+    p.add_argument("--nproc", type=COUNT, default=1, help="data-parallel processes on this machine (launches "
                    "torchrun; gloo on CPUs, NCCL on GPUs); --batch-size stays the global batch. Several machines: "
                    "run `torchrun --nnodes M --nproc-per-node N --rdzv-endpoint HOST:PORT -m bnnforge.cli train ...` "
                    "on each")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
-    p.add_argument("--stop-after-epoch", type=int, metavar="K", help="stop after epoch K of the --epochs schedule "
+    p.add_argument("--stop-after-epoch", type=COUNT, metavar="K", help="stop after epoch K of the --epochs schedule "
                    "(a long run in parts: continue later with the same command plus --resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, metavar="RUN_DIR")
@@ -437,7 +466,7 @@ def add_export_parser(sub, parents) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--out", metavar="FILE", help="QONNX file (default RUN_DIR/model.onnx)")
-    p.add_argument("--vectors", type=int, default=8, help="number of test images in vectors.npz")
+    p.add_argument("--vectors", type=COUNT, default=8, help="number of test images in vectors.npz")
     p.set_defaults(func=cmd_export)
 
 
@@ -456,7 +485,7 @@ def add_verify_parser(sub, parents) -> None:
         "Exit 1 on any mismatch.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR|MODEL.onnx")
-    p.add_argument("--samples", type=int, default=16, help="number of test images or inputs (default 16)")
+    p.add_argument("--samples", type=COUNT, default=16, help="number of test images or inputs (default 16)")
     p.add_argument("--input", metavar="X.npy", help="MODEL.onnx only: inputs (N, C, H, W) on the accelerator's "
                    "input grid (8-bit pixels for a float-input model, which sees them / 255); default: random")
     p.add_argument("--columns", nargs="*", default=None, metavar="COL",
@@ -482,8 +511,11 @@ def add_build_parser(sub, parents) -> None:
                    "FINN-compatible QONNX/FINN-ONNX BNN (e.g. Brevitas export_qonnx output: imported with FINN's "
                    "streamlining; a float input becomes 8-bit pixels / 255, float logits a TopK class index)")
     fold = p.add_mutually_exclusive_group()
-    fold.add_argument("--target-fps", type=float, help="fold every layer to reach this throughput")
-    fold.add_argument("--folding", metavar="FILE", help="FINN folding JSON (e.g. from `bnnforge fold`)")
+    fold.add_argument("--target-fps", type=positive_number, help="fold every layer to reach this throughput")
+    fold.add_argument("--folding", metavar="FILE", help="FINN folding JSON (e.g. from `bnnforge fold`); it must "
+                      "fold every layer unless --partial-folding")
+    p.add_argument("--partial-folding", action="store_true", help="with --folding: layers the file leaves out keep "
+                   "PE = SIMD = 1 (they are listed)")
     p.add_argument("--until", choices=STAGES, default="bitfile",
                    help="last stage to run: estimate, codegen (per-layer HLS/RTL), rtl (the whole accelerator "
                    "as RTL in BUILD_DIR/rtl/, FIFOs sized in Verilator), bitfile (default; needs Vivado)")
@@ -509,9 +541,9 @@ def add_fold_parser(sub, parents) -> None:
     )
     p.add_argument("model", metavar="MODEL_OR_BUILD", help="QONNX model from `bnnforge export`, or a build folder")
     goal = p.add_mutually_exclusive_group(required=True)
-    goal.add_argument("--target-fps", type=float)
+    goal.add_argument("--target-fps", type=positive_number)
     goal.add_argument("--max-fps", action="store_true")
-    p.add_argument("--util", type=float, default=0.8, help="usable share of the board's LUT and BRAM (default 0.8)")
+    p.add_argument("--util", type=positive_number, default=0.8, help="usable share of the board's LUT and BRAM (default 0.8)")
     p.add_argument("--objective", choices=FOLD_OBJECTIVES, default="cost",
                    help="with --target-fps, what 'cheapest' means: cost = LUT share + BRAM share of the board "
                    "(default), lut = fewest LUTs that fit (BRAM is spent freely within --util)")
@@ -543,7 +575,7 @@ def add_sim_layer_parser(simsub, parents) -> None:
     q.add_argument("--params", required=True, metavar="P.npz")
     q.add_argument("--input", required=True, metavar="X.npy")
     q.add_argument("--output", required=True, metavar="Y.npy")
-    q.add_argument("--pe", type=int, default=1, help="channels per stream beat (must divide C)")
+    q.add_argument("--pe", type=COUNT, default=1, help="channels per stream beat (must divide C)")
     q.set_defaults(func=cmd_sim_layer)
 
 
@@ -558,7 +590,7 @@ def add_sim_node_parser(simsub, parents) -> None:
     )
     q.add_argument("build_dir", metavar="BUILD_DIR")
     q.add_argument("node", metavar="NODE_NAME", help="e.g. LabBinarizer_rtl_0 (see the build's layer table)")
-    q.add_argument("--images", type=int, default=2, help="test images to stream back to back (default 2)")
+    q.add_argument("--images", type=COUNT, default=2, help="test images to stream back to back (default 2)")
     q.set_defaults(func=cmd_sim_node)
 
 
@@ -568,9 +600,11 @@ def add_sim_network_parser(simsub, parents) -> None:
         parents=[parents["images"]],
         help="run images back to back through the whole accelerator's RTL (Verilator), bit-exact",
         description="Stream N images back to back through BUILD_DIR/rtl/ (from `bnnforge build --until rtl`) in "
-        "a compiled Verilator harness and compare every output exactly with the golden model: the images and "
-        "golden outputs of --run RUN_DIR (its test set), or the build's golden test vectors by default; with "
-        "--input X.npy the outputs are only written (--output). Prints steady-state cycles/frame, latency, fps "
+        "a compiled Verilator harness and compare every output exactly with a reference: --run RUN_DIR: its test "
+        "images and golden model (the run the build was made from); --input X.npy: your inputs (checked against "
+        "the accelerator's input shape and datatype), compared with FINN's Python execution of the build's graph; "
+        "by default the test set of the run the build's model came from, else the build's golden test vectors, "
+        "else random inputs compared with FINN's Python execution. Prints steady-state cycles/frame, latency, fps "
         "at the build's clock, the ratio to FINN's estimate and the simulation speed. On a mismatch: exit 1, "
         "the first wrong image and the first layer whose output diverges.",
     )
@@ -589,9 +623,9 @@ def add_sim_driver_parser(simsub, parents) -> None:
         description="Run BUILD_DIR/deploy/driver.py (the code that runs on the board) with a shim of the pynq "
         "package whose DMAs are the Verilator simulation of BUILD_DIR/rtl/: the driver packs the images into the bytes "
         "the input DMA reads, the simulation turns them into stream beats and its output beats into the bytes "
-        "the output DMA writes, the driver decodes them. Every output is compared exactly with the golden model "
-        "(--run, or the build's test vectors) or else with FINN's Python execution of the build's graph "
-        "(random inputs, or --input). Exit 1 on a mismatch.",
+        "the output DMA writes, the driver decodes them. Every output is compared exactly with the same reference "
+        "as `sim network` (--run, --input, or by default the test set of the run the model came from). Exit 1 on a "
+        "mismatch.",
     )
     q.add_argument("--validate", action="store_true", help="run the package's validate.py instead (as on the "
                    "board: its test set, accuracy and throughput), on the first --images images")
@@ -610,8 +644,8 @@ def add_sim_synth_parser(simsub, parents) -> None:
     q.add_argument("--node", nargs=2, metavar=("BUILD_DIR", "NODE"), help="a node of a build instead of a LAYER")
     q.add_argument("--network", metavar="BUILD_DIR", help="the whole accelerator of a `build --until rtl` (yowasp "
                    "yosys with the slang frontend; per layer and in total, vs FINN's estimates and the board)")
-    q.add_argument("--pe", type=int, default=1)
-    q.add_argument("--hw", type=int, nargs=2, default=(32, 32), metavar=("H", "W"), help="feature map size")
+    q.add_argument("--pe", type=COUNT, default=1)
+    q.add_argument("--hw", type=COUNT, nargs=2, default=(32, 32), metavar=("H", "W"), help="feature map size")
     q.add_argument("--family", choices=("xc7", "xcup"), help="xc7: PYNQ-Z2, xcup: ZCU104 (default: xc7, or the "
                    "build's board with --network)")
     q.add_argument("--json", nargs="?", const="-", metavar="FILE",
@@ -633,6 +667,37 @@ def build_parser() -> argparse.ArgumentParser:
                 add_fold_parser, add_sim_parser):
         add(sub, parents)
     return parser
+
+
+def check_output_path(path: str, option: str, folder: bool = False) -> None:
+    """An output file (or folder) the command can write: refused up front, naming the option,
+    instead of failing after the work is done."""
+    p = Path(path)
+    if folder:
+        if p.exists() and not p.is_dir():
+            raise UserError(f"{option} {path}: a file, not a folder")
+    elif p.is_dir():
+        raise UserError(f"{option} {path}: a folder, not a file")
+    parent = p if folder and p.exists() else p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # the nearest existing folder: the command creates the rest
+    if not parent.is_dir():
+        raise UserError(f"{option} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UserError(f"{option} {path}: not writable")
+
+
+# (command, option attribute, option name, a folder?): outputs checked before a command runs
+OUTPUT_OPTIONS = (("train", "out", "--out", True), ("build", "out", "--out", True), ("export", "out", "--out", False),
+                  ("fold", "out", "--out", False), ("fold", "plot", "--plot", False), ("sim", "output", "--output", False),
+                  ("sim", "json", "--json", False))
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    for command, attr, option, folder in OUTPUT_OPTIONS:
+        value = getattr(args, attr, None)
+        if args.command == command and isinstance(value, str) and value != "-":
+            check_output_path(value, option, folder)
 
 
 def _internal_error(command: str, e: BaseException) -> int:
@@ -660,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_outputs(args)
         return args.func(args)
     except BnnforgeError as e:
         if e.exit_code == EXIT_INTERNAL:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from typing import Callable
 
 from bnnforge.errors import BnnforgeError, EXIT_INTERNAL, EXIT_NEEDS_VIVADO, EXIT_OK
 from bnnforge.finn_flow import BACKENDS, FIFO_SIZINGS, LAB_IMPLS, STAGES
+from bnnforge.finn_flow.flow import state
 from bnnforge.finn_flow.flow.layout import STEP_NAMES, STEPS, BuildLayout, step_index
 from bnnforge.finn_flow.flow.steps import STEP_FUNCTIONS, BuildError, StepContext
 
@@ -39,6 +41,7 @@ class FlowOptions:
     clock_ns: float | None = None
     target_fps: float | None = None
     folding: Path | None = None
+    partial_folding: bool = False  # a --folding file may leave layers out (they keep PE = SIMD = 1)
     lab_impl: str = "fused"
     backend: str = "rtl"  # rtl: bnnforge's/FINN's RTL wherever it exists; hls: HLS for bnnforge's layers
     fifo_sizing: str = "sim"  # sim: FIFO depths from a Verilator simulation; minimal: FINN's minimum depths
@@ -150,31 +153,48 @@ def run_steps(model, first: str, last: str, opts: FlowOptions, work_dir: Path, l
     return model
 
 
-def _write_config(opts: BuildOptions, layout: BuildLayout) -> None:
+def _sha256(path: Path | None) -> str | None:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path is not None and Path(path).is_file() else None
+
+
+def build_config(opts: BuildOptions) -> dict:
+    """The options a build ran with (BUILD/build_config.json), files identified by content too."""
     vectors = opts.vectors_path
-    layout.config.write_text(json.dumps({
+    return {
         "model": str(Path(opts.model).resolve()),
+        "model_sha256": _sha256(opts.model),
         "board": opts.board.name,
         "clock_ns": opts.clock,
         "target_fps": opts.target_fps,
         "folding": str(opts.folding) if opts.folding else None,
+        "folding_sha256": _sha256(opts.folding),
+        "partial_folding": opts.partial_folding,
         "lab_impl": opts.lab_impl,
         "backend": opts.backend,
         "fifo_sizing": opts.fifo_sizing,
         "vectors": str(vectors.resolve()) if vectors is not None and vectors.exists() else None,
-    }, indent=2) + "\n")
+    }
 
 
 def load_model_file(path: Path):
+    """A model file as a qonnx ModelWrapper, or a BuildError naming the file and the problem
+    (missing, a folder, empty, truncated, not ONNX, no graph)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
     path = Path(path)
     if not path.exists():
         raise BuildError(f"model file {path} not found")
+    if not path.is_file() or path.stat().st_size == 0:
+        raise BuildError(f"model file {path}: {'empty' if path.is_file() else 'not a file'}")
     try:
-        return ModelWrapper(str(path))
+        model = ModelWrapper(str(path))
     except Exception as e:
-        raise BuildError(f"{path}: not a readable ONNX model ({e})") from e
+        raise BuildError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
+    g = model.graph
+    if not (g.node and g.input and g.output):
+        raise BuildError(f"{path}: an ONNX model without a graph (nodes {len(g.node)}, inputs {len(g.input)}, "
+                         f"outputs {len(g.output)})")
+    return model
 
 
 def _start(opts: BuildOptions, layout: BuildLayout):
@@ -205,30 +225,48 @@ def _last_step(opts: BuildOptions) -> tuple[int, str | None]:
 
 
 def build(opts: BuildOptions, log: Callable[[str], None] = print) -> BuildResult:
-    from bnnforge.finn_flow import finn_compat, registry
+    from bnnforge.finn_flow import registry
 
     registry.load()
     opts.validate()
+    load_model_file(opts.model)  # a clear error before the folder is touched
     layout = BuildLayout(opts.out)
+    state.check_owned(layout)
+    with state.build_lock(layout):
+        return _build_locked(opts, layout, log)
+
+
+def _build_locked(opts: BuildOptions, layout: BuildLayout, log) -> BuildResult:
+    from bnnforge.finn_flow import finn_compat
+
+    config = build_config(opts)
+    completed = state.check_resume(state.read_state(layout), config, opts.from_step) if opts.from_step else []
     layout.models.mkdir(parents=True, exist_ok=True)
     layout.report.mkdir(parents=True, exist_ok=True)
-    _write_config(opts, layout)
+    record = {"config": config, "completed": completed, "running": None}
+    state.write_state(layout, record)  # before anything else changes: the folder is this build's now
+    layout.config.write_text(json.dumps(config, indent=2) + "\n")
     finn_compat.use_build_dir(layout.code)
     start, model = _start(opts, layout)
     last, stop_reason = _last_step(opts)
     ctx = StepContext(opts, layout.root, log)
-    completed = None
+    done_stage = None
     for i in range(start, last + 1):
         t0 = time.time()
-        model = _run_step(i, model, ctx, layout.log)
+        record["running"] = STEP_NAMES[i]
+        state.write_state(layout, record)
+        model = _run_step(i, model, ctx, layout.log)  # an exception leaves "running" set: never trusted
         model.save(str(layout.model_after(i)))
+        record["completed"].append(STEP_NAMES[i])
+        record["running"] = None
+        state.write_state(layout, record)
         log(f"[{i + 1:2d}/{last + 1}] {STEP_NAMES[i]:<20} {time.time() - t0:6.1f} s")
         if i == last or STEPS[i + 1][1] != STEPS[i][1]:
-            completed = STEPS[i][1]
+            done_stage = STEPS[i][1]
     if stop_reason:
-        return BuildResult(layout.root, completed, EXIT_STAGE_UNAVAILABLE, _stopped_message(layout, completed,
-                                                                                            stop_reason))
-    return BuildResult(layout.root, completed, EXIT_OK, f"build finished through the {completed} stage: {layout.root}")
+        return BuildResult(layout.root, done_stage, EXIT_STAGE_UNAVAILABLE,
+                           _stopped_message(layout, done_stage, stop_reason))
+    return BuildResult(layout.root, done_stage, EXIT_OK, f"build finished through the {done_stage} stage: {layout.root}")
 
 
 def _stopped_message(layout: BuildLayout, completed: str | None, reason: str) -> str:

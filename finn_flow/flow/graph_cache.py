@@ -17,6 +17,7 @@ from pathlib import Path
 from bnnforge.errors import UserError
 from bnnforge.finn_flow.flow.build import FlowOptions, load_model_file, run_steps
 from bnnforge.finn_flow.flow.layout import BuildLayout
+from bnnforge.finn_flow.flow.state import require_stage
 
 # the packages whose versions change the prepared graph
 GRAPH_PACKAGES = ("finn-plus", "qonnx", "brevitas")
@@ -38,6 +39,7 @@ def prepared_graph(model_or_build: Path, board, clock_ns: float, lab_impl: str =
         raise GraphError(f"{path} not found")
     opts = FlowOptions(board=board, clock_ns=clock_ns, lab_impl=lab_impl, backend=backend, source=path)
     if path.is_dir():
+        require_stage(path, "estimate")
         layout = BuildLayout(path)
         minimized, specialized = layout.model_after("minimize_bit_width"), layout.model_after("specialize")
         if minimized.exists():

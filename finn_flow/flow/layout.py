@@ -1,6 +1,7 @@
 """The BUILD folder: every path `bnnforge build` writes and the other commands read.
 
     build_config.json        the options the build ran with
+    build_state.json         the steps that completed with those options, the step running (flow/state.py)
     folding.json             the folding applied (a `build --folding` file)
     build.log                everything FINN printed
     intermediate_models/     NN_<step>.onnx: the graph after each step (resume with --from-step)
@@ -69,6 +70,11 @@ class BuildLayout:
     @property
     def config(self) -> Path:
         return self.root / "build_config.json"
+
+    @property
+    def state(self) -> Path:
+        """What the last build did in this folder (flow/state.py)."""
+        return self.root / "build_state.json"
 
     def read_config(self) -> dict:
         """build_config.json, or {} before the build wrote it."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bnnforge.boards import Board
 from bnnforge.finn_flow.flow.layout import BuildLayout
+from bnnforge.finn_flow.flow.state import read_state
 
 
 @dataclasses.dataclass
@@ -109,8 +110,9 @@ def summarize_build(out: Path, board: Board, clock_ns: float) -> BuildSummary | 
 
     layout = BuildLayout(out)
     estimated = layout.model_after("estimate")
-    if not estimated.exists() or not layout.estimate_cycles.exists():
-        return None
+    record = read_state(layout)
+    if record is None or "estimate" not in record["completed"] or not layout.estimate_cycles.exists():
+        return None  # this build has not (re)made its estimates
     summary = summarize(ModelWrapper(str(estimated)), layout, board, clock_ns)
     layout.summary.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     return summary

@@ -262,7 +262,8 @@ def step_fold(model, ctx):
 
     opts = ctx.opts
     if opts.folding is not None:
-        model = config.apply_folding(model, config.load_folding(opts.folding), str(opts.folding))
+        model = config.apply_folding(model, config.load_folding(opts.folding), str(opts.folding),
+                                     partial=opts.partial_folding, log=ctx.log)
         ctx.log(f"  applied {opts.folding}")
     elif opts.target_fps is not None:
         groups = optimizer.build_groups(model, opts.board.part)

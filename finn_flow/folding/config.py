@@ -66,8 +66,26 @@ def load_folding(path: Path) -> dict:
     return cfg
 
 
-def apply_folding(model, cfg: dict, source: str = "folding config"):
-    """Validate ``cfg`` against the model's nodes, apply it, and check the hardware rules."""
+def uncovered_nodes(model, cfg: dict) -> list[str]:
+    """Foldable hardware nodes the config neither names nor covers by a "Defaults" entry:
+    they would keep PE = SIMD = 1."""
+    defaults = cfg.get("Defaults", {}) or {}
+    covered_types = set()
+    for value in defaults.values():
+        if isinstance(value, list) and len(value) == 2:
+            covered_types |= {"*"} if value[1] == "all" else set(value[1])
+    out = []
+    for node in model.graph.node:
+        if not registry.is_hw_node(node) or node.name in cfg or {"*", node.op_type} & covered_types:
+            continue
+        if registry.rules_of(node).dims(getCustomOp(node)):
+            out.append(node.name)
+    return out
+
+
+def apply_folding(model, cfg: dict, source: str = "folding config", partial: bool = False, log=lambda *_: None):
+    """Validate ``cfg`` against the model's nodes, apply it, and check the hardware rules. A
+    config that leaves foldable nodes out is refused unless ``partial`` (then they are named)."""
     from finn.transformation.general import ApplyConfig
 
     names = {n.name: n for n in model.graph.node}
@@ -92,6 +110,12 @@ def apply_folding(model, cfg: dict, source: str = "folding config"):
                 problems.append(f"{key}: {attr} must be an integer, got {value!r}")
     if problems:
         raise FoldingError(f"{source}:\n  " + "\n  ".join(problems))
+    missing = uncovered_nodes(model, cfg)
+    if missing and not partial:
+        raise FoldingError(f"{source} does not fold {len(missing)} of the graph's layers ({', '.join(missing)}); "
+                           "give every layer, or --partial-folding to leave these at PE = SIMD = 1")
+    if missing:
+        log(f"  --partial-folding: {len(missing)} layer(s) at PE = SIMD = 1: {', '.join(missing)}")
     model = model.transform(ApplyConfig(cfg))
     check_folding(model)
     return model

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bnnforge.errors import CheckFailed, UserError
+from bnnforge.errors import CheckFailed
 from bnnforge.finn_flow import registry
 from bnnforge.finn_flow.flow.layout import BuildLayout
 from bnnforge.finn_flow.rtl import stitch
 from bnnforge.finn_flow.simulate import reference
+from bnnforge.finn_flow.simulate.images import load_images
 from bnnforge.finn_flow.simulate.streams import (
     input_beats,
     labels_from_output,
@@ -206,35 +207,6 @@ class NetworkReport:
                 "first_divergence": self.divergence}
 
 
-def run_images(build_dir: Path, run_dir: Path | None, input_path: Path | None, images: int):
-    """(images NCHW, expected outputs (N, outputs) or None, description)."""
-    if run_dir is not None and input_path is not None:
-        raise UserError("give --run or --input, not both")
-    if input_path is not None:
-        x = np.load(input_path, allow_pickle=False)
-        if x.ndim != 4:
-            raise UserError(f"{input_path}: inputs must be (N, C, H, W), got shape {x.shape}")
-        return x[:images], None, f"{min(images, len(x))} input(s) of {input_path}"
-    if run_dir is not None:
-        from bnnforge.model import golden
-        from bnnforge.model.data import load_dataset
-        from bnnforge.model.run import load_model
-
-        model, _, train_cfg = load_model(Path(run_dir))
-        ds = load_dataset(train_cfg.dataset, train_cfg.data_dir, train_cfg.image_size, train_cfg.channels)
-        x = ds.x_test[:images].numpy()
-        net = model.to_integer()
-        want = golden.forward(net, x)[net.layers[-1].name]
-        return x, want.reshape(len(x), -1), f"{len(x)} {train_cfg.dataset} test image(s), golden model of {run_dir}"
-    cfg = BuildLayout(build_dir).read_config()
-    if not cfg.get("vectors") or not Path(cfg["vectors"]).exists():
-        raise UserError(f"{build_dir} has no golden test vectors: give --run RUN_DIR or --input X.npy")
-    vec = np.load(cfg["vectors"])
-    layers = list(vec["layers"])
-    x = vec["input"][:images]
-    return x, vec[f"golden/{layers[-1]}"][:images].reshape(len(x), -1), f"{len(x)} golden test vector(s)"
-
-
 def run_network(build_dir: Path, run_dir: Path | None = None, input_path: Path | None = None, images: int = 16,
                 stall: float = 0.0, waves: bool = False, chunk: int = 100, progress=None) -> NetworkReport:
     """N images back to back through BUILD/rtl (in chunks of ``chunk`` images, each a fresh
@@ -242,9 +214,10 @@ def run_network(build_dir: Path, run_dir: Path | None = None, input_path: Path |
     layout = BuildLayout(build_dir)
     rtl_dir = layout.rtl
     verilator.check_stall(stall)
-    stitch.load_design(rtl_dir)  # a clear error before any work
-    model, _ = reference.latest_model(build_dir)
-    x, want, source = run_images(build_dir, run_dir, input_path, images)
+    model, _ = reference.latest_model(build_dir, "rtl")  # a clear error before any work
+    stitch.load_design(rtl_dir)
+    imgs = load_images(build_dir, model, run_dir, input_path, images)
+    x, want, source = imgs.x, imgs.want, f"{imgs.source}, compared with {imgs.reference}"
     x_df = to_dataflow_layout(x, model.get_tensor_shape(model.graph.input[0].name))
     cfg = layout.read_config()
     outputs, cpfs, wall, latency = [], [], 0.0, 0

@@ -184,7 +184,9 @@ class StitchedDesign:
     fifos: list[str]
 
     def to_json(self) -> dict:
-        return {"top": TOP, "sources": self.sources, "data_files": self.data_files, "taps_define": TAPS_DEFINE,
+        files = sorted({*self.sources, *self.data_files, *GENERATED})
+        return {"top": TOP, "sources": self.sources, "data_files": self.data_files, "files": files,
+                "taps_define": TAPS_DEFINE,
                 "edges": [dataclasses.asdict(e) for e in self.edges], "fifos": self.fifos}
 
 
@@ -194,9 +196,7 @@ def stitch(model, folder: Path, part: str, clock_ns: float) -> StitchedDesign:
 
     check_all_rtl(model)
     folder = Path(folder)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    _make_room(folder)
     sources: dict[str, Path] = {}
     data: dict[str, Path] = {}
     ports = {}
@@ -215,19 +215,40 @@ def stitch(model, folder: Path, part: str, clock_ns: float) -> StitchedDesign:
         if top_file is None:
             raise StitchError(f"{node.name}: no file of its generated RTL declares module {top}")
         ports[node.name] = top_ports(top_file, top)
-    for name, src in {**sources, **data}.items():
-        shutil.copy(src, folder / name)
     graph_edges = edges(model)
-    (folder / f"{TOP}.sv").write_text(accelerator_sv(model, graph_edges, ports))
     fifos = [n.name for n in model.graph.node if registry.is_fifo(n)]
     design = StitchedDesign(folder, [*sources, f"{TOP}.sv"], list(data), graph_edges, fifos)
+    # design.json first: it lists every file this stitch writes, so an interrupted one can be cleared
+    (folder / DESIGN_JSON).write_text(json.dumps(design.to_json(), indent=2) + "\n")
+    for name, src in {**sources, **data}.items():
+        shutil.copy(src, folder / name)
+    (folder / f"{TOP}.sv").write_text(accelerator_sv(model, graph_edges, ports))
     (folder / RTL_WAIVERS).write_text(finn_compat.lint_waivers([folder / n for n in sorted(foreign)]))
     (folder / "filelist.f").write_text("\n".join(design.sources) + "\n")
     (folder / "synth.ys").write_text(synth_script(design))
     (folder / "vivado.tcl").write_text(vivado_tcl(design, part, clock_ns))
-    (folder / DESIGN_JSON).write_text(json.dumps(design.to_json(), indent=2) + "\n")
     (folder / "README").write_text(readme(design))
     return design
+
+
+GENERATED = (f"{TOP}.sv", RTL_WAIVERS, "filelist.f", "synth.ys", "vivado.tcl", DESIGN_JSON, "README")
+
+
+def _make_room(folder: Path) -> None:
+    """An empty ``folder``: the files an earlier stitch wrote there are removed; any other
+    file is left alone and the stitch refused (bnnforge never deletes files it did not write)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = set()
+    if (folder / DESIGN_JSON).exists():
+        d = json.loads((folder / DESIGN_JSON).read_text())
+        previous = set(d.get("files") or [*d["sources"], *d["data_files"], *GENERATED])
+    present = {p.name for p in folder.iterdir()}
+    foreign = sorted(present - previous)
+    if foreign:
+        raise StitchError(f"{folder} holds files bnnforge did not write ({', '.join(foreign[:5])}); move them away "
+                          "and rerun (bnnforge never deletes files it did not write)")
+    for name in present:
+        (folder / name).unlink()
 
 
 def _add_unique(files: dict[str, Path], f: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bnnforge.finn_flow import registry
 from bnnforge.finn_flow.flow.layout import BuildLayout
+from bnnforge.finn_flow.flow.state import require_stage
 from bnnforge.finn_flow.ops.params import ParamError
 from bnnforge.finn_flow.rtl import stitch
 from bnnforge.finn_flow.simulate import node as nodesim
@@ -98,6 +99,7 @@ class NetworkSynthesis:
 def synth_network(build_dir: Path, board, family: str | None = None, work_dir: Path | None = None) -> NetworkSynthesis:
     """yosys synth_xilinx of BUILD/rtl (the very files Verilator simulates), per layer and in
     total, beside FINN's estimates and the board's budget."""
+    require_stage(build_dir, "rtl")  # before minutes of synthesis
     layout = BuildLayout(build_dir)
     rtl = layout.rtl
     d = stitch.load_design(rtl)
@@ -115,7 +117,7 @@ def synth_network(build_dir: Path, board, family: str | None = None, work_dir: P
     # added (and sized) are hardware too
     from qonnx.custom_op.registry import getCustomOp
 
-    model, _ = reference.latest_model(build_dir)
+    model, _ = reference.latest_model(build_dir, "rtl")
     estimates = {n.name: getCustomOp(n).node_res_estimation(board.part) for n in model.graph.node if n.name in layers}
     r = board.resources
     budget = {"LUT": r["LUT"], "FF": r.get("FF", 0), "BRAM18": board.bram18, "DSP": r.get("DSP", 0)}

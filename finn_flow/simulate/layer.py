@@ -118,7 +118,7 @@ def run_node(build_dir: Path, node_name: str, images: int = 2, stall=0.0, waves:
     compared exactly with FINN's Python execution of that node."""
     registry.load()
     build_dir = Path(build_dir)
-    model, _ = reference.latest_model(build_dir)
+    model, _ = reference.latest_model(build_dir, "codegen")
     nodes = {n.name: n for n in model.graph.node}
     if node_name not in nodes:
         raise ParamError(f"{node_name!r} is not a node of {build_dir}; nodes: {', '.join(nodes)}")

@@ -17,6 +17,7 @@ import numpy as np
 from bnnforge.errors import UserError
 from bnnforge.finn_flow import FINN_DOMAIN, registry
 from bnnforge.finn_flow.flow.layout import BuildLayout, step_index
+from bnnforge.finn_flow.flow.state import require_stage
 from bnnforge.finn_flow.simulate.streams import to_dataflow_layout
 
 
@@ -44,19 +45,19 @@ def edge_values(model, x: np.ndarray) -> list[dict[str, np.ndarray]]:
     return out
 
 
-def latest_model(build_dir: Path):
-    """The build's newest graph (intermediate_models/NN_step.onnx) and its path."""
+def latest_model(build_dir: Path, stage: str = "estimate"):
+    """The newest graph (intermediate_models/NN_step.onnx) of a build whose ``stage``
+    completed (flow/state.py: never a graph of an interrupted or older build), and its path."""
     from qonnx.core.modelwrapper import ModelWrapper
 
     registry.load()  # the graph holds bnnforge's ops
-
-    models = BuildLayout(build_dir).saved_models()
+    completed = require_stage(build_dir, stage)["completed"]
+    layout = BuildLayout(build_dir)
+    models = [layout.model_after(s) for s in completed if step_index(s) >= step_index("dataflow_partition")]
+    models = [m for m in models if m.exists()]
     if not models:
-        raise UserError(f"{build_dir} has no intermediate_models/: is it a `bnnforge build` folder?")
-    partitioned = [m for m in models if int(m.name[:2]) >= step_index("dataflow_partition")]
-    if not partitioned:
-        raise UserError(f"{build_dir}: the build has not reached its dataflow partition step yet")
-    return ModelWrapper(str(partitioned[-1])), partitioned[-1]
+        raise UserError(f"{build_dir}: the build has not reached its dataflow partition step")
+    return ModelWrapper(str(models[-1])), models[-1]
 
 
 def build_inputs(build_dir: Path, model, images: int) -> tuple[np.ndarray, str]:

@@ -149,9 +149,10 @@ def verify_model(onnx_path: Path, input_path: Path | None = None, samples: int =
     from bnnforge.finn_flow.simulate.streams import to_dataflow_layout
 
     registry.load()
+    from bnnforge.finn_flow.flow.build import load_model_file
+
     onnx_path = Path(onnx_path)
-    if not onnx_path.exists():
-        raise UserError(f"model file {onnx_path} not found")
+    load_model_file(onnx_path)  # missing, empty, truncated, not ONNX: named
     bad = [c for c in columns if c not in MODEL_COLUMNS]
     if bad:
         raise UserError(f"column(s) {bad} do not apply to a model file; allowed: {', '.join(MODEL_COLUMNS)}")
@@ -161,7 +162,7 @@ def verify_model(onnx_path: Path, input_path: Path | None = None, samples: int =
     layout = BuildLayout(onnx_path.with_name(f"{onnx_path.stem}_verify_build"))
     log(f"building {onnx_path} through the {until} stage into {layout.root}")
     verify_build(onnx_path, layout.root, until, log)
-    model, _ = reference.latest_model(layout.root)
+    model, _ = reference.latest_model(layout.root, until)
     x_df = to_dataflow_layout(x, model.get_tensor_shape(model.graph.input[0].name))
     edges = reference.edge_values(model, x_df)
     compute = [n for n in model.graph.node if not registry.is_plumbing(n)]

@@ -99,7 +99,7 @@ def network_rtl_column(ctx, images: np.ndarray) -> dict[str, np.ndarray]:
     from bnnforge.finn_flow.verify.build import verify_build
 
     layout = BuildLayout(verify_build(ctx.onnx_path, Path(ctx.run_dir) / VERIFY_BUILD, "rtl"))
-    model, _ = reference.latest_model(layout.root)
+    model, _ = reference.latest_model(layout.root, "rtl")
     x = to_dataflow_layout(images, model.get_tensor_shape(model.graph.input[0].name))
     run, result = network.simulate(model, layout.rtl, x, stall_out=0.2, record_taps=True)
     golden_out = golden.forward(ctx.net, images)
