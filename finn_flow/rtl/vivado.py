@@ -115,12 +115,14 @@ class VivadoPaths:
 
 # --- the PS of each board ----------------------------------------------------------------
 
-# PYNQ-Z2 (TUL), processing_system7 without board files. Facts from the PYNQ-Z2 PS setup of the
-# PYNQ image (Xilinx/PYNQ boards/Pynq-Z2: petalinux hardware project and base overlay) and the
-# board's DDR: 50 MHz PS clock, APU 650 MHz, DDR3 x16 (MT41K256M16 RE-125) at 525 MHz with the
-# board's trace delays, bank 0 at 3.3 V and bank 1 at 1.8 V, QSPI (MIO 1..6, feedback clock on
-# MIO 8), ENET0 RGMII (MIO 16..27, MDIO 52..53, PHY reset MIO 9), USB0 (MIO 28..39, reset MIO 46),
-# SD0 (MIO 40..45, card detect MIO 47), UART0 (MIO 14..15, 115200), the other MIO pins GPIO.
+# PYNQ-Z2 (TUL), processing_system7 without board files. Facts from the PS setup of the PYNQ image
+# (Xilinx/PYNQ boards/Pynq-Z2/petalinux_bsp/hardware_project, whose FSBL boots the board; the base
+# overlay has the same DDR and clocks): 50 MHz PS clock, APU 650 MHz, DDR3 x16 at 525 MHz with the board's trace delays,
+# bank 0 at 3.3 V and bank 1 at 1.8 V, QSPI (MIO 1..6, feedback clock MIO 8), ENET0 RGMII (MIO 16..27,
+# MDIO 52..53, PHY reset MIO 9), USB0 (MIO 28..39, reset MIO 46), SD0 (MIO 40..45, card detect MIO 47),
+# UART0 (MIO 14..15, 115200), the other MIO pins GPIO. DDR part MT41K256M16 RE-125 (the PYNQ project
+# names MT41J256M16 RE-125: the same x16 4 Gb geometry and -125 speed bin, hence the same timing).
+# An overlay does not re-initialize the DDR (the FSBL did); PYNQ reads the FCLK setup from the .hwh.
 PS7_PYNQ_Z2 = (
     ("PCW_PRESET_BANK0_VOLTAGE", "LVCMOS 3.3V"),
     ("PCW_PRESET_BANK1_VOLTAGE", "LVCMOS 1.8V"),
@@ -144,14 +146,21 @@ PS7_PYNQ_Z2 = (
     ("PCW_QSPI_PERIPHERAL_ENABLE", "1"),
     ("PCW_QSPI_GRP_SINGLE_SS_ENABLE", "1"),
     ("PCW_QSPI_GRP_FBCLK_ENABLE", "1"),
+    ("PCW_SINGLE_QSPI_DATA_MODE", "x4"),
+    ("PCW_QSPI_PERIPHERAL_FREQMHZ", "200"),
     ("PCW_ENET0_PERIPHERAL_ENABLE", "1"),
     ("PCW_ENET0_ENET0_IO", "MIO 16 .. 27"),
     ("PCW_ENET0_GRP_MDIO_ENABLE", "1"),
     ("PCW_ENET0_GRP_MDIO_IO", "MIO 52 .. 53"),
+    ("PCW_ENET0_PERIPHERAL_FREQMHZ", "1000 Mbps"),
+    ("PCW_ENET_RESET_ENABLE", "1"),
+    ("PCW_ENET_RESET_SELECT", "Share reset pin"),
     ("PCW_ENET0_RESET_ENABLE", "1"),
     ("PCW_ENET0_RESET_IO", "MIO 9"),
     ("PCW_USB0_PERIPHERAL_ENABLE", "1"),
     ("PCW_USB0_USB0_IO", "MIO 28 .. 39"),
+    ("PCW_USB_RESET_ENABLE", "1"),
+    ("PCW_USB_RESET_SELECT", "Share reset pin"),
     ("PCW_USB0_RESET_ENABLE", "1"),
     ("PCW_USB0_RESET_IO", "MIO 46"),
     ("PCW_SD0_PERIPHERAL_ENABLE", "1"),
@@ -162,7 +171,9 @@ PS7_PYNQ_Z2 = (
     ("PCW_UART0_PERIPHERAL_ENABLE", "1"),
     ("PCW_UART0_UART0_IO", "MIO 14 .. 15"),
     ("PCW_UART0_BAUD_RATE", "115200"),
+    ("PCW_UART_PERIPHERAL_FREQMHZ", "100"),
     ("PCW_GPIO_MIO_GPIO_ENABLE", "1"),
+    ("PCW_GPIO_MIO_GPIO_IO", "MIO"),
     ("PCW_USE_M_AXI_GP0", "1"),
     ("PCW_USE_S_AXI_HP0", "1"),
     ("PCW_USE_FABRIC_INTERRUPT", "0"),
@@ -513,6 +524,10 @@ def _block_design_tcl(board, ps: PSConfig) -> list[str]:
              f"assign_bd_address -offset 0x00000000 -range {ps.ddr_range} "
              f"-target_address_space [get_bd_addr_spaces {CELL}/m_axi_mem] [get_bd_addr_segs ps/{ps.ddr_segment}]",
              "assign_bd_address",
+             "# a first validation propagates the parameters: the PS clock's FREQ_HZ is then the frequency it",
+             "# reaches (the mismatch this pass may report against bnnforge_0's requested one is fixed below)",
+             "validate_bd_design -quiet",
+             f"set_property CONFIG.FREQ_HZ [get_property CONFIG.FREQ_HZ $clk] [get_bd_pins {CELL}/ap_clk]",
              "validate_bd_design",
              "save_bd_design",
              "set bd_file [get_files ${bd_name}.bd]",
