@@ -224,7 +224,8 @@ class SystemSim:
             raise UserError("waves=True needs an executable from build_system(..., waves=True)")
         read, write = stall if isinstance(stall, tuple) else (stall, stall)
         self.args = ["--mem-latency", str(_count("mem_latency", mem_latency, 1, 1 << 32)),
-                     "--stall-read", repr(_probability("stall", read)), "--stall-write", repr(_probability("stall", write)),
+                     "--stall-read", repr(_probability("stall", read)),
+                     "--stall-write", repr(_probability("stall", write)),
                      "--lite-stall", repr(_probability("lite_stall", lite_stall)), "--seed", str(_count("seed", seed)),
                      "--max-reads", str(_count("max_reads", max_reads, 1, 1 << 20)),
                      "--max-writes", str(_count("max_writes", max_writes, 1, 1 << 20)),
@@ -264,7 +265,7 @@ class SystemSim:
         self.run_dir = work
         for f in self.data_files:
             shutil.copy(f, work / f.name)
-        self._stderr = open(work / "harness.stderr", "w+b")
+        self._stderr = open(work / "harness.log", "w+b")  # the harness's stderr: also what the design prints
         self._proc = subprocess.Popen([str(self.exe.resolve()), *self.args], cwd=work, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=self._stderr)
 
@@ -304,6 +305,8 @@ class SystemSim:
         words = answer.split(None, 2)
         if words and words[0] == "ok":
             return answer[2:].strip()
+        if not words or words[0] != "err":
+            raise SystemSimError(f"system harness answered '{answer.strip()[:200]}' to '{self._last}'")
         kind, message = (words[1], words[2].strip()) if len(words) == 3 else ("?", answer.strip())
         if kind in ("protocol", "finish"):
             self._proc.wait()
@@ -326,6 +329,13 @@ class SystemSim:
         self.close()
         return HarnessCrashed(f"system harness {self.exe} of {self.meta['top']} ended (exit {code}) during "
                               f"'{self._last}':\n{err or '(no message)'}")
+
+    def output(self) -> str:
+        """What the harness and the design printed so far ($display, Verilator's messages)."""
+        if self._proc is None:
+            raise UserError("the system simulation is not running")
+        self._stderr.flush()
+        return (self.run_dir / "harness.log").read_text(errors="replace")
 
     # --- AXI4-Lite --------------------------------------------------------------------------
     def _offset(self, offset) -> int:

@@ -24,7 +24,8 @@
 //   BREADY/RREADY).
 //
 // Line protocol: one command per line on stdin, one answer line on stdout ("ok ..." or
-// "err KIND message"); numbers are decimal or 0x-hexadecimal, answers decimal.
+// "err KIND message"); numbers are decimal or 0x-hexadecimal, answers decimal. What the
+// design prints ($display, Verilator's messages) goes to stderr, never between the answers.
 //   w32 OFF VAL [STRB]       AXI4-Lite write, returns when B arrives     -> ok BRESP
 //   r32 OFF                  AXI4-Lite read                              -> ok VALUE RRESP
 //   poll OFF MASK K [GAP]    read OFF until (VALUE & MASK) != 0 or K cycles used, GAP idle
@@ -56,6 +57,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <unistd.h>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -203,8 +205,9 @@ static std::string hex64(uint64_t v) {
 }
 
 static std::string describe(const char* ch, const Ax& a) {
-    return std::string(ch) + " addr " + hex64(a.addr) + " len " + std::to_string(a.len + 1) + " size " +
-           std::to_string(1u << a.size) + " bytes burst " + (a.burst == 0 ? "FIXED" : a.burst == 1 ? "INCR" : a.burst == 2 ? "WRAP" : "reserved");
+    static const char* const kinds[] = {"FIXED", "INCR", "WRAP", "reserved"};
+    return std::string(ch) + " at " + hex64(a.addr) + ": " + std::to_string(a.len + 1) + " beats of " +
+           std::to_string(1u << a.size) + " bytes, " + kinds[a.burst & 3];
 }
 
 // The rules a request must follow; "" when it does.
@@ -471,7 +474,7 @@ void Sim::sample() {
     aw_last_ = aw;
     // --- W
     const bool wvalid = d_->m_axi_mem_wvalid;
-    WBeat w;
+    WBeat w{};
     if (wvalid || w_held_) {
         get_words(d_->m_axi_mem_wdata, w.data, BUS_WORDS);
         std::memset(w.strb, 0, sizeof w.strb);
@@ -479,7 +482,8 @@ void Sim::sample() {
         w.last = d_->m_axi_mem_wlast;
     }
     if (w_held_ && !wvalid) violation("WVALID dropped before WREADY");
-    else if (w_held_ && w != w_last_) violation("W payload (WDATA, WSTRB or WLAST) changed while WVALID waited for WREADY");
+    else if (w_held_ && w != w_last_)
+        violation("W payload (WDATA, WSTRB or WLAST) changed while WVALID waited for WREADY");
     if (wvalid && wready_) {
         wbeats_.push_back(w);
         ++stats.w;
@@ -508,7 +512,8 @@ void Sim::sample() {
     if (lb_held_ && !bvalid) violation("s_axi_control BVALID dropped before BREADY");
     else if (lb_held_ && bresp != lb_last_) violation("s_axi_control BRESP changed while BVALID waited for BREADY");
     if (lr_held_ && !rvalid) violation("s_axi_control RVALID dropped before RREADY");
-    else if (lr_held_ && rpay != lr_last_) violation("s_axi_control RDATA/RRESP changed while RVALID waited for RREADY");
+    else if (lr_held_ && rpay != lr_last_)
+        violation("s_axi_control RDATA/RRESP changed while RVALID waited for RREADY");
     if (bvalid && !lb_held_ && !(l.kind == 1 && aw_before && w_before))
         violation("s_axi_control BVALID without a write whose AW and W were both taken");
     if (rvalid && !lr_held_ && !(l.kind == 2 && ar_before))
@@ -603,7 +608,8 @@ std::string Sim::stats_json() const {
                   ", \"w_beats\": %" PRIu64 ", \"b\": %" PRIu64 ", \"reads_in_flight\": %zu, \"writes_in_flight\": %zu"
                   ", \"w_beats_waiting\": %zu, \"reads_in_flight_max\": %" PRIu64 ", \"writes_in_flight_max\": %" PRIu64
                   ", \"last_ar\": %" PRId64 ", \"last_r\": %" PRId64 ", \"last_aw\": %" PRId64 ", \"last_w\": %" PRId64
-                  ", \"last_b\": %" PRId64 ", \"pages\": %zu, \"wstrb_outside\": %" PRIu64 ", \"wstrb_outside_first\": \"",
+                  ", \"last_b\": %" PRId64 ", \"pages\": %zu, \"wstrb_outside\": %" PRIu64
+                  ", \"wstrb_outside_first\": \"",
                   cycle, stats.ar, stats.r, stats.aw, stats.w, stats.b, reads_.size(), writes_.size(), wbeats_.size(),
                   stats.reads_max, stats.writes_max, stats.last_ar, stats.last_r, stats.last_aw, stats.last_w,
                   stats.last_b, mem.pages(), stats.strb_outside);
@@ -840,6 +846,15 @@ int main(int argc, char** argv) {
 #else
     if (o.waves) std::fprintf(stderr, "system_harness: built without waveform support; --waves ignored\n");
 #endif
+    // answers on the original stdout; whatever the design prints ($display, Verilator's
+    // messages) goes to stderr, so it can never be mistaken for an answer
+    std::fflush(stdout);
+    const int answer_fd = dup(1);
+    FILE* answers = answer_fd >= 0 ? fdopen(answer_fd, "w") : nullptr;
+    if (!answers || dup2(2, 1) < 0) {
+        std::fprintf(stderr, "system_harness: cannot set up the answer channel\n");
+        return EXIT_USAGE;
+    }
     sim.reset(RESET_CYCLES);
 
     std::ios::sync_with_stdio(false);
@@ -850,14 +865,15 @@ int main(int argc, char** argv) {
         split(line, args);
         if (args.empty()) continue;
         if (args[0] == "quit") {
-            std::fputs("ok\n", stdout);
-            std::fflush(stdout);
+            std::fputs("ok\n", answers);
+            std::fflush(answers);
             break;
         }
         const Reply r = command(sim, args);
-        std::fwrite(r.text.data(), 1, r.text.size(), stdout);
-        std::fputc('\n', stdout);
-        std::fflush(stdout);
+        std::fflush(stdout);  // the design's output first (on stderr)
+        std::fwrite(r.text.data(), 1, r.text.size(), answers);
+        std::fputc('\n', answers);
+        std::fflush(answers);
         if (r.fatal) {
             code = EXIT_FATAL;
             break;

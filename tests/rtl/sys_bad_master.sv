@@ -1,7 +1,9 @@
 // bnnforge tests: a small AXI4 master with the system ports that breaks a rule on request,
 // so tests/test_system_sim.py can prove the system harness's protocol checks fail.
 //
-// AXI4-Lite: writing MODE to offset 0x0 runs one sequence; offset 0x4 reads {match, done}.
+// AXI4-Lite: writing MODE to offset 0x0 runs one sequence; offset 0x4 reads {match, done},
+// offset 0x8 the word of sys_bad_master_rom.hex ($readmemh from the run folder, with the
+// plusarg +rom; else 0).
 //   0 good: a 4-beat INCR write at 0x1000 (data = beat index in every 32-bit word), its B,
 //     then a 4-beat read of it; match = the data read back is the data written
 //   1 WLAST missing on the last beat of a 4-beat write burst
@@ -12,6 +14,8 @@
 //   6 a one-byte write (AWSIZE 0) of 0xA1 at 0x3003, WSTRB all ones (data 32'hA1B2C3D4 in every
 //     word): allowed, the other lanes are recorded and not written
 //   7 ARVALID dropped when ARREADY did not come in its first cycle
+//   8 $fatal (the harness process ends with the simulator's message)
+//   9 the control port stops taking reads (ARREADY low from then on)
 module sys_bad_master #(
     parameter int BUS_BITS  = 64,
     parameter int ADDR_BITS = 64
@@ -71,13 +75,18 @@ module sys_bad_master #(
   localparam logic [2:0] IDLE = 3'd0, AW = 3'd1, W = 3'd2, B = 3'd3, AR = 3'd4, R = 3'd5;
 
   // --- AXI4-Lite slave: a write starts a sequence, a read returns {match, done} ------------
-  logic aw_q, w_q, bvalid_q, rvalid_q, go, done, match;
+  logic aw_q, w_q, bvalid_q, rvalid_q, go, done, match, hang;
   logic [3:0] mode;
+  logic [31:0] rom[1];
+  initial begin
+    rom[0] = '0;
+    if ($test$plusargs("rom")) $readmemh("sys_bad_master_rom.hex", rom);
+  end
   assign s_axi_control_awready = !aw_q;
   assign s_axi_control_wready = !w_q;
   assign s_axi_control_bvalid = bvalid_q;
   assign s_axi_control_bresp = 2'b00;
-  assign s_axi_control_arready = !rvalid_q;
+  assign s_axi_control_arready = !rvalid_q && !hang;
   assign s_axi_control_rvalid = rvalid_q;
   assign s_axi_control_rresp = 2'b00;
   assign go = aw_q && w_q && !bvalid_q;
@@ -99,9 +108,10 @@ module sys_bad_master #(
         w_q <= 1'b0;
         bvalid_q <= 1'b1;
       end else if (s_axi_control_bready) bvalid_q <= 1'b0;
-      if (s_axi_control_arvalid && !rvalid_q) begin
+      if (s_axi_control_arvalid && s_axi_control_arready) begin
         rvalid_q <= 1'b1;
-        s_axi_control_rdata <= {30'd0, match, done} & {32{s_axi_control_araddr == 13'h4}};
+        s_axi_control_rdata <= s_axi_control_araddr == 13'h4 ? {30'd0, match, done}
+            : s_axi_control_araddr == 13'h8 ? rom[0] : 32'd0;
       end else if (s_axi_control_rready) rvalid_q <= 1'b0;
     end
   end
@@ -134,11 +144,14 @@ module sys_bad_master #(
       done <= 1'b0;
       match <= 1'b0;
       wcount <= '0;
+      hang <= 1'b0;
     end else begin
       wcount <= wcount + 32'd1;
       case (state)
         IDLE:
-        if (go) begin
+        if (go && mode == 4'd8) $fatal(1, "sys_bad_master: fatal on request");
+        else if (go && mode == 4'd9) hang <= 1'b1;
+        else if (go) begin
           done <= 1'b0;
           match <= 1'b1;
           beat <= '0;
