@@ -232,8 +232,8 @@ def check_vivado_board_files() -> str:
                 continue
             root = Path(exe).resolve().parent.parent
             missing.append(f"{name} needs the board files {part} (a {folder}/<version>/board.xml under "
-                           f"{root}/data/xhub/boards/XilinxBoardStore/boards/Xilinx/ or {root}/data/boards/board_files/); "
-                           "not found")
+                           f"{root}/data/xhub/boards/XilinxBoardStore/boards/Xilinx/ or "
+                           f"{root}/data/boards/board_files/); not found")
             fixes.append(f"{name}: {fix}")
     if missing:
         raise CheckFailed("missing", "; ".join(missing + found), "; ".join(fixes))

@@ -117,12 +117,13 @@ class VivadoPaths:
 
 # PYNQ-Z2 (TUL), processing_system7 without board files. Facts from the PS setup of the PYNQ image
 # (Xilinx/PYNQ boards/Pynq-Z2/petalinux_bsp/hardware_project, whose FSBL boots the board; the base
-# overlay has the same DDR and clocks): 50 MHz PS clock, APU 650 MHz, DDR3 x16 at 525 MHz with the board's trace delays,
-# bank 0 at 3.3 V and bank 1 at 1.8 V, QSPI (MIO 1..6, feedback clock MIO 8), ENET0 RGMII (MIO 16..27,
-# MDIO 52..53, PHY reset MIO 9), USB0 (MIO 28..39, reset MIO 46), SD0 (MIO 40..45, card detect MIO 47),
-# UART0 (MIO 14..15, 115200), the other MIO pins GPIO. DDR part MT41K256M16 RE-125 (the PYNQ project
-# names MT41J256M16 RE-125: the same x16 4 Gb geometry and -125 speed bin, hence the same timing).
-# An overlay does not re-initialize the DDR (the FSBL did); PYNQ reads the FCLK setup from the .hwh.
+# overlay has the same DDR and clocks): 50 MHz PS clock, APU 650 MHz, DDR3 x16 at 525 MHz with the
+# board's trace delays, bank 0 at 3.3 V and bank 1 at 1.8 V, QSPI (MIO 1..6, feedback clock MIO 8),
+# ENET0 RGMII (MIO 16..27, MDIO 52..53, PHY reset MIO 9), USB0 (MIO 28..39, reset MIO 46), SD0
+# (MIO 40..45, card detect MIO 47), UART0 (MIO 14..15, 115200), the other MIO pins GPIO. DDR part
+# MT41K256M16 RE-125 (the PYNQ project names MT41J256M16 RE-125: the same x16 4 Gb geometry and -125
+# speed bin, hence the same timing). An overlay does not re-initialize the DDR (the FSBL did); PYNQ
+# reads the FCLK setup from the .hwh.
 PS7_PYNQ_Z2 = (
     ("PCW_PRESET_BANK0_VOLTAGE", "LVCMOS 3.3V"),
     ("PCW_PRESET_BANK1_VOLTAGE", "LVCMOS 1.8V"),
@@ -438,7 +439,8 @@ def _header_tcl(paths: VivadoPaths, board, clock_ns: float, jobs: int) -> list[s
         "# report/vivado_*.{txt,json}; the project in vivado/project/.",
         f"set bnnforge_vivado {VIVADO_VERSION}",
         "if {![string match ${bnnforge_vivado}* [version -short]]} {",
-        '    puts "bnnforge: WARNING: this script is written for Vivado $bnnforge_vivado, this is Vivado [version -short]"',
+        '    puts "bnnforge: WARNING: this script is written for Vivado $bnnforge_vivado, '
+        'this is Vivado [version -short]"',
         "}",
         f"set board {board.name}",
         f"set part {board.part}",
@@ -577,9 +579,11 @@ def _reports_tcl() -> list[str]:
         f"report_utilization -hierarchical -file [file join $report_dir {r['utilization_hier']}]",
         f"set system_cell [get_cells -hierarchical -quiet -filter {{NAME =~ *{CELL}}}]",
         "if {[llength $system_cell] > 0} {",
-        f"    report_utilization -cells [lindex $system_cell 0] -file [file join $report_dir {r['utilization_system']}]",
+        "    report_utilization -cells [lindex $system_cell 0] "
+        f"-file [file join $report_dir {r['utilization_system']}]",
         "}",
-        "set acc_cell [get_cells -hierarchical -quiet -filter {ORIG_REF_NAME == accelerator || REF_NAME == accelerator}]",
+        "set acc_cell [get_cells -hierarchical -quiet "
+        "-filter {ORIG_REF_NAME == accelerator || REF_NAME == accelerator}]",
         "if {[llength $acc_cell] > 0} {",
         f"    report_utilization -cells [lindex $acc_cell 0] -file [file join $report_dir "
         f"{r['utilization_accelerator']}]",
