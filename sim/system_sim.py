@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import operator
 import re
 import shutil
 import subprocess
@@ -192,9 +193,14 @@ def _probability(name: str, p) -> float:
 
 
 def _count(name: str, v, low: int = 0, high: int = 1 << 64) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not low <= v < high:
+    """``v`` as an int (numpy integers too; not a bool or a float) in low .. high - 1."""
+    try:
+        n = None if isinstance(v, bool) else operator.index(v)
+    except TypeError:
+        n = None
+    if n is None or not low <= n < high:
         raise UserError(f"{name}={v!r}: allowed integers {low} .. {high - 1}")
-    return v
+    return n
 
 
 class SystemSim:
@@ -207,8 +213,9 @@ class SystemSim:
     ``max_reads``/``max_writes``: bursts the memory takes in flight; ``lite_timeout``: cycles
     an AXI4-Lite transaction may take; ``plusargs``: "+name[=value]" for the design;
     ``data_files``: memory files the design reads by name ($readmemh), copied into the run
-    folder (``work_dir``, or a temporary folder removed on close); ``waves``: write
-    ``dump.fst`` there (needs ``build_system(..., waves=True)``)."""
+    folder (``work_dir``, or a temporary folder removed on close; ``run_dir`` once started);
+    ``waves``: write ``dump.fst`` there (needs ``build_system(..., waves=True)``). What the
+    design prints is in ``output()`` (the run folder's harness.log)."""
 
     def __init__(self, exe, data_files=(), mem_latency: int = 20, stall=0.0, seed: int = 1, work_dir=None,
                  lite_stall: float = 0.0, max_reads: int = 16, max_writes: int = 16, lite_timeout: int = 100_000,
@@ -340,14 +347,15 @@ class SystemSim:
     # --- AXI4-Lite --------------------------------------------------------------------------
     def _offset(self, offset) -> int:
         limit = 1 << self.ctrl_addr_bits
-        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < limit or offset % 4:
-            raise UserError(f"control offset {offset!r}: a multiple of 4 in 0 .. {limit - 4:#x}")
+        offset = _count("control offset", offset, 0, limit)
+        if offset % 4:
+            raise UserError(f"control offset {offset:#x}: a multiple of 4 in 0 .. {limit - 4:#x}")
         return offset
 
     def write32(self, offset: int, value: int, strb: int = 0xF) -> None:
         """AXI4-Lite write of a 32-bit register; returns when its response arrived (raises
         SystemSimError on a response other than OKAY)."""
-        value = _count("value", int(value), 0, 1 << 32)
+        value = _count("value", value, 0, 1 << 32)
         resp = int(self._call(f"w32 {self._offset(offset):#x} {value:#x} {_count('strb', strb, 0, 16):#x}"))
         if resp:
             raise SystemSimError(f"{self.meta['top']}: write of {offset:#x} answered BRESP {resp}")
@@ -393,8 +401,10 @@ class SystemSim:
         return addr, n
 
     def mem_write(self, addr: int, data) -> None:
-        """Write bytes (bytes, bytearray, memoryview or a uint8 numpy array) into the DDR."""
-        data = bytes(memoryview(data).cast("B")) if not isinstance(data, bytes) else data
+        """Write bytes into the DDR (bytes, bytearray, memoryview, or a numpy array: its bytes in
+        C order)."""
+        if not isinstance(data, bytes):
+            data = data.tobytes() if hasattr(data, "tobytes") else bytes(data)
         addr, n = self._range(addr, len(data))
         if n:
             self._call(f"memw {addr:#x} {data.hex()}")

@@ -25,6 +25,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bnnforge import toolenv
@@ -467,10 +468,14 @@ def test_bad_arguments_are_user_errors(tmp_path):
     with sim:
         for call in (lambda: sim.read32(0x2000), lambda: sim.read32(0x2), lambda: sim.write32(0, 1 << 32),
                      lambda: sim.mem_read(-1, 4), lambda: sim.mem_read(0xFFFF_FFFF_FFFF_FFFF, 2),
-                     lambda: sim.run(-5), lambda: sim.poll32(0, 0, 10)):
+                     lambda: sim.run(-5), lambda: sim.run(2.5), lambda: sim.poll32(0, 0, 10),
+                     lambda: sim.write32(True, 1)):
             with pytest.raises(UserError):
                 call()
         assert sim.read32(READER + AP_CTRL) == AP_IDLE  # still usable
+        sim.write32(np.uint32(READER + FRAMES), np.int64(7))  # numpy integers and arrays are fine
+        sim.mem_write(np.int64(0x100), np.arange(6, dtype=np.uint16)[::2])
+        assert sim.read32(READER + FRAMES) == 7 and sim.mem_read(0x100, 6) == bytes([0, 0, 2, 0, 4, 0])
 
 
 def test_build_checks_the_system_ports(tmp_path):
