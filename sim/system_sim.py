@@ -229,7 +229,9 @@ class SystemSim:
             raise UserError(f"{self.exe} is not a system harness from build_system()")
         if waves and not self.meta["waves"]:
             raise UserError("waves=True needs an executable from build_system(..., waves=True)")
-        read, write = stall if isinstance(stall, tuple) else (stall, stall)
+        if isinstance(stall, (tuple, list)) and len(stall) != 2:
+            raise UserError(f"stall={stall!r}: one probability, or (read side, write side)")
+        read, write = stall if isinstance(stall, (tuple, list)) else (stall, stall)
         self.args = ["--mem-latency", str(_count("mem_latency", mem_latency, 1, 1 << 32)),
                      "--stall-read", repr(_probability("stall", read)),
                      "--stall-write", repr(_probability("stall", write)),

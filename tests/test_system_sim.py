@@ -454,7 +454,7 @@ def test_speed_and_bulk_memory():
 
 def test_bad_arguments_are_user_errors(tmp_path):
     exe = system("b64-8to8")
-    for kwargs in ({"mem_latency": -1}, {"mem_latency": 0}, {"stall": 1.0}, {"stall": (0.1, -0.2)},
+    for kwargs in ({"mem_latency": -1}, {"mem_latency": 0}, {"stall": 1.0}, {"stall": (0.1, -0.2)}, {"stall": (0.1,)},
                    {"lite_stall": 2}, {"seed": -3}, {"plusargs": ("acc_stall",)}, {"data_files": (tmp_path / "x",)}):
         with pytest.raises(UserError):
             ss.SystemSim(exe, **kwargs)
