@@ -222,17 +222,22 @@ def cmd_sim_driver(args: argparse.Namespace) -> int:
     from bnnforge.finn_flow.deploy.offboard import check_driver, run_validate
 
     if args.validate:
-        return run_validate(Path(args.build_dir), args.images, stall=args.stall)
+        return run_validate(Path(args.build_dir), args.images, stall=args.stall, mem_latency=args.mem_latency)
     r = check_driver(Path(args.build_dir), Path(args.run) if args.run else None,
-                     Path(args.input) if args.input else None, args.images, args.stall)
-    print(f"{args.build_dir}/deploy/driver.py with the Verilator simulation of {args.build_dir}/rtl/ as its device: "
-          f"{r.reference}")
+                     Path(args.input) if args.input else None, args.images, args.stall, args.mem_latency)
+    if args.json:
+        Path(args.json).write_text(json.dumps(r.to_json(), indent=2) + "\n")
+    print(f"{args.build_dir}/deploy/driver.py against the simulated system of {args.build_dir}/rtl/ (DMA engines, "
+          f"accelerator, DDR with {args.mem_latency} cycles latency, write stalls {args.stall}): {r.reference}")
+    print(f"  cycles/frame     {r.cycles_per_frame:,.1f} (input DMA start to output DMA done, DMAs included)")
+    print(f"  throughput       {r.fps:,.0f} fps at the build's clock")
     print(f"  top-1 agrees with the reference on {r.labels_agree}/{r.images} images")
     if r.mismatches:
         print(f"MISMATCH: the decoded outputs of {r.mismatches} of {r.images} images differ; first: image "
               f"{r.first_mismatch}")
         return 1
-    print(f"driver bit-exact: {r.images} images packed, simulated and decoded, every output equal to the reference")
+    print(f"driver bit-exact: {r.images} images packed, moved by the DMAs, computed and decoded, every output "
+          "equal to the reference")
     return 0
 
 
@@ -621,14 +626,20 @@ def add_sim_driver_parser(simsub, parents) -> None:
         parents=[parents["images"]],
         help="the deployment package's PYNQ driver against the simulated RTL (off-board check)",
         description="Run BUILD_DIR/deploy/driver.py (the code that runs on the board) with a shim of the pynq "
-        "package whose DMAs are the Verilator simulation of BUILD_DIR/rtl/: the driver packs the images into the bytes "
-        "the input DMA reads, the simulation turns them into stream beats and its output beats into the bytes "
-        "the output DMA writes, the driver decodes them. Every output is compared exactly with the same reference "
+        "package over the Verilator simulation of the whole programmable-logic design (BUILD_DIR/rtl/bnnforge_system: "
+        "the DMA engines and the accelerator, with a simulated DDR): the driver's register writes go over the "
+        "system's AXI4-Lite port, its buffers live in the simulated DDR, the DMAs move the frames. The shim checks "
+        "what pynq checks (32-bit int register values, offsets in the register map, the .bit and .hwh when the "
+        "build has them) and that every buffer is flushed before a DMA reads it. --stall: write-side "
+        "backpressure of the memory. Every output is compared exactly with the same reference "
         "as `sim network` (--run, --input, or by default the test set of the run the model came from). Exit 1 on a "
         "mismatch.",
     )
     q.add_argument("--validate", action="store_true", help="run the package's validate.py instead (as on the "
                    "board: its test set, accuracy and throughput), on the first --images images")
+    q.add_argument("--mem-latency", type=COUNT, default=20, metavar="CYCLES",
+                   help="simulated DDR: cycles from a request to its first data (default 20)")
+    q.add_argument("--json", metavar="FILE", help="write images, mismatches, fps, cycles_per_frame as JSON")
     q.set_defaults(func=cmd_sim_driver)
 
 

@@ -9,7 +9,7 @@ import tomllib
 from bnnforge import toolenv
 from bnnforge.errors import UserError
 
-REQUIRED = ("name", "finn_board", "part", "clock_ns", "axi_port_width", "shell_flow", "resources")
+REQUIRED = ("name", "finn_board", "part", "clock_ns", "axi_port_width", "axi_address_bits", "shell_flow", "resources")
 RESOURCES = ("LUT", "FF", "BRAM36", "URAM", "DSP")
 
 
@@ -20,7 +20,8 @@ class Board:
     finn_board: str
     part: str
     clock_ns: float
-    axi_port_width: int
+    axi_port_width: int  # data bits of the PS port the DMAs use
+    axi_address_bits: int  # its address bits
     shell_flow: str
     yosys_family: str
     resources: dict[str, int]
@@ -52,6 +53,7 @@ def load_board(name: str) -> Board:
         part=data["part"],
         clock_ns=float(data["clock_ns"]),
         axi_port_width=int(data["axi_port_width"]),
+        axi_address_bits=int(data["axi_address_bits"]),
         shell_flow=data["shell_flow"],
         yosys_family=data.get("yosys_family", "xc7"),
         resources={r: int(data["resources"][r]) for r in RESOURCES},

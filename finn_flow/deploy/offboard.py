@@ -1,12 +1,14 @@
-"""The deployment package off the board: its own driver.py and validate.py, run against
-the Verilator simulation of BUILD/rtl/ through the pynq shim (pynq_shim.py), which stands in
-for PYNQ and the board's DMAs: the driver's packing, IODMA register protocol and unpacking
-exchange bytes with the simulated RTL (VerilatorDevice: the stream the DMAs carry), so a
-driver bug shows up here, not on the board.
+"""The deployment package off the board: its own driver.py and validate.py, run unchanged
+against the Verilator simulation of the whole programmable-logic design (BUILD/rtl/
+bnnforge_system: DMA engines + accelerator, in a harness with a simulated DDR; see
+sim/system_sim.py) through the pynq shim (pynq_shim.py): register writes and reads go over
+the system's AXI4-Lite port, buffers live in the simulated DDR, the DMAs move the frames.
+A driver bug (packing, register protocol, cache handling) shows up here, not on the board.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -17,9 +19,14 @@ import numpy as np
 from bnnforge.errors import UserError
 from bnnforge.finn_flow.deploy import pynq_shim
 from bnnforge.finn_flow.flow.layout import BuildLayout
-from bnnforge.finn_flow.rtl import network
+from bnnforge.finn_flow.rtl import stitch
 from bnnforge.finn_flow.simulate import reference
-from bnnforge.finn_flow.simulate.streams import labels_from_output, to_dataflow_layout
+from bnnforge.finn_flow.simulate.images import load_images
+from bnnforge.finn_flow.simulate.streams import labels_from_output
+from bnnforge.sim import system_sim
+
+MEM_LATENCY = 20  # cycles from a DDR request to its data (`--mem-latency`)
+SIM_TIMEOUT_S = 1e9  # the driver's wall-clock timeout in simulation: the shim bounds the cycles instead
 
 
 def load_driver(deploy_dir: Path):
@@ -33,51 +40,51 @@ def load_driver(deploy_dir: Path):
     return module
 
 
-class VerilatorDevice:
-    """Stands in for the board's input/output DMAs: the bytes the driver packed become the
-    input stream's beats (little-endian, ``beat_bytes`` each) of the Verilator simulation of
-    BUILD/rtl/, and the output beats become the bytes the output DMA would write."""
-
-    def __init__(self, build_dir: Path, io: dict, stall: float = 0.0):
-        self.build_dir = Path(build_dir)
-        self.model, _ = reference.latest_model(self.build_dir)
-        self.io, self.stall = io, stall
-        self.last_seconds = None
-
-    def transfer(self, packed: np.ndarray) -> np.ndarray:
-        i, o = self.io["input"], self.io["output"]
-        frames = len(packed)
-        raw = np.asarray(packed, np.uint8).reshape(frames * i["beats"], i["beat_bytes"])
-        beats = [int.from_bytes(row.tobytes(), "little") for row in raw]
-        out_beats, result = network.simulate_beats(self.model, BuildLayout(self.build_dir).rtl, beats, frames,
-                                                  stall_out=self.stall)
-        self.last_seconds = result.wall_seconds
-        data = b"".join(b.to_bytes(o["beat_bytes"], "little") for b in out_beats)
-        return np.frombuffer(data, np.uint8).reshape(frames, o["beats"] * o["beat_bytes"])
-
-
-def board_device(driver, build_dir: Path, io: dict, stall: float = 0.0):
-    """The driver's own PynqDevice (the code that talks to the board's DMAs), on the pynq shim."""
-    pynq_shim.install(VerilatorDevice(build_dir, io, stall))
-    return driver.PynqDevice(BuildLayout(build_dir).deploy_bitfile, io["input"]["beats"] * io["input"]["beat_bytes"],
-                             io["output"]["beats"] * io["output"]["beat_bytes"])
+@contextlib.contextmanager
+def simulated_board(build_dir: Path, mem_latency: int = MEM_LATENCY, stall: float = 0.0, seed: int = 1):
+    """The pynq shim installed over the simulation of BUILD/rtl/'s bnnforge_system; yields the
+    SimulatedBoard (its last_transfer: frames and cycles of the driver's last transfer)."""
+    layout = BuildLayout(build_dir)
+    reference.latest_model(build_dir, "rtl")  # the rtl stage completed, nothing stale
+    design = stitch.load_design(layout.rtl)
+    if "system" not in design:
+        raise UserError(f"{layout.rtl} has no system.sv (built by an older bnnforge): rebuild with `bnnforge build`")
+    io = json.loads(layout.deploy_io.read_text())
+    rtl = layout.rtl.resolve()
+    exe = system_sim.build_system([rtl / s for s in design["sources"]], design["system"]["top"],
+                                  control=(rtl / stitch.RTL_WAIVERS,))
+    worst = max(int(io.get("estimated_cycles_per_frame") or 0), 1) * 4 + 10 * (io["input"]["beats"]
+                                                                               + io["output"]["beats"])
+    with system_sim.SystemSim(exe, data_files=[rtl / f for f in design["data_files"]], mem_latency=mem_latency,
+                              stall=(0.0, stall), seed=seed) as sim:
+        board = pynq_shim.SimulatedBoard(sim, io["control"], layout.deploy_bitfile.exists(), worst,
+                                         first_address=_first_address(design["system"]["addr_bits"]))
+        pynq_shim.install(board)
+        yield board
 
 
-def run_validate(build_dir: Path, images: int, batch: int = 50, stall: float = 0.0) -> int:
+def _first_address(addr_bits: int) -> int:
+    """Where the shim's allocator starts: above 4 GiB when the port reaches there (ZynqMP's
+    high DDR), so the driver's 64-bit address writes are exercised."""
+    return 0x8_0000_0000 if addr_bits > 32 else 0x1000_0000
+
+
+def run_validate(build_dir: Path, images: int, batch: int = 50, stall: float = 0.0,
+                 mem_latency: int = MEM_LATENCY) -> int:
     """The package's validate.py, as on the board, on the pynq shim (its exit code)."""
     import sys
 
     deploy = BuildLayout(build_dir).deploy
     load_driver(deploy)  # a clear error when the package is missing
-    pynq_shim.install(VerilatorDevice(build_dir, json.loads(BuildLayout(build_dir).deploy_io.read_text()), stall))
-    print("validate.py on the pynq shim: the accelerator is the Verilator simulation, so its throughput "
-          "figures are the simulation's, not the board's")
+    print("validate.py on the pynq shim: the bitstream is the Verilator simulation of the same RTL, so its "
+          "throughput figures are the simulation's speed, not the board's")
     sys.path.insert(0, str(deploy))  # validate.py imports driver.py from its folder
     try:
-        spec = importlib.util.spec_from_file_location("bnnforge_deploy_validate", deploy / "validate.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.main(["--limit", str(images), "--batch", str(batch)])
+        with simulated_board(build_dir, mem_latency, stall):
+            spec = importlib.util.spec_from_file_location("bnnforge_deploy_validate", deploy / "validate.py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module.main(["--limit", str(images), "--batch", str(batch)])
     finally:
         sys.path.remove(str(deploy))
         sys.modules.pop("driver", None)
@@ -91,33 +98,34 @@ class DriverCheck:
     reference: str
     first_mismatch: int | None
     outputs: np.ndarray
+    cycles_per_frame: float | None = None  # input DMA start to output DMA done, per frame
+    fps: float | None = None  # at the build's clock, the DMAs included
+
+    def to_json(self) -> dict:
+        return {"images": self.images, "mismatches": self.mismatches, "fps": self.fps,
+                "cycles_per_frame": self.cycles_per_frame, "labels_agree": self.labels_agree,
+                "first_mismatch": self.first_mismatch, "reference": self.reference}
 
 
 def check_driver(build_dir: Path, run_dir: Path | None = None, input_path: Path | None = None, images: int = 16,
-                 stall: float = 0.0) -> DriverCheck:
-    """`bnnforge sim driver`: the package's driver.py against the simulated RTL, its outputs
-    compared exactly with the golden model (--run, or the build's test vectors) or else with
-    FINN's Python execution of the build's graph."""
+                 stall: float = 0.0, mem_latency: int = MEM_LATENCY) -> DriverCheck:
+    """`bnnforge sim driver`: the package's driver.py against the simulated system (DMAs and
+    accelerator), its outputs compared exactly with the reference simulate/images.py picks."""
     layout = BuildLayout(build_dir)
+    model, _ = reference.latest_model(build_dir, "rtl")
     driver = load_driver(layout.deploy)
     io = json.loads(layout.deploy_io.read_text())
-    vectors = layout.read_config().get("vectors")
-    x = want = None
-    if run_dir is not None or input_path is not None or (vectors and Path(vectors).exists()):
-        x, want, source = network.run_images(build_dir, run_dir, input_path, images)
-    model, _ = reference.latest_model(build_dir)
-    if x is None:  # no golden reference for this build: random inputs, FINN's Python execution
-        x_df, source = reference.build_inputs(build_dir, model, images)
-        shape = model.get_tensor_shape(model.graph.input[0].name)
-        x = x_df.transpose(0, 3, 1, 2) if len(shape) == 4 else x_df  # the driver takes NCHW images
-    acc = driver.Accelerator(layout.deploy, device=board_device(driver, build_dir, io, stall))
-    got = acc.execute(x)
-    if want is None:
-        x_df = to_dataflow_layout(x, model.get_tensor_shape(model.graph.input[0].name))
-        out = model.graph.output[0].name
-        want = np.stack([e[out].reshape(-1) for e in reference.edge_values(model, x_df)])
-        source += ", reference: FINN's Python execution of the build's graph"
-    want = np.asarray(want).reshape(len(got), -1)
+    imgs = load_images(build_dir, model, run_dir, input_path, images)
+    source = f"{imgs.source}, compared with {imgs.reference}"
+    with simulated_board(build_dir, mem_latency, stall) as board:
+        device = driver.PynqDevice(layout.deploy_bitfile, io["input"]["beats"] * io["input"]["beat_bytes"],
+                                   io["output"]["beats"] * io["output"]["beat_bytes"], io["control"],
+                                   timeout_s=SIM_TIMEOUT_S)
+        got = driver.Accelerator(layout.deploy, device=device).execute(imgs.x)
+        frames, cycles = board.last_transfer
+    want = np.asarray(imgs.want).reshape(len(got), -1)
     bad = [k for k in range(len(got)) if not np.array_equal(got[k], want[k])]
+    cpf = cycles / frames
+    clock_ns = layout.read_config()["clock_ns"]
     return DriverCheck(len(got), len(bad), int((labels_from_output(got) == labels_from_output(want)).sum()), source,
-                       bad[0] if bad else None, got)
+                       bad[0] if bad else None, got, cpf, 1e9 / (clock_ns * cpf))

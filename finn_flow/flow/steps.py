@@ -351,8 +351,9 @@ def step_stitch_rtl(model, ctx):
     """BUILD/rtl/: the whole accelerator as one RTL design (rtl/stitch.py)."""
     from bnnforge.finn_flow.rtl import stitch
 
-    design = stitch.stitch(model, ctx.layout.rtl, ctx.opts.board.part, ctx.opts.clock)
-    ctx.log(f"  wrote {design.folder}/ ({len(design.sources)} sources, top {stitch.TOP}.sv)")
+    design = stitch.stitch(model, ctx.layout.rtl, ctx.opts.board.part, ctx.opts.clock, board=ctx.opts.board)
+    ctx.log(f"  wrote {design.folder}/ ({len(design.sources)} sources; tops {stitch.TOP}.sv and "
+            f"{stitch.SYSTEM_FILE}: the DMAs around it)")
     return model
 
 

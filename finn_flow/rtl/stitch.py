@@ -25,6 +25,8 @@ from bnnforge.finn_flow import finn_compat, registry
 from bnnforge.finn_flow.flow.layout import RTL_DESIGN_JSON as DESIGN_JSON
 from bnnforge.finn_flow.flow.layout import RTL_TOP as TOP
 from bnnforge.finn_flow.flow.layout import RTL_WAIVERS
+from bnnforge.finn_flow.rtl.system import SYSTEM_FILE, SYSTEM_TOP, SystemShape, system_sv
+from bnnforge.sim.system_sim import shell_sources
 
 TAPS_DEFINE = "BNNFORGE_TAPS"
 
@@ -178,20 +180,39 @@ def accelerator_sv(model, graph_edges: list[Edge], ports: dict[str, list[tuple[s
 @dataclasses.dataclass
 class StitchedDesign:
     folder: Path
-    sources: list[str]  # file names in the folder, dependency order, accelerator.sv last
+    sources: list[str]  # file names in the folder, dependency order: the accelerator's (accelerator.sv
+    # last of them), then the DMA engines and system.sv when the design has a system
     data_files: list[str]
     edges: list[Edge]
     fifos: list[str]
+    system: SystemShape | None = None  # the whole programmable-logic design (system.sv) around the accelerator
 
     def to_json(self) -> dict:
         files = sorted({*self.sources, *self.data_files, *GENERATED})
-        return {"top": TOP, "sources": self.sources, "data_files": self.data_files, "files": files,
-                "taps_define": TAPS_DEFINE,
-                "edges": [dataclasses.asdict(e) for e in self.edges], "fifos": self.fifos}
+        d = {"top": TOP, "sources": self.sources, "data_files": self.data_files, "files": files,
+             "taps_define": TAPS_DEFINE, "edges": [dataclasses.asdict(e) for e in self.edges], "fifos": self.fifos}
+        if self.system is not None:
+            d["system"] = {"top": SYSTEM_TOP, **self.system.to_json()}
+        return d
 
 
-def stitch(model, folder: Path, part: str, clock_ns: float) -> StitchedDesign:
-    """Write the whole design into ``folder`` (a fresh copy every time)."""
+def system_shape(model, graph_edges: list[Edge], board) -> SystemShape:
+    """The accelerator's stream widths and frame sizes, and the board's memory port."""
+    from bnnforge.finn_flow.simulate.streams import beats_per_frame, io_nodes
+
+    first, last = io_nodes(model)
+    ind = list(first.onnx_node.input).index(model.graph.input[0].name)
+    out = list(last.onnx_node.output).index(model.graph.output[0].name)
+    inp = next(e for e in graph_edges if e.producer is None)
+    outp = next(e for e in graph_edges if e.consumer is None)
+    return SystemShape(board.axi_port_width, board.axi_address_bits, inp.width, outp.width,
+                       beats_per_frame(first.get_folded_input_shape(ind)),
+                       beats_per_frame(last.get_folded_output_shape(out)))
+
+
+def stitch(model, folder: Path, part: str, clock_ns: float, board=None) -> StitchedDesign:
+    """Write the whole design into ``folder`` (a fresh copy every time); with ``board`` also
+    the whole programmable-logic design around it (system.sv: the DMAs, rtl/system.py)."""
     from qonnx.custom_op.registry import getCustomOp
 
     check_all_rtl(model)
@@ -218,11 +239,20 @@ def stitch(model, folder: Path, part: str, clock_ns: float) -> StitchedDesign:
     graph_edges = edges(model)
     fifos = [n.name for n in model.graph.node if registry.is_fifo(n)]
     design = StitchedDesign(folder, [*sources, f"{TOP}.sv"], list(data), graph_edges, fifos)
+    if board is not None:
+        shape = system_shape(model, graph_edges, board)
+        shell = {f.name: f for f in shell_sources()}
+        for f in shell.values():
+            _add_unique(sources, f)
+        extra = [name for name in shell if name not in design.sources]  # ram_sdp.sv may be there already
+        design = dataclasses.replace(design, sources=[*design.sources, *extra, SYSTEM_FILE], system=shape)
     # design.json first: it lists every file this stitch writes, so an interrupted one can be cleared
     (folder / DESIGN_JSON).write_text(json.dumps(design.to_json(), indent=2) + "\n")
     for name, src in {**sources, **data}.items():
         shutil.copy(src, folder / name)
     (folder / f"{TOP}.sv").write_text(accelerator_sv(model, graph_edges, ports))
+    if design.system is not None:
+        (folder / SYSTEM_FILE).write_text(system_sv(design.system, TOP))
     (folder / RTL_WAIVERS).write_text(finn_compat.lint_waivers([folder / n for n in sorted(foreign)]))
     (folder / "filelist.f").write_text("\n".join(design.sources) + "\n")
     (folder / "synth.ys").write_text(synth_script(design))
