@@ -145,7 +145,7 @@ def standin_system(folder: Path, board: str, addr_bits: int | None = None, renam
     b = load_board(board)
     text = (STANDIN / "system_standin.sv").read_text()
     text = re.sub(r"BUS_BITS = \d+", f"BUS_BITS = {b.axi_port_width}", text)
-    text = re.sub(r"ADDR_BITS = \d+", f"ADDR_BITS = {addr_bits or vivado.PS_CONFIGS[board].addr_bits}", text)
+    text = re.sub(r"ADDR_BITS = \d+", f"ADDR_BITS = {addr_bits or b.axi_address_bits}", text)
     for old, new in (rename or {}).items():
         text = text.replace(old, new)
     folder.mkdir(parents=True, exist_ok=True)

@@ -42,17 +42,14 @@ from typing import Callable
 from bnnforge import toolenv
 from bnnforge.errors import CheckFailed, NeedsVivado, UserError
 from bnnforge.finn_flow.flow.layout import BuildLayout
+from bnnforge.finn_flow.rtl.system import CONTROL_ADDR_BITS, ID_BITS, SYSTEM_TOP, system_ports
+from bnnforge.finn_flow.rtl.system import SYSTEM_CELL as CELL  # the module reference cell (its name in the .hwh)
 
 VIVADO_VERSION = "2022.2"  # the version the script is written for (it warns on another one)
-SYSTEM_TOP = "bnnforge_system"  # DMA reader + accelerator + DMA writer + AXI4-Lite decode (system.sv)
 WRAPPER_TOP = f"{SYSTEM_TOP}_wrapper"
-CELL = "bnnforge_0"  # the module reference cell in the block design (its name in the .hwh)
 BD_NAME = "bnnforge_bd"
 PROJECT_NAME = "bnnforge"
-CONTROL_ADDR_BITS = 13  # s_axi_control: the input DMA's registers at 0x0000, the output DMA's at 0x1000
-CONTROL_RANGE = "8K"
-DMA_REGISTERS = {"idma0": 0x0000, "odma0": 0x1000}  # offsets inside the control segment
-ID_BITS = 1
+CONTROL_RANGE = "8K"  # s_axi_control (CONTROL_ADDR_BITS): input DMA registers at 0x0000, output DMA at 0x1000
 MEMORY_EXTENSIONS = (".hex", ".dat", ".mem")
 
 # BUILD/vivado/ and BUILD/report/ file names
@@ -216,7 +213,6 @@ class PSConfig:
     control_base: int  # where s_axi_control is mapped in the PS's address space
     ddr_segment: str  # the PS slave segment m_axi_mem is mapped to, at 0, with its range
     ddr_range: str
-    addr_bits: int  # default m_axi_mem address width
     external: tuple = ()  # (port name, vlnv) of PS pins made block design ports
 
 
@@ -226,7 +222,7 @@ PS_CONFIGS = {
         freq_property="PCW_FPGA0_PERIPHERAL_FREQMHZ", width_property="PCW_S_AXI_HP0_DATA_WIDTH",
         clock="FCLK_CLK0", reset="FCLK_RESET0_N", control_port="M_AXI_GP0", control_aclk="M_AXI_GP0_ACLK",
         memory_port="S_AXI_HP0", memory_aclk="S_AXI_HP0_ACLK", control_base=0x4000_0000,
-        ddr_segment="S_AXI_HP0/HP0_DDR_LOWOCM", ddr_range="512M", addr_bits=32,
+        ddr_segment="S_AXI_HP0/HP0_DDR_LOWOCM", ddr_range="512M",
         external=(("DDR", "xilinx.com:interface:ddrx_rtl:1.0"),
                   ("FIXED_IO", "xilinx.com:display_processing_system7:fixedio_rtl:1.0"))),
     "zcu104": PSConfig(
@@ -234,7 +230,7 @@ PS_CONFIGS = {
         freq_property="PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ", width_property="PSU__SAXIGP2__DATA_WIDTH",
         clock="pl_clk0", reset="pl_resetn0", control_port="M_AXI_HPM0_FPD", control_aclk="maxihpm0_fpd_aclk",
         memory_port="S_AXI_HP0_FPD", memory_aclk="saxihp0_fpd_aclk", control_base=0xA000_0000,
-        ddr_segment="SAXIGP2/HP0_DDR_LOW", ddr_range="2G", addr_bits=49),
+        ddr_segment="SAXIGP2/HP0_DDR_LOW", ddr_range="2G"),
 }
 
 # board files each board's PS configuration needs beyond Vivado itself: None = none needed
@@ -268,32 +264,6 @@ def find_board_files(vivado: str | Path, board_name: str) -> Path | None:
 
 
 # --- the wrapper ---------------------------------------------------------------------------
-
-
-def system_ports(data_bits: int, addr_bits: int, id_bits: int = ID_BITS) -> list[tuple[str, str, int]]:
-    """(direction, name, width) of every port of bnnforge_system, in order."""
-    c = "s_axi_control_"
-    ports = [("input", "ap_clk", 1), ("input", "ap_rst_n", 1)]
-    ports += [("input", c + "awaddr", CONTROL_ADDR_BITS), ("input", c + "awvalid", 1), ("output", c + "awready", 1),
-              ("input", c + "wdata", 32), ("input", c + "wstrb", 4), ("input", c + "wvalid", 1),
-              ("output", c + "wready", 1), ("output", c + "bresp", 2), ("output", c + "bvalid", 1),
-              ("input", c + "bready", 1), ("input", c + "araddr", CONTROL_ADDR_BITS), ("input", c + "arvalid", 1),
-              ("output", c + "arready", 1), ("output", c + "rdata", 32), ("output", c + "rresp", 2),
-              ("output", c + "rvalid", 1), ("input", c + "rready", 1)]
-    m = "m_axi_mem_"
-    for ch in ("aw", "ar"):
-        ports += [("output", f"{m}{ch}id", id_bits), ("output", f"{m}{ch}addr", addr_bits),
-                  ("output", f"{m}{ch}len", 8), ("output", f"{m}{ch}size", 3), ("output", f"{m}{ch}burst", 2),
-                  ("output", f"{m}{ch}cache", 4), ("output", f"{m}{ch}prot", 3), ("output", f"{m}{ch}valid", 1),
-                  ("input", f"{m}{ch}ready", 1)]
-        if ch == "aw":
-            ports += [("output", m + "wdata", data_bits), ("output", m + "wstrb", data_bits // 8),
-                      ("output", m + "wlast", 1), ("output", m + "wvalid", 1), ("input", m + "wready", 1),
-                      ("input", m + "bid", id_bits), ("input", m + "bresp", 2), ("input", m + "bvalid", 1),
-                      ("output", m + "bready", 1)]
-    ports += [("input", m + "rid", id_bits), ("input", m + "rdata", data_bits), ("input", m + "rresp", 2),
-              ("input", m + "rlast", 1), ("input", m + "rvalid", 1), ("output", m + "rready", 1)]
-    return ports
 
 
 def _interface_attributes(name: str, freq_hz: int, data_bits: int, addr_bits: int, id_bits: int) -> list[str]:
@@ -715,13 +685,13 @@ def write_vivado_project(build_dir: Path, board, clock_ns: float, *, top: str | 
     the stitched design BUILD/rtl/: design.json's sources plus ``extra_sources`` (a system.sv the
     rtl stage does not list), top ``top`` (default: design.json's system top, else
     bnnforge_system). ``addr_bits``: m_axi_mem's address width (default: design.json's system,
-    else the board's: 32 on PYNQ-Z2, 49 on ZCU104). Returns the script's path."""
+    else the board's axi_address_bits: 32 on PYNQ-Z2, 49 on ZCU104). Returns the script's path."""
     ps = ps_config(board)
     if clock_ns <= 0:
         raise UserError(f"clock period {clock_ns} ns: must be positive")
     paths = VivadoPaths(build_dir)
     project = design_sources(paths.build, top, extra_sources)
-    addr_bits = addr_bits or project.system.get("addr_bits") or ps.addr_bits
+    addr_bits = addr_bits or project.system.get("addr_bits") or board.axi_address_bits
     if not 32 <= addr_bits <= 64:
         raise UserError(f"m_axi_mem address width {addr_bits}: allowed 32..64")
     bus = project.system.get("bus_bits")
