@@ -499,7 +499,8 @@ def _block_design_tcl(board, ps: PSConfig) -> list[str]:
              "# a first validation propagates the parameters: the PS clock's FREQ_HZ is then the frequency it",
              "# reaches (the mismatch this pass may report against bnnforge_0's requested one is fixed below)",
              "validate_bd_design -quiet",
-             f"set_property CONFIG.FREQ_HZ [get_property CONFIG.FREQ_HZ $clk] [get_bd_pins {CELL}/ap_clk]",
+             "set clock_hz [get_property CONFIG.FREQ_HZ $clk]",
+             f"set_property CONFIG.FREQ_HZ $clock_hz [get_bd_pins {CELL}/ap_clk]",
              "validate_bd_design",
              "save_bd_design",
              "set bd_file [get_files ${bd_name}.bd]",
@@ -567,7 +568,7 @@ def _reports_tcl() -> list[str]:
         "lappend fields \"\\\"board\\\": [bnnforge_json $board]\"",
         "lappend fields \"\\\"part\\\": [bnnforge_json $part]\"",
         "lappend fields \"\\\"clock_ns\\\": [bnnforge_json $clock_ns]\"",
-        "lappend fields \"\\\"clock_hz\\\": [bnnforge_json [get_property CONFIG.FREQ_HZ $clk]]\"",
+        "lappend fields \"\\\"clock_hz\\\": [bnnforge_json $clock_hz]\"",
         "foreach stat {WNS TNS WHS THS} {",
         "    lappend fields \"\\\"[string tolower $stat]\\\": [bnnforge_json [get_property STATS.$stat $run]]\"",
         "}",
@@ -850,7 +851,7 @@ def run_vivado(build_dir: Path, log: Callable[[str], None]) -> VivadoResult:
     log(f"  vivado -mode batch -source {paths.script} (log {paths.log})")
     errors = []
     with subprocess.Popen(cmd, cwd=paths.folder, env=toolenv.tool_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True) as proc:
+                          stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
         for line in proc.stdout:
             if line.startswith("bnnforge:"):
                 log("  " + line.rstrip())
@@ -863,7 +864,12 @@ def run_vivado(build_dir: Path, log: Callable[[str], None]) -> VivadoResult:
     if failed:
         raise CheckFailed(f"Vivado synthesis could not read the memory files {', '.join(failed)} (their ROMs would "
                           f"be empty); logs under {paths.project}")
-    return read_vivado_reports(paths.build)
+    result = read_vivado_reports(paths.build)
+    wanted_hz = 1e9 / result.clock_ns
+    if abs(result.clock_hz - wanted_hz) > 1e-3 * wanted_hz:
+        log(f"  note: the PS clock runs at {result.clock_hz / 1e6:.3f} MHz, not the build's {wanted_hz / 1e6:.3f} MHz "
+            "(the nearest its dividers make): fps scale accordingly")
+    return result
 
 
 def write_resource_report(build_dir: Path, result: VivadoResult, yosys: dict | None = None) -> Path:
