@@ -468,6 +468,34 @@ def test_unknown_board_and_missing_system_are_refused(project):
         vivado.write_vivado_project(pr.build, b, b.clock_ns)
 
 
+def test_build_until_bitfile_with_the_standin(rtl_builds, tfc_run, tmp_path, monkeypatch):
+    """`bnnforge build --until bitfile` with the stand-in as `vivado`: exit 0 with the bitstream and
+    .hwh in deploy/bitfile/, exit 1 naming the path on negative slack. Runs once the bitfile stage
+    calls rtl/vivado.py (the flow's wiring)."""
+    import inspect
+
+    from bnnforge.finn_flow.flow import steps
+    from bnnforge.finn_flow.flow.layout import STEPS
+
+    if "run_vivado" not in inspect.getsource(steps):
+        pytest.skip("the bitfile stage does not run rtl/vivado.py yet")
+    first = next(name for name, stage in STEPS if stage == "bitfile")
+    monkeypatch.setenv("PATH", f"{STANDIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("BNNFORGE_STANDIN_RECORD", str(tmp_path / "record.jsonl"))
+    for wns, rc in (("0.4", 0), ("-0.3", 1)):
+        build = tmp_path / f"build{rc}"
+        shutil.copytree(rtl_builds["pynq-z2"], build)
+        monkeypatch.setenv("BNNFORGE_STANDIN_WNS", wns)
+        res = run_cli("build", tfc_run / "model.onnx", "--board", "pynq-z2", "--until", "bitfile", "--target-fps",
+                      "20000", "--fifo-sizing", "minimal", "--from-step", first, "--out", build)
+        assert res.returncode == rc, res.stdout + res.stderr
+        if rc == 0:
+            assert (build / "deploy" / "bitfile" / "accelerator.bit").exists()
+            assert (build / "deploy" / "bitfile" / "accelerator.hwh").exists()
+        else:
+            assert "out_reg[0]/D" in res.stdout + res.stderr
+
+
 # --- doctor -------------------------------------------------------------------------------------
 
 
