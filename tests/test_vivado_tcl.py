@@ -154,7 +154,13 @@ def standin_system(folder: Path, board: str, addr_bits: int | None = None, renam
     return path
 
 
+def need_tclsh() -> None:
+    if shutil.which("tclsh") is None:
+        pytest.fail("tclsh is not installed: the vivado stand-in runs in it (Debian: apt-get install tcl)")
+
+
 def run_standin(script: Path, work: Path, **env) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    need_tclsh()
     work.mkdir(parents=True, exist_ok=True)
     record = work / "vivado_record.jsonl"
     e = dict(os.environ, BNNFORGE_STANDIN_RECORD=str(record), **{k: str(v) for k, v in env.items()})
@@ -395,6 +401,7 @@ def test_wrapper_ports_must_match_the_system(project, tmp_path):
 
 @pytest.fixture
 def standin_on_path(monkeypatch, tmp_path):
+    need_tclsh()
     monkeypatch.setenv("PATH", f"{STANDIN}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("BNNFORGE_STANDIN_RECORD", str(tmp_path / "record.jsonl"))
     return monkeypatch
