@@ -29,13 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
+from bnnforge.errors import CheckFailed
+
 AP_CTRL, AP_START, AP_DONE, AP_IDLE = 0x00, 0x1, 0x2, 0x4
 DMA_REGISTERS = (0x00, 0x10, 0x14, 0x1C, 0x24)  # each DMA's register map (docs/SPEC.md, DMA engines)
 POLL_SLICE = 2_000  # cycles the simulation runs per poll of a busy DMA's control register
 
 
-class ShimError(RuntimeError):
-    """The driver did something the board would refuse or silently get wrong."""
+class ShimError(CheckFailed):
+    """The driver did something the board would refuse or silently get wrong (a failed check:
+    exit 1, like a mismatch)."""
 
 
 class SimulatedBoard:
