@@ -8,7 +8,7 @@ VENV        := .venv
 VPY         := $(VENV)/bin/python
 PIP         := $(VPY) -m pip --disable-pip-version-check -q
 STAMP       := $(VENV)/.bnnforge-installed
-APT_PACKAGES := ccache yosys iverilog dataset-fashion-mnist liblz4-dev
+APT_PACKAGES := ccache yosys iverilog tcl dataset-fashion-mnist liblz4-dev
 # one worker per core; a test file stays on one worker (its module fixtures are built once)
 PYTEST_ARGS ?= -n auto --dist loadfile
 

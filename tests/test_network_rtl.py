@@ -35,7 +35,8 @@ def rtl_builds(small_runs, tfc_run, tmp_path_factory):
 @pytest.mark.parametrize("name", NETWORKS)
 def test_sim_network_bit_exact_under_stalls(rtl_builds, name, tmp_path):
     run, build = rtl_builds[name]
-    for f in ("accelerator.sv", "filelist.f", "synth.ys", "vivado.tcl", "README", "design.json"):
+    for f in ("accelerator.sv", "bnnforge_system.sv", "filelist.f", "synth.ys", "README", "design.json",
+              "../vivado/build_bitfile.tcl", "../vivado/bnnforge_system_wrapper.v"):
         assert (build / "rtl" / f).exists(), f
     sizing = json.loads((build / "report" / "fifo_sizing.json").read_text())
     if sizing["method"] == "sim":

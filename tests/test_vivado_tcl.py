@@ -37,7 +37,7 @@ STANDIN = REPO / "tests" / "vivado_standin"
 DOC = REPO / "docs" / "vivado_tcl.md"
 BOARDS = ["pynq-z2", "zcu104"]
 # Tcl's own commands the script may use besides the Vivado ones
-TCL_BUILTINS = {"set", "if", "foreach", "proc", "return", "error", "puts", "file", "open", "close", "list", "lindex",
+TCL_BUILTINS = {"set", "info", "if", "foreach", "proc", "return", "error", "puts", "file", "open", "close", "list", "lindex",
                 "llength", "lappend", "lsort", "join", "string", "expr"}
 MEMORY_EXT = (".hex", ".dat", ".mem")
 
@@ -302,7 +302,8 @@ def test_a_rom_dropped_from_the_project_is_caught(project, tmp_path):
     rom = next(d for d in design["data_files"] if "weights" in d)
     # from the script: the stand-in runs, the check of the record names the file
     text = pr.script.read_text()
-    line = next(ln for ln in text.splitlines() if ln.strip().startswith("/") and ln.rstrip(" \\").endswith(rom))
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("[file join $build_dir")
+                and ln.rstrip(" \\").endswith(f"{rom}]"))
     pr.script.write_text(text.replace(line + "\n", ""))
     proc, records = run_standin(pr.script, tmp_path)
     assert proc.returncode == 0
@@ -314,7 +315,7 @@ def test_a_rom_dropped_from_the_project_is_caught(project, tmp_path):
     with pytest.raises(UserError, match=re.escape(rom)):
         vivado.write_vivado_project(pr.build, b, b.clock_ns, extra_sources=pr.extra)
     # a file the script adds that does not exist: Vivado's add_files fails, so does the stand-in
-    pr.script.write_text(text.replace(f"/{rom} \\", f"/{rom}.missing \\"))
+    pr.script.write_text(text.replace(f" {rom}] \\", f" {rom}.missing] \\"))
     proc, _ = run_standin(pr.script, tmp_path)
     assert proc.returncode == 1 and "does not exist" in proc.stdout
 

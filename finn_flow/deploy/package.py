@@ -137,21 +137,23 @@ def write_package(model, build_dir: Path, model_path: Path, board_name: str, clo
     (out / "README.md").write_text(README.format(
         board=board_name, model=model_path, clock_ns=clock_ns, build=Path(build_dir),
         fps=f"{io['estimated_fps']:,.0f}" if io["estimated_fps"] else "?", testset=testset,
-        bitfile="present" if has_bit else "added by `bnnforge build --until bitfile` (needs Vivado)"))
+        bitfile="present" if has_bit else BITFILE_ABSENT))
     log(f"  wrote {out}/ (driver.py, io.json, validate.py, run.sh{', testset.npz' if test else ''}, README.md)")
     return out
 
 
-def add_bitfile(build_dir: Path) -> Path:
-    """Copy FINN's bitfile and hardware handoff into deploy/bitfile/ (PYNQ's Overlay needs both,
-    with the same base name)."""
+BITFILE_ABSENT = "added by `bnnforge build --until bitfile` (needs Vivado)"
+
+
+def check_bitfile(build_dir: Path) -> Path:
+    """The .bit and .hwh the Vivado script wrote into deploy/bitfile/ (PYNQ's Overlay needs both,
+    with the same base name); the package's README is told they are there."""
     layout = BuildLayout(build_dir)
-    src = layout.finn_bitfile
-    bits, hwhs = sorted(src.glob("*.bit")), sorted(src.glob("*.hwh"))
-    if not bits or not hwhs:
-        raise DeployError(f"{src} holds no .bit and .hwh: the bitfile step did not produce them")
-    dst = layout.deploy_bitfile
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(bits[0], dst)
-    shutil.copy(hwhs[0], dst.with_suffix(".hwh"))
-    return dst
+    bit, hwh = layout.deploy_bitfile, layout.deploy_bitfile.with_suffix(".hwh")
+    missing = [str(f) for f in (bit, hwh) if not f.exists()]
+    if missing:
+        raise DeployError(f"the Vivado run did not leave {' and '.join(missing)}: see {layout.root}/vivado/")
+    readme = layout.deploy / "README.md"
+    if readme.exists():
+        readme.write_text(readme.read_text().replace(BITFILE_ABSENT, "present"))
+    return bit

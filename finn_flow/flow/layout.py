@@ -11,8 +11,9 @@
     rtl_sizing/              FIFO sizing scratch designs
     rtl_sim/                 waveforms of `sim network --waves`
     rtl_synth/               yosys scratch of `sim synth --network`
-    deploy/                  the package for the board (driver.py, io.json, validate.py, ...)
-    bitfile/                 FINN's bitfile step output (Vivado)
+    deploy/                  the package for the board (driver.py, io.json, validate.py, ...; bitfile/:
+                             the .bit and .hwh Vivado makes)
+    vivado/                  build_bitfile.tcl and the Verilog wrapper of the system (rtl/vivado.py)
 
 The step order lives here too: the saved graphs are named after the steps.
 """
@@ -39,8 +40,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("fifo_sizing", "rtl"),
     ("stitch_rtl", "rtl"),
     ("deploy_package", "rtl"),
-    ("hw_ipgen", "bitfile"),
-    ("stitched_ip", "bitfile"),
+    ("vivado_project", "rtl"),
     ("bitfile", "bitfile"),
     ("deploy_bitfile", "bitfile"),
 )
@@ -160,10 +160,6 @@ class BuildLayout:
     @property
     def deploy_bitfile(self) -> Path:
         return self.deploy / DEPLOY_BITFILE
-
-    @property
-    def finn_bitfile(self) -> Path:
-        return self.root / "bitfile"
 
     @property
     def verify_stamp(self) -> Path:

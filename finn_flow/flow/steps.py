@@ -3,11 +3,12 @@
   estimate stage   tidy, streamline, convert_to_hw, check_python, dataflow_partition,
                    specialize, fold, minimize_bit_width, estimate
   codegen stage    codegen                     (HLS C++ / RTL for every layer)
-  rtl stage        rtl_fifos, fifo_sizing, stitch_rtl, deploy_package
+  rtl stage        rtl_fifos, fifo_sizing, stitch_rtl, deploy_package, vivado_project
                    (width converters and FIFOs, FIFO depths from a Verilator simulation,
-                   BUILD/rtl/: the whole accelerator as one RTL design; BUILD/deploy/: the
-                   PYNQ driver, io.json, validate.py, the test set)
-  bitfile stage    hw_ipgen, stitched_ip, bitfile, deploy_bitfile (Vivado)
+                   BUILD/rtl/: the accelerator and the whole system around it as RTL;
+                   BUILD/deploy/: the PYNQ driver, io.json, validate.py, the test set;
+                   BUILD/vivado/: the Vivado project script of that same RTL)
+  bitfile stage    bitfile, deploy_bitfile (Vivado: the script above, its reports read back)
 
 bnnforge runs FINN's step functions itself where it uses them, with FINN's build config
 (``ctx.finn_cfg``, made on first use: importing FINN's builder takes a while).
@@ -48,9 +49,7 @@ class StepContext:
         from finn.builder.build_dataflow_config import DataflowBuildConfig, DataflowOutputType, ShellFlowType
 
         opts = self.opts
-        outputs = [DataflowOutputType.ESTIMATE_REPORTS]
-        if getattr(opts, "until", None) == "bitfile":
-            outputs += [DataflowOutputType.STITCHED_IP, DataflowOutputType.BITFILE]  # driver: BUILD/deploy/
+        outputs = [DataflowOutputType.ESTIMATE_REPORTS]  # FINN's builder is used up to code generation
         return DataflowBuildConfig(
             output_dir=str(self.out),
             synth_clk_period_ns=opts.clock,
@@ -351,7 +350,7 @@ def step_stitch_rtl(model, ctx):
     """BUILD/rtl/: the whole accelerator as one RTL design (rtl/stitch.py)."""
     from bnnforge.finn_flow.rtl import stitch
 
-    design = stitch.stitch(model, ctx.layout.rtl, ctx.opts.board.part, ctx.opts.clock, board=ctx.opts.board)
+    design = stitch.stitch(model, ctx.layout.rtl, board=ctx.opts.board)
     ctx.log(f"  wrote {design.folder}/ ({len(design.sources)} sources; tops {stitch.TOP}.sv and "
             f"{stitch.SYSTEM_FILE}: the DMAs around it)")
     return model
@@ -367,24 +366,34 @@ def step_deploy_package(model, ctx):
     return model
 
 
-def step_deploy_bitfile(model, ctx):
-    """The bitfile and .hwh of FINN's bitfile step into BUILD/deploy/bitfile/. FINN's own driver
-    step is not used: finn-plus 1.6.1 writes only a settings file for its separately installed
-    driver package; bnnforge's driver (deploy/driver.py) is checked against the RTL here."""
-    from bnnforge.finn_flow.deploy import package
+def step_vivado_project(model, ctx):
+    """BUILD/vivado/: the Verilog wrapper of bnnforge_system and build_bitfile.tcl (no Vivado
+    needed to write them; run by the bitfile stage, or by hand)."""
+    from bnnforge.finn_flow.rtl import vivado
 
-    ctx.log(f"  copied the bitstream to {package.add_bitfile(ctx.out)}")
+    script = vivado.write_vivado_project(ctx.out, ctx.opts.board, ctx.opts.clock)
+    ctx.log(f"  wrote {script} (Vivado {vivado.VIVADO_VERSION}: vivado -mode batch -source {script.name})")
     return model
 
 
-def _finn_step(name: str) -> Callable:
-    def run(model, ctx):
-        import finn.builder.build_dataflow_steps as steps
+def step_bitfile(model, ctx):
+    """Vivado turns BUILD/rtl/'s system into a bitstream (the script of vivado_project); the
+    build reads its timing back (a failed timing is exit 1, naming the path) and puts its
+    LUT/FF/BRAM beside the estimate in report/vivado_resources.json."""
+    from bnnforge.finn_flow.rtl import vivado
 
-        return getattr(steps, name)(model, ctx.finn_cfg)
+    result = vivado.run_vivado(ctx.out, ctx.log)
+    ctx.log(f"  Vivado: WNS {result.wns:+.3f} ns; resources in {vivado.write_resource_report(ctx.out, result)}")
+    return model
 
-    run.__name__ = name
-    return run
+
+def step_deploy_bitfile(model, ctx):
+    """The bitstream and its .hwh, which the Vivado script wrote into BUILD/deploy/bitfile/,
+    are there side by side (PYNQ's Overlay needs both); the package's README says so."""
+    from bnnforge.finn_flow.deploy import package
+
+    ctx.log(f"  the deployment package holds {package.check_bitfile(ctx.out)}")
+    return model
 
 
 STEP_FUNCTIONS: dict[str, Callable] = {
@@ -402,9 +411,8 @@ STEP_FUNCTIONS: dict[str, Callable] = {
     "fifo_sizing": step_fifo_sizing,
     "stitch_rtl": step_stitch_rtl,
     "deploy_package": step_deploy_package,
-    "hw_ipgen": _finn_step("step_hw_ipgen"),
-    "stitched_ip": _finn_step("step_create_stitched_ip"),
-    "bitfile": _finn_step("step_synthesize_bitfile"),
+    "vivado_project": step_vivado_project,
+    "bitfile": step_bitfile,
     "deploy_bitfile": step_deploy_bitfile,
 }
 assert list(STEP_FUNCTIONS) == [name for name, _ in STEPS], "flow/layout.STEPS and STEP_FUNCTIONS disagree"

@@ -80,7 +80,7 @@ def set_depths(model, depths: dict[str, int], part: str, clock_ns: float, code_r
 
 
 def _run(model, folder: Path, x, stall_in: float, part: str, clock_ns: float):
-    stitch.stitch(model, folder, part, clock_ns)
+    stitch.stitch(model, folder)
     try:
         run, result = netsim.simulate(model, folder, x, stall_in=stall_in)
     except harness.HarnessDeadlock as e:

