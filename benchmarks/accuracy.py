@@ -202,7 +202,8 @@ def _long_table(result: dict, results: Path, suffix: str) -> list[str]:
     """The markdown section of a long run: header line first, then the table and the verdicts."""
     arch, r, epochs = result["arch"], result["runs"], result["epochs"]
     targets = LONG_TARGETS[arch]
-    net = f"{arch} width {result['width']}" + (f", {result['blocks'] or 2} blocks per stage" if arch == "reactnet" else "")
+    blocks = result.get("blocks") or 2
+    net = f"{arch} width {result['width']}" + (f", {blocks} block{'s' * (blocks > 1)} per stage" if arch == "reactnet" else "")
     goals = [f"LAB >= {targets['lab']:.1f} %", f"LAB - sign >= +{targets['gain']:.1f} point"]
     if "dybnn_gain" in targets:
         goals.append(f"DyBNN - sign >= +{targets['dybnn_gain']:.1f} point")

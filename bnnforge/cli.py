@@ -101,6 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         arch=args.arch,
         binarizer=args.binarizer,
         width=args.width,
+        blocks=args.blocks,
         lab_kernel=args.lab_kernel,
         act_bits=args.act_bits,
         weight_bits=args.weight_bits,
@@ -423,7 +424,8 @@ def add_train_parser(sub, parents) -> None:
         "RUN_DIR/checkpoint.pt (after every epoch) and RUN_DIR/metrics.json. "
         "Deterministic for a given --seed; --resume continues an interrupted run.",
     )
-    p.add_argument("--arch", choices=ARCHS, default="cnv", help="tfc: 784-64-64-64-10 MLP; cnv: FINN's CNV (default)")
+    p.add_argument("--arch", choices=ARCHS, default="cnv", help="tfc: 784-64-64-64-10 MLP; cnv: FINN's CNV (default); "
+                   "reactnet: residual BNN (ReActNet-style, integer shortcuts)")
     p.add_argument("--binarizer", choices=BINARIZERS, default="sign",
                    help="what binarizes the input of each binary conv after the first (default sign)")
     p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
@@ -439,10 +441,12 @@ def add_train_parser(sub, parents) -> None:
     p.add_argument("--subset", type=COUNT, help="train on a random subset of N training images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=positive_number, default=1.0, help="channel width multiplier (e.g. 0.25 for small models)")
+    p.add_argument("--blocks", "--depth", type=COUNT, help="reactnet: residual blocks per stage (default 2)")
     p.add_argument("--batch-size", type=COUNT, default=128)
     p.add_argument("--lr", type=positive_number, default=2e-3, help="Adam learning rate (cosine decay)")
     p.add_argument("--lab-kernel", type=int, default=3, help="LAB kernel size k (odd)")
-    p.add_argument("--act-bits", type=int, default=4, help="input bits of LAB / DyBNN (2..8)")
+    p.add_argument("--act-bits", type=int, default=4, help="input bits of LAB / DyBNN (2..8); reactnet: the bits of "
+                   "every block's integer stream (default 4: benchmarks/results/reactnet_act_bits.md)")
     p.add_argument("--weight-bits", type=int, default=4, help="LAB kernel / DyBNN hyper-function weight bits (2..8)")
     p.add_argument("--hidden-bits", type=int, default=4, help="DyBNN hyper-function hidden activation bits (2..8)")
     p.add_argument("--reduction", type=int, default=4, help="DyBNN reduction ratio r")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bnnforge.errors import UserError
 from bnnforge.model import DATASETS
 from bnnforge.model.folder import FolderImages, batches, load_folder
 
@@ -27,7 +28,7 @@ FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 CIFAR10_ENV = "BNNFORGE_CIFAR10_DIR"
 
 
-class DatasetMissing(FileNotFoundError):
+class DatasetMissing(UserError, FileNotFoundError):
     pass
 
 
@@ -49,7 +50,7 @@ class Dataset:
         if n_train is None or n_train >= len(self.x_train):
             return self
         if n_train < 1:
-            raise ValueError(f"--subset must be >= 1, got {n_train}")
+            raise UserError(f"--subset must be >= 1, got {n_train}")
         idx = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(seed))[:n_train]
         x = self.x_train.select(idx) if isinstance(self.x_train, FolderImages) else self.x_train[idx]
         return dataclasses.replace(self, x_train=x, y_train=self.y_train[idx])
@@ -69,12 +70,12 @@ def _read_idx(path: Path) -> np.ndarray:
     with opener(path, "rb") as f:
         data = f.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+        raise UserError(f"{path}: not an unsigned-byte IDX file")
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     payload = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
     if payload.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: truncated IDX file ({payload.size} of {int(np.prod(dims))} bytes)")
+        raise UserError(f"{path}: truncated IDX file ({payload.size} of {int(np.prod(dims))} bytes)")
     return payload.reshape(dims)
 
 
@@ -135,7 +136,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     raw = np.fromfile(path, np.uint8)
     record = 1 + 3 * 32 * 32
     if raw.size == 0 or raw.size % record:
-        raise ValueError(f"{path}: not a CIFAR-10 binary batch (size {raw.size} is not a multiple of {record})")
+        raise UserError(f"{path}: not a CIFAR-10 binary batch (size {raw.size} is not a multiple of {record})")
     raw = raw.reshape(-1, record)
     return raw[:, 1:].reshape(-1, 3, 32, 32), raw[:, 0].astype(np.int64)
 
@@ -172,7 +173,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, image_size: int 
         return load_cifar10(data_dir)
     if name == "folder":
         if data_dir is None:
-            raise ValueError("--dataset folder needs --data-dir DIR (DIR/train/<class>/..., DIR/val/<class>/...)")
+            raise UserError("--dataset folder needs --data-dir DIR (DIR/train/<class>/..., DIR/val/<class>/...)")
         train, x_val, y_val, classes = load_folder(Path(data_dir), image_size, channels)
         return Dataset("folder", train, train.labels, x_val, y_val, classes)
-    raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+    raise UserError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")

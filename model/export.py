@@ -19,7 +19,7 @@ Layer -> nodes:
   IntGlobalSum        ReduceSum (axes 2, 3, keepdims 0)
   IntConv with a non-zero padding value: Pad (constant) -> Conv (no padding)
   IntResidual         binarizer (as above) -> Pad(-1) -> Conv 3x3 -> MultiThreshold,
-                      [Conv 1x1 stride 2 -> MultiThreshold], Add(conv branch, shortcut) ->
+                      [Conv 2x2 stride 2 of x -> MultiThreshold], Add(conv branch, shortcut) ->
                       MultiThreshold (static RPReLU) or IntDynamicRPReLU
   IntDynamicRPReLU    ReduceSum -> MatMul -> MultiThreshold -> MatMul -> MultiThreshold
                       (offsets, N x C) -> Reshape -> Sub(z, off) -> MultiThreshold (multi-bit)
@@ -204,7 +204,7 @@ def _conv(g: _GraphBuilder, layer: IntConv, x: str, in_dtype: str, dtype: str) -
 
 
 def _residual(g: _GraphBuilder, block: IntResidual, x: str, in_dtype: str, in_range, shape) -> str:
-    """binarizer -> [Pad] -> Conv -> MultiThreshold, [Conv 1x1 -> MultiThreshold], Add, RPReLU stage."""
+    """binarizer -> Pad -> Conv -> MultiThreshold, [Conv 2x2 of x -> MultiThreshold], Add, RPReLU stage."""
     b, b_dtype = _emit(g, block.binarizer, x, in_dtype, in_range, (-1, 1), shape)
     conv, act = block.conv, block.conv_act
     c = _conv(g, conv, b, b_dtype, int_dtype(*conv.out_range(-1, 1)))
@@ -212,8 +212,7 @@ def _residual(g: _GraphBuilder, block: IntResidual, x: str, in_dtype: str, in_ra
     shortcut = x
     if block.down is not None:
         down, act = block.down, block.down_act
-        src, src_dtype = (b, b_dtype) if block.down_binarized else (x, in_dtype)
-        d = _conv(g, down, src, src_dtype, int_dtype(*down.out_range(*block.down_in_range(*in_range))))
+        d = _conv(g, down, x, in_dtype, int_dtype(*down.out_range(*in_range)))
         shortcut = g.threshold(d, act.thresholds, act.name, act.out_dtype, act.out_bias, "NCHW")
     z_range = block.add_range(*in_range)
     z = g.node("Add", [y, shortcut], block.add_name, int_dtype(*z_range))

@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bnnforge.errors import UserError
+
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 
-class FolderError(FileNotFoundError):
+class FolderError(UserError, FileNotFoundError):
     pass
 
 
@@ -85,9 +87,9 @@ def scan(split_dir: Path, classes: list[str] | None = None) -> tuple[list[Path],
 def load_folder(root: Path, size: int = 32, channels: int = 3):
     """(train FolderImages, val images uint8 tensor, val labels, classes)."""
     if channels not in (1, 3):
-        raise ValueError(f"--channels {channels}: allowed: 1 (grayscale), 3 (RGB)")
+        raise UserError(f"--channels {channels}: allowed: 1 (grayscale), 3 (RGB)")
     if not 4 <= size <= 1024:
-        raise ValueError(f"--image-size {size}: allowed: 4..1024")
+        raise UserError(f"--image-size {size}: allowed: 4..1024")
     root = Path(root)
     files, labels, classes = scan(root / "train")
     if len(classes) < 2:

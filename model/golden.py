@@ -126,8 +126,7 @@ def residual_block(layer: IntResidual, x) -> dict[str, np.ndarray]:
     y = out[layer.conv_act.name] = layer_forward(layer.conv_act, c)
     shortcut = x
     if layer.down is not None:
-        src = b if layer.down_binarized else x
-        d = out[layer.down.name] = conv2d(src, layer.down.weights, layer.down.pad, stride=layer.down.stride)
+        d = out[layer.down.name] = conv2d(x, layer.down.weights, layer.down.pad, stride=layer.down.stride)
         shortcut = out[layer.down_act.name] = layer_forward(layer.down_act, d)
     z = out[layer.add_name] = y + shortcut
     if isinstance(layer.act, IntDynamicRPReLU):

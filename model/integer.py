@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bnnforge.errors import UserError
+
 FLOAT32_EXACT = 2**24  # integers up to this magnitude are exact in float32
 
 
@@ -329,7 +331,7 @@ class IntResidual:
 
         b   = binarizer(x)                                    (+-1)
         y   = conv_act(conv(b))                               (3x3, stride 1 or 2, b padded with -1)
-        sc  = x  or  down_act(down(b))                        (identity, or the 1x1 stride-2 binary conv)
+        sc  = x  or  down_act(down(x))                        (identity, or the 2x2 stride-2 binary-weight conv)
         z   = y + sc                                          (both on the block's sum grid)
         out = act(z)                                          (RPReLU + requantization, static or dynamic)
 
@@ -344,14 +346,10 @@ class IntResidual:
     act: "IntThreshold | IntDynamicRPReLU"
     down: IntConv | None = None
     down_act: IntThreshold | None = None
-    down_binarized: bool = False  # the downsampling conv reads b (else the integer input x)
 
     @property
     def add_name(self) -> str:
         return f"{self.name}_add"
-
-    def down_in_range(self, lo, hi):
-        return (-1, 1) if self.down_binarized else (lo, hi)
 
     def add_range(self, lo, hi):
         """Range of z for a block input in [lo, hi]."""
@@ -370,7 +368,7 @@ class IntResidual:
         check_exact(self.binarizer.name, _inner_ranges(self.binarizer, lo, hi, height * width))
         check_exact(self.conv.name, {"accumulator": self.conv.out_range(-1, 1)})
         if self.down is not None:
-            check_exact(self.down.name, {"accumulator": self.down.out_range(*self.down_in_range(lo, hi))})
+            check_exact(self.down.name, {"accumulator": self.down.out_range(lo, hi)})
         z = self.add_range(lo, hi)
         check_exact(self.add_name, {"sum": z})
         check_exact(self.act.name, _inner_ranges(self.act, *z, self.out_side(height) * self.out_side(width)))
@@ -383,7 +381,7 @@ class IntResidual:
         y = seen[self.conv_act.name] = self.conv_act.torch_forward(c)
         sc = x
         if self.down is not None:
-            d = seen[self.down.name] = self.down.torch_forward(b if self.down_binarized else x)
+            d = seen[self.down.name] = self.down.torch_forward(x)
             sc = seen[self.down_act.name] = self.down_act.torch_forward(d)
         z = seen[self.add_name] = y + sc
         if isinstance(self.act, IntDynamicRPReLU):
@@ -461,7 +459,7 @@ def _next_shape(layer, shape):
 def check_exact(name: str, ranges: dict[str, tuple[int, int]]) -> None:
     for what, (lo, hi) in ranges.items():
         if max(abs(lo), abs(hi)) >= FLOAT32_EXACT:
-            raise ValueError(
+            raise UserError(
                 f"layer {name}: the {what} range [{lo}, {hi}] exceeds 2**24, where float32 "
                 "graph execution stops being exact; use fewer weight/activation bits for this layer"
             )

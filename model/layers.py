@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
 
+from bnnforge.errors import UserError
 from bnnforge.model.integer import IntDynamicThreshold, IntLab, IntMatMul, int_thresholds
 from bnnforge.model.quant import (
     ActQuant,
@@ -95,7 +96,7 @@ class LAB(nn.Module):
     ):
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"LAB kernel_size must be odd and >= 1, got {kernel_size}")
+            raise UserError(f"LAB kernel_size must be odd and >= 1, got {kernel_size}")
         self.channels, self.kernel_size = channels, kernel_size
         self.input_bits = check_bits("LAB input_bits", input_bits)
         self.weight_bits = check_bits("LAB weight_bits", weight_bits)
@@ -235,7 +236,7 @@ def hyper_function(module: nn.Module, channels: int, outputs: int, reduction: in
     quantized ReLU (hidden_quant, unsigned hidden_bits) and fc2 (-> outputs), fc2 near zero
     (the dynamic part starts inactive). Returns the hidden width."""
     if not isinstance(reduction, int) or reduction < 1:
-        raise ValueError(f"DyBNN reduction ratio must be an integer >= 1, got {reduction!r}")
+        raise UserError(f"DyBNN reduction ratio must be an integer >= 1, got {reduction!r}")
     hidden = max(1, channels // reduction)
     module.fc1 = QuantLinear(channels, hidden, bias=True, weight_quant=WeightQuant, weight_bit_width=weight_bits)
     module.hidden_quant = QuantReLU(bit_width=hidden_bits, return_quant_tensor=True)
@@ -264,7 +265,9 @@ class DynamicRPReLU(nn.Module):
     """Dynamic RPReLU (DyBNN): y = PReLU_c(v - gamma[n,c]) + zeta[n,c], with the shifts
     gamma and zeta produced per sample by a hyper function (GAP -> FC -> ReLU -> FC).
 
-    A float training layer; it has no hardware mapping in bnnforge.
+    A float training layer; it has no hardware mapping in bnnforge. The dynamic RPReLU of
+    ``--arch reactnet`` (a dynamic input shift on the integer grid, with an integer form and an
+    export) is ``residual.DynamicShift`` with ``residual.RPReLU``.
     """
 
     def __init__(self, channels: int, reduction: int = 4):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, SignedBinaryWeightPerTensorConst
 
+from bnnforge.errors import UserError
+
 
 class BinaryWeightQuant(SignedBinaryWeightPerTensorConst):
     """Weights are exactly -1 or +1 (scale 1), so binary layers have integer accumulators."""
@@ -29,7 +31,7 @@ def signed_range(bits: int) -> tuple[int, int]:
 
 def check_bits(name: str, bits: int, lo: int = MIN_BITS, hi: int = MAX_BITS) -> int:
     if not isinstance(bits, int) or not lo <= bits <= hi:
-        raise ValueError(f"{name} must be an integer number of bits in {lo}..{hi}, got {bits!r}")
+        raise UserError(f"{name} must be an integer number of bits in {lo}..{hi}, got {bits!r}")
     return bits
 
 

@@ -6,9 +6,9 @@ of its ``in_quant``). The block binarizes it (RSign, LAB or DyBNN), runs a binar
 shortcut, so the residual Add is an Add of two integer tensors on one scale:
 
 - identity blocks: the conv branch goes through the block's own ``in_quant`` (the grid of x),
-- downsampling blocks (stride 2, more channels): the shortcut is a binary 1x1 stride-2 conv
-  of the same binarized input plus its BatchNorm, and both branches go through the block's
-  ``sum_quant``.
+- downsampling blocks (stride 2, more channels): the shortcut is a 2x2 stride-2 conv with
+  binary weights of the integer input x (docs/SPEC.md section 6 says why) plus its BatchNorm,
+  and both branches go through the block's ``sum_quant``.
 
 RPReLU of the sum plus the quantization onto the next block's grid is one monotone
 function of the integer sum: one multi-bit threshold stage. With DyBNN, the RPReLU input
@@ -47,7 +47,6 @@ from bnnforge.model.layers import (
 )
 from bnnforge.model.quant import ActQuant, ceil_ste, check_bits, floor_ste, sign_ste, signed_range
 
-DOWN_SHORTCUT = "input2x2"  # input2x2: binary-weight 2x2 stride-2 conv of x; binarized1x1: 1x1 stride-2 conv of b
 BINARY_PAD = -1  # the value a binary conv's bipolar input is padded with (the BINARY stream's 0 bit)
 
 
@@ -175,16 +174,17 @@ class ResidualBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, binarizer: nn.Module, act_bits: int,
                  shift: DynamicShift | None = None):
         super().__init__()
+        if stride not in (1, 2) or (stride == 2) != (cin != cout):
+            raise ValueError(f"a residual block has stride 1 and keeps its channels, or stride 2 and changes them; "
+                             f"got stride {stride}, {cin} -> {cout} channels")
         self.act_bits = check_bits("act_bits", act_bits)
         self.in_quant = act_quant(act_bits)  # the grid of the block input x
         self.binarizer = binarizer
         self.conv = binary_conv(cin, cout, 3, 0, stride)  # padded with BINARY_PAD in forward
         self.bn = nn.BatchNorm2d(cout)
         self.down = self.down_bn = self.sum_quant = None
-        self.down_kind = DOWN_SHORTCUT
-        if stride != 1 or cin != cout:
-            k = 1 if self.down_kind == "binarized1x1" else stride
-            self.down = binary_conv(cin, cout, k, 0, stride)
+        if stride == 2:
+            self.down = binary_conv(cin, cout, 2, 0, 2)  # 2x2, stride 2, reads the integer input x
             self.down_bn = nn.BatchNorm2d(cout)
             self.sum_quant = act_quant(act_bits)  # the grid of both addends
         self.rprelu = RPReLU(cout)
@@ -197,8 +197,7 @@ class ResidualBlock(nn.Module):
         if self.down is None:
             main_q, shortcut = self.in_quant(main), qx  # one quantizer: one scale for both addends
         else:
-            src = b if self.down_kind == "binarized1x1" else qx.value
-            main_q, shortcut = self.sum_quant(main), self.sum_quant(self.down_bn(self.down(src)))
+            main_q, shortcut = self.sum_quant(main), self.sum_quant(self.down_bn(self.down(qx.value)))
         z = main_q.value + shortcut.value
         scale = main_q.scale.reshape(())
         shift = None if self.shift is None else scale * self.shift.offsets(z, scale)
@@ -217,10 +216,8 @@ class ResidualBlock(nn.Module):
                                            BINARY_PAD)
         block = IntResidual(name, binarizer, conv, conv_act, act=None)
         if self.down is not None:
-            block.down_binarized = self.down_kind == "binarized1x1"
-            src_range, src_scale = ((-1, 1), 1.0) if block.down_binarized else (in_range, float(grid_scale(self.in_quant)))
             block.down, block.down_act = conv_bn_threshold(f"{name}_down", self.down, self.down_bn, levels, dtype,
-                                                           bias, src_range, in_scale=src_scale)
+                                                           bias, in_range, in_scale=float(grid_scale(self.in_quant)))
         z_lo, z_hi = block.add_range(*in_range)
         f = self.rprelu.function_of_integers(s_sum)
         out_levels, out_bias = quant_levels(out_scale, out_bits)

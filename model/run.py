@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from bnnforge.errors import UserError
 from bnnforge import __version__
 from bnnforge.model.zoo import BNN, ModelConfig, build_model
 
@@ -22,7 +23,7 @@ METRICS = "metrics.json"
 CHECKPOINT_KEYS = {"model", "optimizer", "scheduler", "epoch", "history"}
 
 
-class RunError(Exception):
+class RunError(UserError):
     """A run directory is missing, incomplete or corrupt."""
 
 

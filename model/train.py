@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 from tqdm import tqdm
 
+from bnnforge.errors import UserError
 from bnnforge.model import DEVICES, distributed
 from bnnforge.model import run as runlib
 from bnnforge.model.data import Dataset, load_dataset
@@ -27,7 +28,7 @@ FLIP_OK = {"fashion-mnist": True, "cifar10": True, "digits": False}  # a mirrore
 def resolve_device(name: str) -> torch.device:
     """--device: auto picks CUDA when torch sees a GPU, else the CPU."""
     if name not in DEVICES:
-        raise ValueError(f"--device {name!r}: allowed: {', '.join(DEVICES)}")
+        raise UserError(f"--device {name!r}: allowed: {', '.join(DEVICES)}")
     if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
             build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
@@ -158,7 +159,7 @@ def _start(run_dir: Path, model_cfg: ModelConfig, train_cfg: runlib.TrainConfig,
     dataset = dataset.subset(train_cfg.subset, seed=train_cfg.seed)
     group = distributed.setup(resolve_device(train_cfg.device))
     if group.world > 1 and train_cfg.batch_size % group.world:
-        raise ValueError(f"--batch-size {train_cfg.batch_size} is the global batch: it must divide into the "
+        raise UserError(f"--batch-size {train_cfg.batch_size} is the global batch: it must divide into the "
                          f"{group.world} processes")
     if not group.main:
         log, progress = (lambda *_: None), False

@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from bnnforge.errors import UserError
 from bnnforge.model import ARCHS, BINARIZERS
 from bnnforge.model.integer import IntConv, IntegerNet, IntFlatten, IntMatMul, IntMaxPool, IntThreshold, int_thresholds
 from bnnforge.model.layers import (
@@ -59,15 +60,15 @@ class ModelConfig:
 
     def validate(self) -> "ModelConfig":
         if self.arch not in ARCHS:
-            raise ValueError(f"unknown arch {self.arch!r}; allowed: {', '.join(ARCHS)}")
+            raise UserError(f"unknown arch {self.arch!r}; allowed: {', '.join(ARCHS)}")
         if self.binarizer not in BINARIZERS:
-            raise ValueError(f"unknown binarizer {self.binarizer!r}; allowed: {', '.join(BINARIZERS)}")
+            raise UserError(f"unknown binarizer {self.binarizer!r}; allowed: {', '.join(BINARIZERS)}")
         if self.arch == "tfc" and self.binarizer != "sign":
-            raise ValueError("arch tfc is an MLP and supports only binarizer 'sign' (LAB and DyBNN need feature maps)")
+            raise UserError("arch tfc is an MLP and supports only binarizer 'sign' (LAB and DyBNN need feature maps)")
         if self.arch == "cnv" and self.in_size not in CNV_FIRST_PAD:
-            raise ValueError(f"cnv takes {sorted(CNV_FIRST_PAD)} pixel square inputs, got {self.in_size}")
+            raise UserError(f"cnv takes {sorted(CNV_FIRST_PAD)} pixel square inputs, got {self.in_size}")
         if not 0 < self.width <= 4:
-            raise ValueError(f"width multiplier must be in (0, 4], got {self.width}")
+            raise UserError(f"width multiplier must be in (0, 4], got {self.width}")
         for name in ("act_bits", "weight_bits", "hidden_bits"):
             check_bits(name, getattr(self, name))
         self._validate_reactnet()
@@ -75,16 +76,16 @@ class ModelConfig:
 
     def _validate_reactnet(self) -> None:
         if self.blocks is not None and self.arch != "reactnet":
-            raise ValueError(f"blocks (--blocks/--depth) applies to arch reactnet only, not {self.arch}")
+            raise UserError(f"blocks (--blocks/--depth) applies to arch reactnet only, not {self.arch}")
         if self.arch != "reactnet":
             return
         if self.blocks is not None and (
             not isinstance(self.blocks, int) or isinstance(self.blocks, bool)
             or not 1 <= self.blocks <= REACTNET_MAX_BLOCKS
         ):
-            raise ValueError(f"blocks (per stage) must be an integer in 1..{REACTNET_MAX_BLOCKS}, got {self.blocks!r}")
+            raise UserError(f"blocks (per stage) must be an integer in 1..{REACTNET_MAX_BLOCKS}, got {self.blocks!r}")
         if self.in_size < REACTNET_MIN_SIZE or self.in_size % 4:
-            raise ValueError(f"reactnet needs square inputs of at least {REACTNET_MIN_SIZE}x{REACTNET_MIN_SIZE} "
+            raise UserError(f"reactnet needs square inputs of at least {REACTNET_MIN_SIZE}x{REACTNET_MIN_SIZE} "
                              f"pixels, a multiple of 4 (two stride-2 stages), got {self.in_size}")
 
     @property
@@ -96,7 +97,7 @@ class ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+            raise UserError(f"unknown model config keys: {sorted(unknown)}")
         return cls(**d).validate()
 
 
