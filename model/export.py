@@ -23,7 +23,7 @@ Layer -> nodes:
                       MultiThreshold (static RPReLU) or IntDynamicRPReLU
   IntDynamicRPReLU    ReduceSum -> MatMul -> MultiThreshold -> MatMul -> MultiThreshold
                       (offsets, N x C) -> Reshape -> Sub(z, off) -> MultiThreshold (multi-bit)
-(docs/SPEC.md, sections 6 and 7, lists the node sequence and tensor names of a block.)
+(docs/SPEC.md, sections 7 and 8, lists the node sequence and tensor names of a block.)
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def rprelu_offsets(z, layer: IntDynamicRPReLU) -> np.ndarray:
 
 
 def dynamic_rprelu(z, offsets, thresholds, out_bias: int) -> np.ndarray:
-    """Dynamic RPReLU + requantization (docs/SPEC.md, section 7):
+    """Dynamic RPReLU + requantization (docs/SPEC.md, section 8):
     out[n,c,h,w] = out_bias + #{k : z[n,c,h,w] - offsets[n,c] >= thresholds[c,k]}.
 
     z: int (N,C,H,W); offsets: int (N,C); thresholds: int (C,K) ascending."""
@@ -117,7 +117,7 @@ def global_sum(x) -> np.ndarray:
 
 
 def residual_block(layer: IntResidual, x) -> dict[str, np.ndarray]:
-    """A residual block (docs/SPEC.md, section 6): {tensor name: output}, the block output last."""
+    """A residual block (docs/SPEC.md, section 7): {tensor name: output}, the block output last."""
     x = _int(x)
     out = {}
     b = out[layer.binarizer.name] = layer_forward(layer.binarizer, x)

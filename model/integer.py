@@ -289,7 +289,7 @@ def _hyper_torch(x, w1, thr1, w2, thr2, bias):
 
 @dataclasses.dataclass
 class IntDynamicRPReLU:
-    """DyBNN's dynamic RPReLU with requantization (docs/SPEC.md, section 7), integer form.
+    """DyBNN's dynamic RPReLU with requantization (docs/SPEC.md, section 8), integer form.
 
     Hyper branch over the block sum z: S = sum_hw z; a1 = S @ w1; h = thr1(a1) (unsigned,
     h_bits); a2 = h @ w2; off = off_bias + thr2(a2) (N, C), a shift on z's grid.
@@ -326,7 +326,7 @@ class IntDynamicRPReLU:
 
 @dataclasses.dataclass
 class IntResidual:
-    """A residual block (docs/SPEC.md, section 6), integer form; its input x is the stream
+    """A residual block (docs/SPEC.md, section 7), integer form; its input x is the stream
     of signed integers on the block's grid.
 
         b   = binarizer(x)                                    (+-1)

@@ -1,4 +1,4 @@
-"""ReActNet-style residual BNN (docs/SPEC.md, sections 6 and 7): stem, residual blocks, head.
+"""ReActNet-style residual BNN (docs/SPEC.md, sections 7 and 8): stem, residual blocks, head.
 
 A block's input is a stream of signed ``act_bits`` integers on the block's grid (the scale
 of its ``in_quant``). The block binarizes it (RSign, LAB or DyBNN), runs a binary 3x3 conv
@@ -7,7 +7,7 @@ shortcut, so the residual Add is an Add of two integer tensors on one scale:
 
 - identity blocks: the conv branch goes through the block's own ``in_quant`` (the grid of x),
 - downsampling blocks (stride 2, more channels): the shortcut is a 2x2 stride-2 conv with
-  binary weights of the integer input x (docs/SPEC.md section 6 says why) plus its BatchNorm,
+  binary weights of the integer input x (docs/SPEC.md section 7 says why) plus its BatchNorm,
   and both branches go through the block's ``sum_quant``.
 
 RPReLU of the sum plus the quantization onto the next block's grid is one monotone

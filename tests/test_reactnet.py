@@ -288,7 +288,7 @@ def test_export_equals_golden_28x28(fashion, binarizer, act_bits):
 
 
 def test_export_node_pattern_of_a_block(fashion):
-    """The node sequence docs/SPEC.md section 6 promises for one block and the dynamic RPReLU."""
+    """The node sequence docs/SPEC.md section 7 promises for one block and the dynamic RPReLU."""
     model = build_qonnx(calibrated(fashion, "dybnn").to_integer())
     producer = {n.output[0]: n for n in model.graph.node}
 
