@@ -93,7 +93,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _launch_torchrun(args.nproc)
     main_process = os.environ.get("RANK", "0") == "0"
     out = Path(args.out)
-    if (out / runlib.CHECKPOINT).exists() and not args.resume:
+    resume = args.resume or _unfinished(out, runlib)
+    if (out / runlib.CHECKPOINT).exists() and not resume:
         raise UserError(f"{out} already holds a trained run; pass --resume to continue it or choose another --out")
     dataset = load_dataset(args.dataset, args.data_dir, args.image_size, args.channels)
     model_cfg = model_config_for(
@@ -127,11 +128,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"training {args.arch}/{args.binarizer} on {args.dataset} "
               f"({len(dataset.subset(args.subset, args.seed).x_train)} images"
               f"{f', {world} processes' if world != '1' else ''}) -> {out}")
-    metrics = train(out, model_cfg, train_cfg, dataset=dataset, resume=args.resume, progress=not args.quiet,
+    if resume and not args.resume and main_process:
+        print(f"{out} holds an unfinished run (interrupted): resuming it (the options must be the same)")
+    metrics = train(out, model_cfg, train_cfg, dataset=dataset, resume=resume, progress=not args.quiet,
                     stop_after_epoch=args.stop_after_epoch)
     if main_process:
         print(f"test accuracy {metrics['test_accuracy']:.4f}; wrote {out}/config.json, checkpoint.pt, metrics.json")
     return 0
+
+
+def _unfinished(out: Path, runlib) -> bool:
+    """A run folder with a checkpoint whose own schedule has not ended (an interrupted `train`:
+    the same command again continues it instead of refusing)."""
+    if not (out / runlib.CHECKPOINT).exists():
+        return False
+    metrics = out / runlib.METRICS
+    try:
+        _, saved = runlib.load_config(out)
+        return not metrics.exists() or int(json.loads(metrics.read_text()).get("epochs", 0)) < saved.epochs
+    except (runlib.RunError, ValueError, TypeError, AttributeError):
+        return False  # a folder we cannot read: do not guess, refuse below
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -69,6 +69,8 @@ class FlowOptions:
             raise BuildError(f"--target-fps must be positive, got {self.target_fps}")
         if self.folding is not None and not Path(self.folding).exists():
             raise BuildError(f"folding file {self.folding} not found")
+        if self.vectors is not None and not Path(self.vectors).is_file():
+            raise BuildError(f"--vectors {self.vectors}: not found (golden vectors come from `bnnforge export`)")
 
 
 @dataclasses.dataclass(kw_only=True)
