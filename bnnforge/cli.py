@@ -766,6 +766,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"bnnforge {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the output went to a pipe that closed (`| head`): nothing to report
+        sys.stderr.close()
+        return 141
     except Exception as e:  # noqa: BLE001  (anything else is a bug: say so, keep the traceback)
         return _internal_error(args.command, e)
 

@@ -240,7 +240,24 @@ def check_vivado_board_files() -> str:
     return "; ".join(found)
 
 
+def check_cache_folder() -> str:
+    """bnnforge's cache (Verilator builds, fold's graphs, error reports) must be writable."""
+    import os
+    import tempfile
+
+    root = Path(os.environ.get("BNNFORGE_CACHE_DIR", Path.home() / ".cache" / "bnnforge"))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".doctor-"):
+            pass
+    except OSError as e:
+        raise CheckFailed("broken", f"the cache folder {root} is not writable ({e.strerror or e})",
+                          f"make {root} writable, or point BNNFORGE_CACHE_DIR at a writable folder") from None
+    return str(root)
+
+
 CHECKS: list[tuple[str, bool, str, Callable[[], str]]] = [
+    ("cache folder", True, "every build and simulation (cached Verilator models, graphs)", check_cache_folder),
     ("torch", True, "training, export", check_torch),
     ("brevitas", True, "quantization-aware training", check_brevitas),
     ("qonnx", True, "export, graph execution", check_qonnx),
@@ -252,11 +269,9 @@ CHECKS: list[tuple[str, bool, str, Callable[[], str]]] = [
      lambda: _version_of("yosys", ["-V"], "apt-get install yosys")),
     ("iverilog", False, "an alternative cocotb simulator (not used by default)",
      lambda: _version_of("iverilog", ["-V"], "apt-get install iverilog")),
-    ("vivado", False, "stitched IP, bitstream (`build --until bitfile`)",
-     lambda: _version_of("vivado", ["-version"], "install AMD Vivado and source its settings64.sh")),
+    ("vivado", False, "the bitstream (`build --until bitfile`; Vivado 2022.2)",
+     lambda: _version_of("vivado", ["-version"], "install AMD Vivado 2022.2 and source its settings64.sh")),
     ("vivado boards", False, "the block design of `build --until bitfile` (per board)", check_vivado_board_files),
-    ("vitis_hls", False, "HLS synthesis of the hls backends (`build --until bitfile`)",
-     lambda: _version_of("vitis_hls", ["-version"], "install AMD Vitis HLS and source its settings64.sh")),
 ]
 
 

@@ -81,6 +81,10 @@ def scan(split_dir: Path, classes: list[str] | None = None) -> tuple[list[Path],
                 labels.append(k)
     if not files:
         raise FolderError(f"{split_dir}: no images ({', '.join(EXTENSIONS)}) in its class folders")
+    empty = [c for k, c in enumerate(classes) if k not in set(labels)]
+    if empty and split_dir.name == "train":
+        raise FolderError(f"{split_dir}: class folder(s) {empty} hold no images ({', '.join(EXTENSIONS)}): a class "
+                          "the network never sees cannot be learned; add images or remove the folder")
     return files, torch.tensor(labels, dtype=torch.int64), classes
 
 

@@ -221,6 +221,15 @@ def test_every_bad_input_gets_one_clear_message(world, capsys):
     assert not changed, f"the probes changed files they should not touch: {changed[:5]}"
 
 
+def test_doctor_names_an_unwritable_cache_folder(tmp_path):
+    blocked = tmp_path / "a_file"
+    blocked.write_text("x")
+    env = {**os.environ, "BNNFORGE_CACHE_DIR": str(blocked / "cache")}
+    out = subprocess.run([*BNNFORGE, "doctor"], capture_output=True, text=True, env=env)
+    assert out.returncode == 1 and "toolchain NOT ready" in out.stdout, out.stdout + out.stderr
+    assert f"the cache folder {blocked / 'cache'} is not writable" in out.stdout and "BNNFORGE_CACHE_DIR" in out.stdout
+
+
 def test_paths_with_spaces_work(world, tmp_path):
     """A build folder and a run folder whose paths hold spaces, in the commands that read them."""
     spaced = tmp_path / "my builds" / "tfc build"

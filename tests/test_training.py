@@ -118,3 +118,9 @@ def test_folder_dataset_trains_streamed_and_exports(tmp_path, digits):
     (root / "val" / "class_9").mkdir()
     with pytest.raises(FileNotFoundError, match="class_9"):
         load_dataset("folder", root)
+    (root / "val" / "class_9").rmdir()
+    (root / "train" / "class_4").mkdir()  # a class without training images is refused, named
+    out = run_cli("train", "--arch", "tfc", "--dataset", "folder", "--data-dir", root, "--image-size", "16",
+                  "--channels", "1", "--epochs", "1", "--quiet", "--out", tmp_path / "run2")
+    assert out.returncode == 2 and "class_4" in out.stderr and "hold no images" in out.stderr, out.stderr
+    assert not (tmp_path / "run2" / "checkpoint.pt").exists()
