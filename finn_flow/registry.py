@@ -92,7 +92,7 @@ LAYERS: list[Layer] = [
     Layer("VVAU", "VVAU_lut_rtl", rules=R.VVAURules()),
     Layer("Pool", "Pool_rtl", rules=R.PoolRules()),
     Layer("DuplicateStreams", "DuplicateStreams_rtl", rules=R.PERules("NumChannels")),
-    Layer("GlobalAccPool", "GlobalAccPool_rtl", rules=R.PERules("NumChannels")),
+    Layer("GlobalAccPool", "GlobalAccPool_rtl", rules=R.PERules("NumChannels"), convert="InferGlobalSumHead"),
     Layer("LabelSelect", "LabelSelect_rtl", rules=R.PERules("Labels")),
     Layer("ElementwiseAdd", "ElementwiseAdd_lut_rtl", rules=R.ElementwiseRules()),
     Layer("ElementwiseMul", "ElementwiseMul_lut_rtl", rules=R.ElementwiseRules()),

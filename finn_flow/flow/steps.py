@@ -63,6 +63,7 @@ class StepContext:
 
 SUPPORTED_OPS = {
     "Conv", "MatMul", "MultiThreshold", "MaxPool", "Flatten", "Reshape", "ReduceSum", "Sub", "Transpose",
+    "Pad", "Add",  # residual blocks (--arch reactnet): a binary conv's -1 padding, the shortcut's Add
 }
 
 
@@ -108,6 +109,8 @@ def step_streamline(model, ctx):
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
+    from bnnforge.finn_flow.ops import residual
+
     for t in (
         LowerConvsToMatMul(),
         MakeMaxPoolNHWC(),
@@ -116,6 +119,8 @@ def step_streamline(model, ctx):
         absorb.AbsorbConsecutiveTransposes(),
         InferDataLayouts(),
         ConvertBipolarMatMulToXnorPopcount(),
+        residual.AbsorbBinaryPadIntoIm2Col(),  # residual graphs only (ops/residual.py)
+        residual.ChannelsLastResidual(),
         absorb.AbsorbAddIntoMultiThreshold(),
         absorb.AbsorbMulIntoMultiThreshold(),
         InferDataTypes(),

@@ -28,6 +28,7 @@ from qonnx.util.basic import get_by_name
 
 from bnnforge.finn_flow import FINN_DOMAIN
 from bnnforge.finn_flow.ops.params import DynThreshParams, LabParams, ParamError
+from bnnforge.finn_flow.ops.residual import InferGlobalSumHead  # noqa: F401  (the residual head's pool)
 
 BINARY_OUTPUTS = ("BINARY", "BIPOLAR")
 

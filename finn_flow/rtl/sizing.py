@@ -6,11 +6,13 @@
 2. *Peaks*: the same design with the input throttled to that throughput (random gaps, so
    the bursts are no smaller than a DMA's); every FIFO's maximum occupancy is the slack its
    stream needs. FIFOs get ``max(FINN's minimum depth, peak)``.
-3. *Check*: the sized design at full input rate. Slower than the deep run means a FIFO is
-   still too shallow: those that ran full are doubled and the check repeats.
+3. *Check*: the sized design at full input rate. Slower than the deep run, or stopped (a
+   fork whose short branch, e.g. a residual block's skip path, cannot hold what the long
+   branch takes in before its first output), means a FIFO is still too shallow: those that
+   ran full are doubled and the check repeats.
 4. *Shrink*: peaks are an upper bound (a producer may wait without slowing the bottleneck),
    so all depths are scaled down by the smallest of SHRINK_FACTORS that keeps the
-   throughput (each trial is a Verilator build: a few, not a search).
+   throughput without a deadlock (each trial is a Verilator build: a few, not a search).
 
 A design that stops making progress raises a SizingError naming the stalled streams
 (within a bound of cycles, never a hang).
@@ -79,6 +81,26 @@ def set_depths(model, depths: dict[str, int], part: str, clock_ns: float, code_r
     return model
 
 
+def _deepen_full(scratch, sizes: dict[str, FifoSize], work: Path, x, target: float, part: str, clock_ns: float,
+                 log) -> _Trial:
+    """The check at full input rate: FIFOs that ran full while the design was slower than
+    ``target`` or stopped (a deadlock: a fork whose short branch cannot hold what the long
+    one needs before its first output) are doubled, up to MAX_ROUNDS times."""
+    for round_ in range(MAX_ROUNDS):
+        set_depths(scratch, {n: s.depth for n, s in sizes.items()}, part, clock_ns, work / "code")
+        check = _trial(scratch, work / "check", x)
+        if check.keeps(target):
+            break
+        full = [n for n, s in sizes.items() if check.fifo_max.get(n, 0) >= s.depth and s.depth < s.deep]
+        if not full:
+            break
+        for n in full:
+            sizes[n].depth = min(sizes[n].deep, 2 * sizes[n].depth)
+        what = "a deadlock" if check.deadlock else f"{check.cycles_per_frame:.0f} cycles/frame"
+        log(f"  round {round_ + 1}: {what}, deepening {len(full)} full FIFO(s): {', '.join(full)}")
+    return check
+
+
 def _run(model, folder: Path, x, stall_in: float, part: str, clock_ns: float):
     stitch.stitch(model, folder)
     try:
@@ -86,6 +108,30 @@ def _run(model, folder: Path, x, stall_in: float, part: str, clock_ns: float):
     except harness.HarnessDeadlock as e:
         raise SizingError(f"the stitched design stopped making progress: {netsim.describe_deadlock(e.deadlock, folder)}") from None
     return run, result
+
+
+@dataclasses.dataclass
+class _Trial:
+    """A full-rate run of candidate depths: its throughput, or the deadlock it ran into (a
+    residual block's skip FIFO shallower than the other branch's latency)."""
+
+    cycles_per_frame: float  # inf on a deadlock
+    fifo_max: dict[str, int]
+    deadlock: str | None = None
+
+    def keeps(self, cycles: float) -> bool:
+        return self.deadlock is None and self.cycles_per_frame <= cycles
+
+
+def _trial(model, folder: Path, x) -> _Trial:
+    stitch.stitch(model, folder)
+    try:
+        run, _ = netsim.simulate(model, folder, x)
+    except harness.HarnessDeadlock as e:
+        counters = e.result.counters if e.result is not None else {}
+        fifo_max = {name[: -len("_maxcount")]: v for name, v in counters.items()}
+        return _Trial(math.inf, fifo_max, netsim.describe_deadlock(e.deadlock, folder))
+    return _Trial(run.cycles_per_frame, run.fifo_max)
 
 
 def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int = SIZING_FRAMES):
@@ -113,27 +159,20 @@ def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int
         s.peak = paced.fifo_max.get(name, 0)
         s.depth = min(s.deep, max(FINN_MIN_DEPTH, s.peak))
     log(f"  deep FIFOs: {deep.cycles_per_frame:.0f} cycles/frame; sizing to peak occupancy at that rate")
-    for round_ in range(MAX_ROUNDS):
-        set_depths(scratch, {n: s.depth for n, s in sizes.items()}, part, clock_ns, work / "code")
-        check, _ = _run(scratch, work / "check", x, 0.0, part, clock_ns)
-        if check.cycles_per_frame <= deep.cycles_per_frame:
-            break
-        full = [n for n, s in sizes.items() if check.fifo_max.get(n, 0) >= s.depth and s.depth < s.deep]
-        if not full:
-            break
-        for n in full:
-            sizes[n].depth = min(sizes[n].deep, 2 * sizes[n].depth)
-        log(f"  round {round_ + 1}: {check.cycles_per_frame:.0f} cycles/frame, deepening {len(full)} full FIFO(s)")
-    if check.cycles_per_frame <= deep.cycles_per_frame:
+    check = _deepen_full(scratch, sizes, work, x, deep.cycles_per_frame, part, clock_ns, log)
+    if check.keeps(deep.cycles_per_frame):
         for factor in SHRINK_FACTORS:  # the smallest scaling of all depths that keeps the throughput
             scaled = {n: max(FINN_MIN_DEPTH, math.ceil(s.depth * factor)) for n, s in sizes.items()}
             set_depths(scratch, scaled, part, clock_ns, work / "code")
-            trial, _ = _run(scratch, work / "check", x, 0.0, part, clock_ns)
-            if trial.cycles_per_frame <= deep.cycles_per_frame:
+            trial = _trial(scratch, work / "check", x)
+            if trial.keeps(deep.cycles_per_frame):
                 for n, d in scaled.items():
                     sizes[n].depth = d
                 check = trial
                 break
+    if check.deadlock is not None:
+        raise SizingError(f"the stitched design stopped making progress with FIFOs sized to their peaks (doubled "
+                          f"{MAX_ROUNDS} times where full): {check.deadlock}")
     set_depths(model, {n: s.depth for n, s in sizes.items()}, part, clock_ns)
     bits = {k: sum(s.width * getattr(s, k) for s in sizes.values()) for k in ("initial", "deep", "depth")}
     log(f"  sized {len(sizes)} FIFOs: {bits['depth']:,} bits (deep run {bits['deep']:,}); "
