@@ -84,6 +84,10 @@ class Layer:
 LAYERS: list[Layer] = [
     Layer("LabBinarizer", "LabBinarizer_rtl", "LabBinarizer_hls", params="LabParams", int_layer="IntLab",
           cli_name="lab", rules=R.ChannelRules(), convert="InferLabBinarizer", lab_impl="fused"),
+    # before DynamicThreshold: a block's dynamic RPReLU feeds the next block's DyBNN binarizer, whose
+    # conversion then finds the channels-last stream it reads
+    Layer("DynamicRPReLU", "DynamicRPReLU_rtl", params="DynRPReLUParams", int_layer="IntDynamicRPReLU",
+          cli_name="dynrprelu", rules=R.ChannelRules(), convert="InferDynamicRPReLU"),
     Layer("DynamicThreshold", "DynamicThreshold_rtl", "DynamicThreshold_hls", params="DynThreshParams",
           int_layer="IntDynamicThreshold", cli_name="dynthresh", rules=R.ChannelRules(),
           convert="InferDynamicThreshold"),
@@ -124,7 +128,7 @@ def unregister(op: str) -> None:
 def load() -> None:
     """Import bnnforge's op modules: this registers their classes with FINN (and prepares
     FINN for use outside its CLI)."""
-    from bnnforge.finn_flow.ops import dynamic_threshold, lab_binarizer, matrix_rtl, stock_rtl  # noqa: F401
+    from bnnforge.finn_flow.ops import dynamic_rprelu, dynamic_threshold, lab_binarizer, matrix_rtl, stock_rtl  # noqa: F401
 
 
 @functools.cache

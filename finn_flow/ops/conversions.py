@@ -13,6 +13,11 @@ XNOR conversion and Streamline), beside FINN's own Infer* transformations:
   and Sub(x, T) -> MultiThreshold(0)
   ==> GlobalAccPool(x) -> [MatMul+MT, MatMul+MT: MVAUs later] -> DynamicThreshold(x, T);
   FINN's InferDuplicateStreamsLayer then forks x.
+- ``InferDynamicRPReLU``: the exported dynamic RPReLU pattern (docs/SPEC.md section 8), the
+  DyBNN pattern with a multi-bit MultiThreshold: ReduceSum(z) -> MatMul -> MultiThreshold ->
+  MatMul -> MultiThreshold (offsets o) -> Reshape and Sub(z, o) -> MultiThreshold(T)
+  ==> GlobalAccPool(z) -> [MatMul+MT, MatMul+MT: MVAUs later] -> DynamicRPReLU(z, o; T).
+- ``InferGlobalSumHead`` (ops/residual.py): a residual network's global sum -> GlobalAccPool.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import get_by_name
 
 from bnnforge.finn_flow import FINN_DOMAIN
-from bnnforge.finn_flow.ops.params import DynThreshParams, LabParams, ParamError
+from bnnforge.finn_flow.ops.params import DynRPReLUParams, DynThreshParams, LabParams, ParamError
 from bnnforge.finn_flow.ops.residual import InferGlobalSumHead  # noqa: F401  (the residual head's pool)
 
 BINARY_OUTPUTS = ("BINARY", "BIPOLAR")
@@ -220,6 +225,95 @@ class InferDynamicThreshold(Transformation):
         if changed:
             model = _topological(model.transform(InferShapes()).transform(InferDataTypes()))
         return model, False
+
+
+def _multi_threshold(model, node) -> bool:
+    """Is ``node`` a MultiThreshold with a multi-bit integer output (several thresholds per channel)?"""
+    if node is None or node.op_type != "MultiThreshold":
+        return False
+    t = model.get_initializer(node.input[1])
+    out_dtype = _attr(node, "out_dtype", b"").decode()
+    return t is not None and out_dtype not in BINARY_OUTPUTS and DataType[out_dtype].is_integer() and _attr(
+        node, "out_scale", 1.0) == 1.0
+
+
+def _dynamic_rprelu_match(model, sub):
+    """(z NCHW, Reshape, MultiThreshold, ReduceSum, first MatMul) when ``sub`` is the Sub of the
+    exported dynamic RPReLU pattern (docs/SPEC.md section 8), else None."""
+    if sub.op_type != "Sub":
+        return None
+    z_nchw, o4 = sub.input
+    reshape = model.find_producer(o4)
+    mt = _single_consumer(model, sub.output[0], "MultiThreshold")
+    if reshape is None or reshape.op_type != "Reshape" or not _multi_threshold(model, mt):
+        return None
+    if _attr(mt, "data_layout", b"NCHW").decode() != "NCHW":
+        return None
+    reduce = next((n for n in model.find_consumers(z_nchw) if n.op_type == "ReduceSum"), None)
+    if reduce is None or model.get_initializer(reduce.input[1]).tolist() != [2, 3]:
+        return None
+    mm1 = _single_consumer(model, reduce.output[0], "MatMul")
+    return None if mm1 is None else (z_nchw, reshape, mt, reduce, mm1)
+
+
+class InferDynamicRPReLU(Transformation):
+    """The exported dynamic RPReLU pattern ReduceSum(z) -> MatMul -> MultiThreshold -> MatMul ->
+    MultiThreshold (offsets o) -> Reshape and Sub(z, o) -> MultiThreshold(T, multi-bit)
+    ==> GlobalAccPool(z) -> [MatMul+MT, MatMul+MT: MVAUs later] -> DynamicRPReLU(z, o; T);
+    FINN's InferDuplicateStreamsLayer then forks z. Every match is rewritten in one pass."""
+
+    def apply(self, model):
+        changed = False
+        for sub in list(model.graph.node):
+            match = _dynamic_rprelu_match(model, sub)
+            if match is not None:
+                _rewrite_dynamic_rprelu(model, sub, *match)
+                changed = True
+        if changed:
+            model = _topological(model.transform(InferShapes()).transform(InferDataTypes()))
+        return model, False
+
+
+def _rewrite_dynamic_rprelu(model, sub, z_nchw, reshape, mt, reduce, mm1) -> None:
+    graph = model.graph
+    n, c, h, w = model.get_tensor_shape(z_nchw)
+    prod = model.find_producer(z_nchw)
+    new_nodes = []
+    z_nhwc = _nhwc_view(model, z_nchw, new_nodes)
+    pooled = model.make_new_valueinfo_name()
+    new_nodes.append(helper.make_node(
+        "GlobalAccPool", [z_nhwc], [pooled], domain=FINN_DOMAIN, backend="fpgadataflow",
+        name=f"GlobalAccPool_{sub.name}", NumChannels=c, PE=1, inputDataType=model.get_tensor_datatype(z_nchw).name,
+        numInputVectors=[n, h, w]))
+    mm1.input[0] = pooled
+    branch = _chain(model, mm1, reshape)  # MatMul, MT, MatMul, MT
+    for node in branch:  # the hyper-branch thresholds now see (1,1,1,C) channels-last tensors
+        if node.op_type == "MultiThreshold":
+            getCustomOp(node).set_nodeattr("data_layout", "NHWC")
+    o_nhwc = reshape.input[0]
+    y_nhwc, removed_out = _nhwc_output(model, mt, new_nodes)
+    thresholds = model.get_initializer(mt.input[1])
+    if not np.array_equal(thresholds, np.round(thresholds)):
+        raise ParamError(f"{mt.name}: dynamic RPReLU thresholds must be integers")
+    out_dtype = DataType[_attr(mt, "out_dtype").decode()]
+    p = DynRPReLUParams(thresholds, h, w, int(_attr(mt, "out_bias", 0.0)), out_dtype.bitwidth(),
+                        _signed_bits(model, z_nchw, "input"), _signed_bits(model, o_nhwc, "offset"), 1,
+                        out_dtype.signed())
+    t_name = model.make_new_valueinfo_name()
+    model.set_initializer(t_name, p.thresholds.astype(np.float32))
+    model.set_tensor_datatype(t_name, DataType[f"INT{p.threshold_bits}"])
+    new_nodes.append(helper.make_node(
+        "DynamicRPReLU", [z_nhwc, o_nhwc, t_name], [y_nhwc], domain=FINN_DOMAIN, backend="fpgadataflow",
+        name=f"DynamicRPReLU_{mt.name}", **p.node_attributes(_layer_name(mt))))
+    at = list(graph.node).index(reduce)
+    for i, node in enumerate(new_nodes):
+        graph.node.insert(at + i, node)
+    _remove(model, [reduce, reshape, sub, mt] + removed_out)
+    if prod is not None and prod.op_type == "Transpose" and not model.find_consumers(z_nchw):
+        _remove(model, [prod])
+    stale = {pooled} | {o for node in branch for o in node.output}
+    for vi in [v for v in graph.value_info if v.name in stale]:
+        graph.value_info.remove(vi)
 
 
 def _chain(model, start, stop):

@@ -336,6 +336,161 @@ class DynThreshParams:
         return params, data["thresholds"]
 
 
+def _check_width(name: str, bits, lo: int = 1, hi: int = 24) -> int:
+    if not isinstance(bits, (int, np.integer)) or not lo <= bits <= hi:
+        raise ParamError(f"{name}={bits!r} is out of range; allowed: {lo}..{hi} bits")
+    return int(bits)
+
+
+def int_dtype_name(bits: int, signed: bool) -> str:
+    return f"{'INT' if signed else 'UINT'}{bits}"
+
+
+@dataclasses.dataclass
+class DynRPReLUParams:
+    """A DynamicRPReLU layer (docs/SPEC.md section 9): C channels, H x W map, the static
+    thresholds (C, N_T) ascending, out = out_bias + #{k : z - o[c] >= T[c, k]} on ``out_bits``
+    (signed unless ``out_signed`` is False), PE channels per beat."""
+
+    thresholds: np.ndarray  # (C, N_T) int, ascending per channel
+    height: int
+    width: int
+    out_bias: int
+    out_bits: int
+    input_bits: int = 5  # z, signed
+    offset_bits: int = 5  # o, signed
+    pe: int = 1
+    out_signed: bool = True
+
+    def __post_init__(self):
+        self.thresholds = _as_int("thresholds", self.thresholds)
+        if self.thresholds.ndim != 2 or 0 in self.thresholds.shape:
+            raise ParamError(f"thresholds must have shape (C, N_T), got {self.thresholds.shape}")
+        if np.any(np.diff(self.thresholds, axis=1) < 0):
+            raise ParamError("thresholds must be ascending per channel")
+        if self.height < 1 or self.width < 1:
+            raise ParamError(f"feature map {self.height}x{self.width} must be at least 1x1")
+        self.input_bits = _check_width("input_bits", self.input_bits, 2, 32)
+        self.offset_bits = _check_width("offset_bits", self.offset_bits, 2, 32)
+        self.out_bits = _check_width("out_bits", self.out_bits, 1, 16)
+        self.out_bias = int(self.out_bias)
+        self.pe = check_pe(self.pe, self.channels)
+        lo, hi = self.out_range
+        if self.out_bias < lo or self.out_bias + self.steps > hi:
+            raise ParamError(f"outputs out_bias .. out_bias + N_T = {self.out_bias} .. {self.out_bias + self.steps} do "
+                             f"not fit {self.out_dtype} [{lo}, {hi}]")
+
+    @property
+    def channels(self) -> int:
+        return self.thresholds.shape[0]
+
+    @property
+    def steps(self) -> int:
+        return self.thresholds.shape[1]
+
+    @property
+    def fold(self) -> int:
+        return self.channels // self.pe
+
+    @property
+    def out_dtype(self) -> str:
+        return int_dtype_name(self.out_bits, self.out_signed)
+
+    @property
+    def out_range(self) -> tuple[int, int]:
+        return signed_range(self.out_bits) if self.out_signed else (0, 2**self.out_bits - 1)
+
+    @property
+    def threshold_bits(self) -> int:
+        return signed_bits_for(int(self.thresholds.min()), int(self.thresholds.max()))
+
+    def thresholds_hex(self) -> str:
+        """RTL threshold ROM: one line per fold, PE*N_T signed T_BITS values (lane p, threshold k at p*N_T+k)."""
+        return hex_lines(self.thresholds.reshape(self.fold, self.pe * self.steps), self.threshold_bits)
+
+    def rtl_parameters(self) -> dict[str, int]:
+        return dict(C=self.channels, H=self.height, W=self.width, PE=self.pe, IN_BITS=self.input_bits,
+                    O_BITS=self.offset_bits, T_BITS=self.threshold_bits, N_T=self.steps, OUT_BITS=self.out_bits,
+                    OUT_BIAS=self.out_bias)
+
+    @property
+    def exp_cycles_rtl(self) -> int:
+        return dynthresh_exp_cycles(self.height, self.width, self.channels, self.pe)
+
+    def check(self, z: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z, o = _as_int("input", z), _as_int("offsets", offsets)
+        want = (self.channels, self.height, self.width)
+        if z.ndim != 4 or z.shape[1:] != want:
+            raise ParamError(f"input must have shape (N, {', '.join(map(str, want))}), got {z.shape}")
+        if o.shape != (z.shape[0], self.channels):
+            raise ParamError(f"offsets must have shape (N, C) = ({z.shape[0]}, {self.channels}), got {o.shape}")
+        _check_fits("input", z, self.input_bits)
+        _check_fits("offsets", o, self.offset_bits)
+        return z, o
+
+    def node_attributes(self, layer_name: str = "") -> dict:
+        """The attributes of a DynamicRPReLU node of these parameters."""
+        return dict(NumChannels=self.channels, ImgH=self.height, ImgW=self.width, PE=self.pe, NumSteps=self.steps,
+                    inputDataType=f"INT{self.input_bits}", offsetDataType=f"INT{self.offset_bits}",
+                    weightDataType=f"INT{self.threshold_bits}", outputDataType=self.out_dtype, ActVal=self.out_bias,
+                    layer_name=layer_name)
+
+    def to_model(self, op_type: str = "DynamicRPReLU"):
+        """A one-node FINN model of this layer (inputs: the block sum and its offsets)."""
+        h, w, c = self.height, self.width, self.channels
+        return one_node_model(
+            op_type,
+            inputs=[("x", (1, h, w, c), f"INT{self.input_bits}"), ("o", (1, 1, 1, c), f"INT{self.offset_bits}")],
+            initializers=[("thresholds", self.thresholds, f"INT{self.threshold_bits}")],
+            output=("y", (1, h, w, c), self.out_dtype),
+            **self.node_attributes(),
+        )
+
+    def golden(self, inputs: list[np.ndarray]) -> np.ndarray:
+        """The layer's output (N, C, H, W) for its streamed inputs (z NCHW, offsets (N, C))."""
+        from bnnforge.model import golden as reference
+
+        return reference.dynamic_rprelu(inputs[0], inputs[1], self.thresholds, self.out_bias)
+
+    @classmethod
+    def for_data(cls, z: np.ndarray, offsets: np.ndarray, thresholds, out_bias: int, out_dtype: str,
+                 pe: int) -> "DynRPReLUParams":
+        """Parameters for ``z`` and per-sample ``offsets`` (input and offset widths from their ranges)."""
+        z, o = np.asarray(z), np.asarray(offsets)
+        in_bits = signed_bits_for(min(-1, int(z.min())), max(0, int(z.max())))
+        o_bits = signed_bits_for(min(-1, int(o.min())), max(0, int(o.max())))
+        return cls(thresholds, z.shape[2], z.shape[3], out_bias, int(out_dtype.lstrip("UINT")), max(2, in_bits),
+                   max(2, o_bits), pe, out_dtype.startswith("INT"))
+
+    @classmethod
+    def load_case(cls, path: Path, x: np.ndarray, pe: int) -> tuple["DynRPReLUParams", list[np.ndarray]]:
+        """`sim layer dynrprelu`: the parameter file (offsets (N, C), thresholds (C, N_T), out_bias,
+        out_dtype) for the block sum ``x`` (N, C, H, W): (params, checked inputs)."""
+        data = load_npz(path, ("offsets", "thresholds", "out_bias", "out_dtype"))
+        p = cls.for_data(x, data["offsets"], data["thresholds"], int(data["out_bias"]), str(data["out_dtype"]), pe)
+        return p, list(p.check(x, data["offsets"]))
+
+    @classmethod
+    def load_for_synth(cls, path: Path, hw: tuple[int, int], pe: int) -> "DynRPReLUParams":
+        """`sim synth dynrprelu`: the parameter file (thresholds, out_bias, out_dtype, input_bits,
+        offset_bits: default input_bits) on an H x W map."""
+        data = load_npz(path, ("thresholds", "out_bias", "out_dtype", "input_bits"))
+        in_bits = int(data["input_bits"])
+        o_bits = int(data["offset_bits"]) if "offset_bits" in data else in_bits
+        dtype = str(data["out_dtype"])
+        return cls(data["thresholds"], hw[0], hw[1], int(data["out_bias"]), int(dtype.lstrip("UINT")), in_bits, o_bits,
+                   pe, dtype.startswith("INT"))
+
+    @classmethod
+    def from_int_layer(cls, layer, x: np.ndarray, pe: int) -> tuple["DynRPReLUParams", list[np.ndarray]]:
+        """The layer of an IntegerNet (an IntDynamicRPReLU) on its golden input, the block sum
+        ``x``: (params, inputs)."""
+        from bnnforge.model import golden as reference
+
+        o = reference.rprelu_offsets(x, layer)
+        return cls.for_data(x, o, layer.thresholds, layer.out_bias, layer.out_dtype, pe), [x, o]
+
+
 def one_node_model(op_type: str, inputs, initializers, output, **attrs):
     """A FINN model holding one hardware node: ``inputs`` [(name, shape, datatype)] are graph
     inputs, ``initializers`` [(name, array, datatype)] parameters, ``output`` (name, shape,

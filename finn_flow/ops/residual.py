@@ -115,7 +115,26 @@ class ChannelsLastResidual(Transformation):
                 model = model.transform(t)
             if before == [(n.op_type, tuple(n.input), tuple(n.output)) for n in model.graph.node]:
                 break
-        return model, False
+        return _merge_twin_transposes(model), False
+
+
+def _merge_twin_transposes(model):
+    """Transposes left on both sides of a fork (the NCHW views of one tensor that a DyBNN
+    pattern's ReduceSum and Sub read) become one, so the pattern sees one tensor."""
+    seen: dict[tuple, str] = {}
+    for node in list(model.graph.node):
+        if node.op_type != "Transpose":
+            continue
+        key = (node.input[0], tuple(_perm(node)))
+        if key not in seen or node.output[0] in [o.name for o in model.graph.output]:
+            seen.setdefault(key, node.output[0])
+            continue
+        for consumer in model.find_consumers(node.output[0]):
+            for i, name in enumerate(consumer.input):
+                if name == node.output[0]:
+                    consumer.input[i] = seen[key]
+        model.graph.node.remove(node)
+    return model
 
 
 class InferGlobalSumHead(Transformation):

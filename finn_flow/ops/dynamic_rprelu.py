@@ -1,0 +1,188 @@
+"""FINN op `DynamicRPReLU`: DyBNN's dynamic RPReLU with requantization (docs/SPEC.md,
+section 9), with an RTL backend (sim/rtl/dynamic_rprelu.sv).
+
+Node: input 0 = the residual block's sum z, NHWC (1,H,W,C) signed integers; input 1 = this
+frame's offsets o (1,1,1,C) from the hyper branch (GlobalAccPool -> MVAU -> MVAU); input 2
+= the static thresholds (C, NumSteps), an initializer (a ROM in the RTL, no stream);
+output NHWC (1,H,W,C): ActVal + #{k : z - o[c] >= T[c, k]}, in outputDataType. The frame
+is buffered (ping-pong) because o depends on the whole frame. It is the generalization of
+DynamicThreshold (one threshold, T = o) to a static multi-threshold table shifted per frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from finn.custom_op.fpgadataflow import register_custom_op
+from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+from finn.custom_op.fpgadataflow.rtl import register_custom_op as register_rtl_op
+from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
+
+from bnnforge.finn_flow.ops.backends import BnnforgeRTL, dt, nchw_to_nhwc, nhwc_to_nchw
+from bnnforge.finn_flow.ops.memory import memory_cost, resolve_ram_style
+from bnnforge.finn_flow.ops.params import DynRPReLUParams, dynthresh_exp_cycles, signed_bits_for
+from bnnforge.model import golden
+
+
+@register_custom_op
+class DynamicRPReLU(HWCustomOp):
+    """Static multi-threshold table shifted per frame and channel, ping-pong frame buffer, PE lanes."""
+
+    def get_nodeattr_types(self):
+        attrs = super().get_nodeattr_types()
+        attrs.update(
+            {
+                "NumChannels": ("i", True, 0),
+                "ImgH": ("i", True, 0),
+                "ImgW": ("i", True, 0),
+                "PE": ("i", True, 1),
+                "NumSteps": ("i", True, 1),  # thresholds per channel
+                "inputDataType": ("s", True, ""),
+                "offsetDataType": ("s", True, ""),
+                "weightDataType": ("s", True, ""),  # the thresholds'
+                "outputDataType": ("s", True, ""),
+                "ActVal": ("i", False, 0),  # out_bias
+                "ram_style": ("s", False, "auto", {"auto", "block", "distributed"}),
+                "layer_name": ("s", False, ""),
+                # two streamed inputs: one FIFO depth each (FINN's default has one entry)
+                "inFIFODepths": ("ints", False, [2, 2]),
+            }
+        )
+        return attrs
+
+    def _dims(self):
+        return (self.get_nodeattr("ImgH"), self.get_nodeattr("ImgW"), self.get_nodeattr("NumChannels"))
+
+    def rprelu_params(self, model) -> DynRPReLUParams:
+        h, w, _ = self._dims()
+        odt = self.get_output_datatype()
+        return DynRPReLUParams(model.get_initializer(self.onnx_node.input[2]), h, w, self.get_nodeattr("ActVal"),
+                               odt.bitwidth(), self.get_input_datatype(0).bitwidth(),
+                               self.get_input_datatype(1).bitwidth(), self.get_nodeattr("PE"), odt.signed())
+
+    def get_normal_input_shape(self, ind=0):
+        h, w, c = self._dims()
+        if ind == 2:
+            return (c, self.get_nodeattr("NumSteps"))
+        return (1, h, w, c) if ind == 0 else (1, 1, 1, c)
+
+    def get_normal_output_shape(self, ind=0):
+        return self.get_normal_input_shape(0)
+
+    def get_folded_input_shape(self, ind=0):
+        pe = self.get_nodeattr("PE")
+        shape = self.get_normal_input_shape(ind)
+        return (*shape[:-1], shape[-1] // pe, pe)
+
+    def get_folded_output_shape(self, ind=0):
+        return self.get_folded_input_shape(0)
+
+    def get_input_datatype(self, ind=0):
+        return dt(self.get_nodeattr(("inputDataType", "offsetDataType", "weightDataType")[ind]))
+
+    def get_output_datatype(self, ind=0):
+        return dt(self.get_nodeattr("outputDataType"))
+
+    def get_instream_width(self, ind=0):
+        """z and the offsets are streams; the thresholds are a ROM (no stream)."""
+        return 0 if ind == 2 else self.get_nodeattr("PE") * self.get_input_datatype(ind).bitwidth()
+
+    def get_outstream_width(self, ind=0):
+        return self.get_nodeattr("PE") * self.get_output_datatype().bitwidth()
+
+    def get_number_output_values(self):
+        return int(np.prod(self.get_folded_output_shape()[:-1]))
+
+    def make_shape_compatible_op(self, model):
+        return super().make_const_shape_op(self.get_normal_output_shape())
+
+    def infer_node_datatype(self, model):
+        node = self.onnx_node
+        self.set_nodeattr("inputDataType", model.get_tensor_datatype(node.input[0]).name)
+        self.set_nodeattr("offsetDataType", model.get_tensor_datatype(node.input[1]).name)
+        model.set_tensor_datatype(node.output[0], self.get_output_datatype())
+
+    def verify_node(self):
+        c, pe = self.get_nodeattr("NumChannels"), self.get_nodeattr("PE")
+        return [f"PE={pe} does not divide NumChannels={c}"] if c % pe else []
+
+    def get_exp_cycles(self):
+        """Steady-state cycles per frame: H*W*C/PE (ping-pong buffer); latency is about one frame more."""
+        h, w, c = self._dims()
+        return dynthresh_exp_cycles(h, w, c, self.get_nodeattr("PE"))
+
+    def frame_buffer_shape(self):
+        """(banks, width bits, depth): both frame buffers in one memory, as the RTL's fbuf."""
+        h, w, c = self._dims()
+        pe = self.get_nodeattr("PE")
+        return 1, pe * self.get_input_datatype(0).bitwidth(), 2 * h * w * (c // pe)
+
+    def threshold_rom_shape(self):
+        """(width bits, depth) of the threshold ROM: one word of PE*NumSteps thresholds per fold."""
+        pe, c = self.get_nodeattr("PE"), self.get_nodeattr("NumChannels")
+        return pe * self.get_nodeattr("NumSteps") * self.get_input_datatype(2).bitwidth(), c // pe
+
+    def bram_estimation(self, fpgapart=None):
+        banks, width, depth = self.frame_buffer_shape()
+        return banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[1] + memory_cost(
+            *self.threshold_rom_shape(), "auto")[1]
+
+    def dsp_estimation(self, fpgapart=None):
+        return 0
+
+    def get_op_and_param_counts(self):
+        h, w, c = self._dims()
+        steps = self.get_nodeattr("NumSteps")
+        return {f"op_cmp_{self.get_input_datatype(0).bitwidth()}b": h * w * c * steps,
+                f"param_threshold_{self.get_input_datatype(2).bitwidth()}b": c * steps}
+
+    def execute_node(self, context, graph):
+        """Python execution: the golden function."""
+        node = self.onnx_node
+        z = nhwc_to_nchw(context[node.input[0]])
+        o = np.asarray(context[node.input[1]]).reshape(z.shape[0], -1)
+        t = np.asarray(context[node.input[2]]).reshape(self.get_nodeattr("NumChannels"), -1)
+        y = golden.dynamic_rprelu(z, o, t, self.get_nodeattr("ActVal"))
+        context[node.output[0]] = nchw_to_nhwc(y).astype(np.float32)
+
+    def minimize_accumulator_width(self, model, datatype_only=False):
+        """The thresholds' datatype: the smallest signed integer holding them (as FINN narrows
+        the thresholds of its Thresholding layer)."""
+        t = model.get_initializer(self.onnx_node.input[2])
+        name = f"INT{signed_bits_for(int(t.min()), int(t.max()))}"
+        self.set_nodeattr("weightDataType", name)
+        model.set_tensor_datatype(self.onnx_node.input[2], dt(name))
+        return dt(name)
+
+
+@register_rtl_op
+class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
+    """RTL backend: sim/rtl/dynamic_rprelu.sv with the node's parameters and threshold ROM."""
+
+    RTL_MODULE = "dynamic_rprelu"
+    RTL_DEPS = ("stream_out_fifo.sv", "ram_sdp.sv", "rom.sv")
+    # not fitted to yosys yet: control as DynamicThreshold's, one LUT per compare bit, a LUT per
+    # count-adder bit, the LUTRAM model for the buffers and the threshold ROM
+    LUT_PER_TERM = {"control": 196.512, "compare_bits": 1.0, "count_bits": 1.0, "offset_buffer_luts": 0.335,
+                    "frame_buffer_luts": 1.0, "threshold_rom_luts": 1.0}
+
+    def lut_terms(self):
+        """The PE*NumSteps comparators on z - o, the count adders, the two offset buffers
+        (FOLD x PE*O_BITS LUTRAM each), the frame buffers and the threshold ROM when in LUTs."""
+        pe, steps = self.get_nodeattr("PE"), self.get_nodeattr("NumSteps")
+        z, o, t = (self.get_input_datatype(i).bitwidth() for i in range(3))
+        fold = self.get_nodeattr("NumChannels") // pe
+        banks, width, depth = self.frame_buffer_shape()
+        return {"control": 1, "compare_bits": pe * steps * max(max(z, o) + 1, t),
+                "count_bits": pe * steps,
+                "offset_buffer_luts": 2 * memory_cost(pe * o, fold, "distributed")[0],
+                "frame_buffer_luts": banks * memory_cost(width, depth, self.get_nodeattr("ram_style"))[0],
+                "threshold_rom_luts": memory_cost(*self.threshold_rom_shape(), "auto")[0]}
+
+    def rtl_parameters(self, model):
+        _, width, depth = self.frame_buffer_shape()  # the styles the estimates assume
+        return {**self.rprelu_params(model).rtl_parameters(),
+                "RAM_STYLE": resolve_ram_style(width, depth, self.get_nodeattr("ram_style")),
+                "RAM_STYLE_THRESH": resolve_ram_style(*self.threshold_rom_shape(), "auto")}
+
+    def rtl_memories(self, model):
+        return {"THRESH_FILE": self.rprelu_params(model).thresholds_hex()}
