@@ -202,7 +202,7 @@ def main():
                     try:
                         f = fold.for_target(groups, board, clock, fps, UTIL, objective)
                         row[key] = {"fps": f.fps, "LUT": f.lut, "BRAM18": f.bram}
-                    except fold.FoldError as e:
+                    except fold.FoldingError as e:
                         row[key] = {"error": str(e).splitlines()[0]}
                 rows.append(row)
                 print(json.dumps(row), flush=True)

@@ -92,5 +92,5 @@ def test_fold_objectives_take_the_cheapest_option_of_every_layer(lab_model):
         for group, option in zip(groups, chosen.choice):
             feasible = [o for o in group.options if o.cycles <= target]
             assert cost(option) == pytest.approx(min(cost(o) for o in feasible)), (objective, group.nodes)
-    with pytest.raises(fold.FoldError, match="allowed cost, lut"):
+    with pytest.raises(fold.FoldingError, match="allowed cost, lut"):
         fold.for_target(groups, board, board.clock_ns, 3000, objective="dsp")

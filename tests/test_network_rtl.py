@@ -144,7 +144,7 @@ def test_deployment_package_decodes_the_rtl_output(rtl_builds, tmp_path):
         assert (deploy / f).exists(), f
     io = json.loads((deploy / "io.json").read_text())
     assert io["input"]["datatype"] == "UINT8" and io["channels_last"] and io["estimated_fps"] > 0
-    out = run_cli("sim", "driver", build, "--run", run, "--images", "8", "--stall", "0.2")
+    out = run_cli("sim", "driver", build, "--run", run, "--images", "8", "--stall", "0.2", "--mem-latency", "100")
     assert out.returncode == 0 and "driver bit-exact: 8 images" in out.stdout, out.stdout + out.stderr
     out = run_cli("sim", "driver", build, "--validate", "--images", "12")
     assert out.returncode == 0 and re.search(r"accuracy\s+\d+/12 = ", out.stdout), out.stdout + out.stderr

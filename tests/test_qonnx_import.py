@@ -97,3 +97,25 @@ def test_fold_takes_a_brevitas_model_unchanged(bnn_pynq, tmp_path):
     cfg = json.loads((tmp_path / "f.json").read_text())
     assert {"Thresholding_rtl_0", "MVAU_lut_rtl_3", "LabelSelect_rtl_0"} <= set(cfg)
     assert cfg["MVAU_lut_rtl_0"]["PE"] * cfg["MVAU_lut_rtl_0"]["SIMD"] > 1  # folded for the target
+
+
+def test_class_labels_of_a_topk_output(bnn_pynq, tmp_path):
+    """BNN-PYNQ accelerators end in TopK: one class index per frame, read as the label itself
+    (an argmax of that one column would call every frame class 0). The accelerator's labels
+    equal qonnx's top-1 of the Brevitas graph."""
+    from bnnforge.finn_flow.simulate.streams import labels_from_output
+    from bnnforge.finn_flow.verify.build import verify_build
+    from bnnforge.finn_flow.verify.model import qonnx_labels
+
+    assert labels_from_output(np.array([[3], [7]])).tolist() == [3, 7]
+    assert labels_from_output(np.array([[0.1, 0.9, 0.2], [5, -1, 0]])).tolist() == [1, 0]
+    model = bnn_pynq["tfc_1w1a"]
+    build = verify_build(model, tmp_path / "build", "rtl")
+    x = np.random.default_rng(5).integers(0, 256, (8, 1, 28, 28)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = run_cli("sim", "network", build, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy", "--quiet")
+    assert out.returncode == 0 and "bit-exact: 8 images" in out.stdout, out.stdout + out.stderr
+    y = np.load(tmp_path / "y.npy")
+    assert y.shape == (8, 1)
+    want = qonnx_labels(model, x)
+    assert np.array_equal(labels_from_output(y), want) and len(set(want.tolist())) > 1

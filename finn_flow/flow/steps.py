@@ -273,7 +273,7 @@ def step_fold(model, ctx):
         groups = optimizer.build_groups(model, opts.board.part)
         try:
             result = optimizer.for_target(groups, opts.board, opts.clock, opts.target_fps, util=1.0)
-        except optimizer.FoldError as e:
+        except config.FoldingError as e:
             raise BuildError(f"--target-fps {opts.target_fps:g}: {e}") from None
         model = config.apply_folding(model, result.config(), f"folding for {opts.target_fps:g} fps")
         ctx.log(f"  folded for {opts.target_fps:g} fps with `bnnforge fold`'s cheapest folding "
@@ -314,7 +314,8 @@ def step_codegen(model, ctx):
 
 def step_rtl_fifos(model, ctx):
     """The width converters and FIFOs the stitched design needs, where FINN's InsertDWC and
-    InsertFIFO place them (FIFOs at FINN's minimum depth, sized by the next step), in RTL,
+    InsertFIFO place them (FIFOs at FINN's minimum depth, or what a node's rules need to be
+    deadlock free: a frame into the Add of a residual block; sized by the next step), in RTL,
     with their code."""
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
@@ -326,6 +327,10 @@ def step_rtl_fifos(model, ctx):
     from bnnforge.finn_flow.rtl import stitch
 
     stitch.check_all_rtl(model)
+    for node in model.graph.node:  # joins of a fork's branches: FIFOs deep enough to be deadlock free
+        depths = registry.rules_of(node).input_fifo_depths(getCustomOp(node))
+        if depths:
+            getCustomOp(node).set_nodeattr("inFIFODepths", depths)
     for t in (InsertDWC(), InsertFIFO(create_shallow_fifos=True)):
         model = model.transform(t)
         for node in model.graph.node:  # the inserted nodes are abstract: make them RTL

@@ -29,7 +29,8 @@ FOLDING_ATTRS = (
 
 
 class FoldingError(UserError):
-    """A folding config that does not fit the graph or breaks a hardware rule."""
+    """A folding that cannot be: a config that does not fit the graph or breaks a hardware rule,
+    or a target no folding meets within the budget (the message names layers and limits)."""
 
 
 def check_folding(model) -> None:

@@ -19,15 +19,11 @@ import dataclasses
 
 from qonnx.custom_op.registry import getCustomOp
 
-from bnnforge.errors import UserError
 from bnnforge.boards import Board
 from bnnforge.finn_flow import FOLD_OBJECTIVES, registry
 from bnnforge.finn_flow.finn_compat import fast_attribute_reads
+from bnnforge.finn_flow.folding.config import FoldingError
 from bnnforge.finn_flow.ops.rules import divisors
-
-
-class FoldError(UserError):
-    """No folding meets the target or fits the budget (the message names the layers and limits)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +149,7 @@ def build_groups(model, part: str) -> list[Group]:
             except Exception:  # a combination FINN's op rejects (e.g. an assertion in its model): skip it
                 continue
         if not options:
-            raise FoldError(f"no valid folding for {', '.join(insts)}")
+            raise FoldingError(f"no valid folding for {', '.join(insts)}")
         groups.append(Group([n.name for n in nodes], _pareto(options), limit))
     return groups
 
@@ -217,7 +213,7 @@ BRAM_BIASES = {"cost": (1.0,), "lut": (1e-6, 0.01, 0.1, 1.0)}
 
 def _bram_biases(objective: str) -> tuple[float, ...]:
     if objective not in FOLD_OBJECTIVES:
-        raise FoldError(f"objective {objective!r}: allowed {', '.join(FOLD_OBJECTIVES)}")
+        raise FoldingError(f"objective {objective!r}: allowed {', '.join(FOLD_OBJECTIVES)}")
     return BRAM_BIASES[objective]
 
 
@@ -234,7 +230,7 @@ def for_target(groups, board: Board, clock_ns: float, fps: float, util: float = 
             for g in slow
         ]
         best = max(g.fastest.cycles for g in groups)
-        raise FoldError(
+        raise FoldingError(
             f"{fps:g} fps at {clock_ns} ns needs <= {target} cycles/frame per layer; these layers cannot reach it:\n"
             + "\n".join(lines)
             + f"\n  the most this network reaches at this clock is {1e9 / clock_ns / best:,.0f} fps"
@@ -244,7 +240,7 @@ def for_target(groups, board: Board, clock_ns: float, fps: float, util: float = 
         over = _over_budget(folding, board, util)
         if not over:
             return folding
-    raise FoldError(f"the cheapest folding for {fps:g} fps does not fit {board.name}: {over}")
+    raise FoldingError(f"the cheapest folding for {fps:g} fps does not fit {board.name}: {over}")
 
 
 def maximize(groups, board: Board, clock_ns: float, util: float) -> Folding:
@@ -256,7 +252,7 @@ def maximize(groups, board: Board, clock_ns: float, util: float) -> Folding:
     lo, hi = 0, len(targets) - 1
     if _fit(selectors, targets[hi], board, util, clock_ns) is None:
         cheapest = _folding(selectors[0].select(targets[hi]), clock_ns)
-        raise FoldError(
+        raise FoldingError(
             f"even the slowest folding does not fit {util:.0%} of {board.name}: "
             f"{_over_budget(cheapest, board, util)}"
         )
