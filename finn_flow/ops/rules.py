@@ -75,6 +75,11 @@ class Rules:
     def exp_cycles(self, inst) -> int:
         return int(inst.get_exp_cycles())
 
+    def input_fifo_depths(self, inst) -> list[int] | None:
+        """Depths the FIFOs on the node's inputs need at least to be deadlock free (the rtl
+        stage's FIFO insertion, FINN's inFIFODepths), or None for FINN's minimum."""
+        return None
+
 
 class PERules(Rules):
     """PE divides one attribute (channels, labels)."""
@@ -105,6 +110,15 @@ class ChannelRules(PERules):
 class ElementwiseRules(Rules):
     def dims(self, inst):
         return {"PE": (inst.get_normal_input_shape(0)[-1], "channels")}
+
+    def input_fifo_depths(self, inst):
+        """Two streamed inputs (a residual block's Add) join the branches of a fork: one frame
+        of each input, so neither branch can stop the fork before the other one's first beat
+        (a residual skip path must hold what the conv branch takes in before its first output;
+        sim sizing measures the depths actually needed)."""
+        if inst.get_nodeattr("rhs_style") != "input":
+            return None
+        return [int(np.prod(inst.get_folded_input_shape(i)[:-1])) for i in (0, 1)]
 
 
 class MVAURules(Rules):
