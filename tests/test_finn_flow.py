@@ -185,12 +185,16 @@ def test_build_through_codegen(small_runs, tmp_path, board):
     folding = json.loads((out_dir / "folding.json").read_text())
     assert any(k.startswith("LabBinarizer") for k in folding)
 
-    # the written folding is accepted as is, and the requested bitfile stage stops with exit 3 here
+    # the written folding is accepted as is
     out2 = run_cli("build", small_runs["lab"] / "model.onnx", "--board", board, "--folding", out_dir / "folding.json",
-                   "--backend", "hls", "--out", tmp_path / "build2")
-    assert out2.returncode == 3, out2.stdout + out2.stderr
-    assert "vivado" in out2.stdout.lower() and "stopped after the codegen stage" in out2.stdout
+                   "--backend", "hls", "--until", "estimate", "--out", tmp_path / "build2")
+    assert out2.returncode == 0, out2.stdout + out2.stderr
     assert json.loads((tmp_path / "build2" / "folding.json").read_text()) == folding
+    # a bitstream is built from the RTL backend only: refused before anything is written
+    out3 = run_cli("build", small_runs["lab"] / "model.onnx", "--board", board, "--backend", "hls",
+                   "--out", tmp_path / "build3")
+    assert out3.returncode == 2 and "--until bitfile needs --backend rtl" in out3.stderr, out3.stdout + out3.stderr
+    assert not (tmp_path / "build3").exists()
 
 
 def test_build_resumes_from_a_step(small_runs, tmp_path):

@@ -16,7 +16,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from bnnforge import toolenv
 from bnnforge.finn_flow.simulate import node as nodesim
-from bnnforge.finn_flow.ops.params import DynThreshParams, LabParams
+from bnnforge.finn_flow.ops.params import DynRPReLUParams, DynThreshParams, LabParams
 from bnnforge.finn_flow.rtl.synth import synth_node_of, synth_params
 from bnnforge.finn_flow.simulate.layer import simulate_params
 from bnnforge.model import golden
@@ -54,16 +54,38 @@ def random_dynthresh(seed, frames=4):
     return DynThreshParams.for_data(x, t, ib, pe), x, t
 
 
+def random_dynrprelu(seed, frames=4):
+    """Random DyBNN dynamic RPReLU: block sums, per-frame offsets, ascending thresholds (repeats
+    included), an output type just wide enough for out_bias + N_T."""
+    rng = np.random.default_rng(seed)
+    c = int(rng.choice([2, 4, 6, 9]))
+    pe = int(rng.choice([d for d in range(1, c + 1) if c % d == 0]))
+    h, w, ib = int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(3, 9))
+    lo, hi = -(2 ** (ib - 1)), 2 ** (ib - 1) - 1
+    z = rng.integers(lo, hi + 1, (frames, c, h, w))
+    o = rng.integers(lo // 2, hi // 2 + 1, (frames, c))
+    steps = int(rng.choice([1, 3, 7, 15]))
+    t = rng.integers(2 * lo, 2 * hi + 2, (c, steps))
+    t[0, 0] = z[0, 0, 0, 0] - o[0, 0]  # a tie
+    t = np.sort(t, axis=1)
+    out_bits = int(np.ceil(np.log2(steps + 1))) + 1
+    out_bias = -(2 ** (out_bits - 1))
+    return DynRPReLUParams.for_data(z, o, t, out_bias, f"INT{out_bits}", pe), z, o
+
+
 def case(layer, seed):
     if layer == "lab":
         p, x = random_lab(seed)
         return p, [x], golden.lab_binarizer(x, p.weights, p.thresholds)
+    if layer == "dynrprelu":
+        p, z, o = random_dynrprelu(seed)
+        return p, [z, o], golden.dynamic_rprelu(z, o, p.thresholds, p.out_bias)
     p, x, t = random_dynthresh(seed)
     return p, [x, t], golden.dynamic_threshold(x, t)
 
 
 @pytest.mark.parametrize("layer,seed", [("lab", 1), ("lab", 2), ("lab", 3), ("lab", 4), ("dynthresh", 1),
-                                        ("dynthresh", 2)])
+                                        ("dynthresh", 2), ("dynrprelu", 1), ("dynrprelu", 2), ("dynrprelu", 3)])
 def test_rtl_bit_exact_with_stalls_resets_and_exact_cycles(layer, seed, tmp_path):
     p, inputs, want = case(layer, seed)
     # slow consumer (backpressure) with resets, then a starved input
@@ -102,6 +124,13 @@ BROKEN = {
         "dynthresh", "dynamic_threshold.sv",
         "assign in0_V_TREADY = ap_rst_n && !f_full[f_wr];",
         "assign in0_V_TREADY = ap_rst_n;",
+    ),
+    "dynrprelu compares > instead of >=": (
+        "dynrprelu", "dynamic_rprelu.sv", "$signed(s2_d[p*CB+:CB]) >= t;", "$signed(s2_d[p*CB+:CB]) > t;",
+    ),
+    "dynrprelu overwrites a full offset buffer": (
+        "dynrprelu", "dynamic_rprelu.sv", "assign in1_V_TREADY = ap_rst_n && !o_full[o_wr];",
+        "assign in1_V_TREADY = ap_rst_n;",
     ),
 }
 

@@ -4,7 +4,7 @@ differ only in their pipelining."""
 
 import pytest
 
-from bnnforge.sim import synth
+from bnnforge.sim import synth, timing
 
 
 def lut_chain(k: int) -> str:
@@ -31,7 +31,7 @@ def test_lut_chain_matches_the_hand_count(k, family, tmp_path):
     c = run(tmp_path, f"chain{k}", lut_chain(k), "chain", family)
     assert (c.lut, c.carry, c.muxf) == (k, 0, 0)
     assert c.logic_levels == k
-    tm = synth.TIMING_MODELS[family]
+    tm = timing.TIMING_MODELS[family]
     # clock-to-out, k x (one-load net + LUT), the net into the register, its setup, the uncertainty
     hand = tm.ff_clk_to_q + k * (tm.net_delay(1) + tm.lut) + tm.net_delay(1) + tm.ff_setup_d + tm.clock_uncertainty
     assert c.critical_path_ns == pytest.approx(hand, abs=0.002)
@@ -49,7 +49,7 @@ def test_families_and_hand_count_of_a_carry_chain(tmp_path):
             "  always_ff @(posedge clk) begin\n    ra <= a;\n    rb <= b;\n    y <= ra + rb;\n  end\nendmodule\n")
     c = run(tmp_path, "add", text, "add", "xc7")
     assert c.carry == 4 and c.logic_levels == 2
-    tm = synth.XC7_1
+    tm = timing.XC7_1
     # worst: an operand bit into the lowest cell, up the chain (S -> CO, 2 x CI -> CO, CI -> O),
     # the slice's LUT feeds S without routing
     hand = (tm.ff_clk_to_q + tm.net_delay(2) + tm.lut + tm.carry_entry_co + 2 * tm.carry_ci_co + tm.carry_ci_o
@@ -100,8 +100,8 @@ endmodule
 """
     c = run(tmp_path, "romlogic", text, "romlogic", "xc7")
     assert c.bram18 == 1
-    assert c.path[0][1].startswith("RAMB18") and c.path[0][0] == pytest.approx(synth.XC7_1.bram_clk_to_out)
-    assert c.critical_path_ns > synth.XC7_1.bram_clk_to_out + 2 * synth.XC7_1.lut
+    assert c.path[0][1].startswith("RAMB18") and c.path[0][0] == pytest.approx(timing.XC7_1.bram_clk_to_out)
+    assert c.critical_path_ns > timing.XC7_1.bram_clk_to_out + 2 * timing.XC7_1.lut
 
 
 def test_counts_unchanged_and_timing_optional(tmp_path):
