@@ -53,7 +53,7 @@ BOARD, PART = "pynq-z2", "xc7z020clg400-1"
 BINARIZERS = ("sign", "lab", "dybnn")
 FPS_TARGETS = ("1000", "3000", "max")
 FRAMES = 3
-OUR_OPS = ("LabBinarizer", "DynamicThreshold", "MVAU", "VVAU", "Pool", "DuplicateStreams", "GlobalAccPool",
+OUR_OPS = ("LabBinarizer", "DynamicThreshold", "DynamicRPReLU", "MVAU", "VVAU", "Pool", "DuplicateStreams", "GlobalAccPool",
            "LabelSelect", "ElementwiseAdd", "ElementwiseMul", "ElementwiseSub")
 # attributes that do not change the hardware of a node
 IGNORED_ATTRS = {"code_gen_dir_ipgen", "code_gen_dir_cppsim", "ipgen_path", "ip_path", "gen_top_module",
@@ -176,7 +176,7 @@ def random_model(op: str, seed: int):
     """A seeded random one-node model of layer type ``op`` as its RTL class: tests/layer_cases.py,
     and for the custom layers random shapes, foldings and widths of their parameter objects."""
     from bnnforge.finn_flow import registry
-    from bnnforge.finn_flow.ops.params import DynThreshParams, LabParams, lab_acc_bits
+    from bnnforge.finn_flow.ops.params import DynRPReLUParams, DynThreshParams, LabParams, lab_acc_bits
 
     rng = np.random.default_rng(seed)
     layer = registry.by_op(op)
@@ -196,6 +196,13 @@ def random_model(op: str, seed: int):
         pe = int(rng.choice([d for d in range(1, min(c, 16) + 1) if c % d == 0]))
         ib = int(rng.integers(2, 9))
         return DynThreshParams(c, hw, hw, ib, ib + 1, pe).to_model(layer.rtl)
+    if op == "DynamicRPReLU":  # a residual block's sum, 2**b - 1 thresholds of a b-bit activation
+        c = int(rng.choice([8, 16, 32, 64]))
+        hw = int(rng.integers(2, 17))
+        pe = int(rng.choice([d for d in range(1, min(c, 16) + 1) if c % d == 0]))
+        ib, ob = int(rng.integers(4, 10)), int(rng.integers(2, 5))
+        t = np.sort(rng.integers(-(2 ** ib), 2 ** ib, (c, 2**ob - 1)), axis=1)
+        return DynRPReLUParams(t, hw, hw, -(2 ** (ob - 1)), ob, ib, ib, pe).to_model(layer.rtl)
     sys.path.insert(0, str(REPO / "tests"))
     from layer_cases import CASES, specialize
 
@@ -331,6 +338,9 @@ def describe(entry) -> str:
         if op == "LabBinarizer":
             return (f"C{g('NumChannels')} {g('ImgH')}x{g('ImgW')} K{g('KernelSize')} PE{g('PE')} "
                     f"{g('inputDataType')}x{g('weightDataType')}")
+        if op == "DynamicRPReLU":
+            return (f"C{g('NumChannels')} {g('ImgH')}x{g('ImgW')} PE{g('PE')} {g('inputDataType')} "
+                    f"N_T{g('NumSteps')}->{g('outputDataType')}")
         if op == "DynamicThreshold":
             return f"C{g('NumChannels')} {g('ImgH')}x{g('ImgW')} PE{g('PE')} {g('inputDataType')}/{g('thresholdDataType')}"
         if op == "MVAU":

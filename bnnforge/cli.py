@@ -187,7 +187,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from bnnforge.boards import load_board
     from bnnforge.finn_flow.flow.build import BuildOptions, build
+    from bnnforge.finn_flow.flow.layout import BuildLayout
     from bnnforge.finn_flow.flow.report import summarize_build
+    from bnnforge.finn_flow.rtl.synth import timing_verdict
 
     board = load_board(args.board)
     opts = BuildOptions(
@@ -202,6 +204,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         lab_impl=args.lab_impl,
         backend=args.backend,
         fifo_sizing=args.fifo_sizing,
+        timing=not args.no_timing,
         from_step=args.from_step,
         vectors=Path(args.vectors) if args.vectors else None,
     )
@@ -210,6 +213,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     summary = summarize_build(opts.out, board, opts.clock)
     if summary is not None:
         print(summary.table())
+    timing = BuildLayout(opts.out).timing_estimate
+    if timing.exists():
+        print(timing_verdict(json.loads(timing.read_text())))
     print(f"applied folding: {opts.out / 'folding.json'}")
     print(result.message)
     return result.exit_code
@@ -307,6 +313,9 @@ def cmd_sim_synth(args: argparse.Namespace) -> int:
         with tqdm(desc="sim synth", unit="layer", disable=not sys.stderr.isatty()) as bar:
             result = synth.synth_network(Path(args.network), board, args.family, jobs=args.jobs,
                                          progress=lambda _: bar.update())
+        if args.json == "-":  # `--json` alone: the JSON on stdout, nothing else
+            print(json.dumps(result.to_json(), indent=2))
+            return 0
         if args.json:
             Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n")
         print(f"yosys synth_xilinx -family {result.family} of {args.network}/rtl/, every layer out of context "
@@ -551,6 +560,10 @@ def add_build_parser(sub, parents) -> None:
     p.add_argument("--fifo-sizing", choices=FIFO_SIZINGS, default="sim",
                    help="rtl stage: FIFO depths from a Verilator simulation of the stitched design (sim, default) "
                    "or FINN's minimum depths (minimal: faster to build, may run below the layers' throughput)")
+    p.add_argument("--no-timing", action="store_true",
+                   help="rtl stage: skip the critical-path estimate (yosys synthesis of every layer, cached per layer "
+                   "in BUILD_DIR/rtl_synth/; minutes on a large design). By default the build prints the estimated "
+                   "Fmax and warns when it is below the clock")
     p.add_argument("--from-step", metavar="STEP", help="resume from this step (its predecessor's model is reused)")
     p.add_argument("--vectors", metavar="FILE", help="golden vectors for the Python-execution check "
                    "(default: vectors.npz next to the model)")
@@ -677,8 +690,9 @@ def add_sim_synth_parser(simsub, parents) -> None:
     q.add_argument("layer", nargs="?", choices=list(registry.cli_layers()))
     q.add_argument("--params", metavar="P.npz", help="as for `sim layer`")
     q.add_argument("--node", nargs=2, metavar=("BUILD_DIR", "NODE"), help="a node of a build instead of a LAYER")
-    q.add_argument("--network", metavar="BUILD_DIR", help="the whole accelerator of a `build --until rtl` (yowasp "
-                   "yosys with the slang frontend; per layer and in total, vs FINN's estimates and the board)")
+    q.add_argument("--network", metavar="BUILD_DIR", help="the whole accelerator of a `build --until rtl`: every "
+                   "layer synthesized out of context (cached by its content), per layer and in total: LUT/FF/BRAM "
+                   "beside the estimates, critical path, logic levels and Fmax against the build's clock")
     q.add_argument("--jobs", type=COUNT, default=os.cpu_count() or 1, help="--network: layers synthesized at once "
                    "(default: one per core; each layer is cached by its content)")
     q.add_argument("--pe", type=COUNT, default=1)
@@ -686,7 +700,7 @@ def add_sim_synth_parser(simsub, parents) -> None:
     q.add_argument("--family", choices=("xc7", "xcup"), help="xc7: PYNQ-Z2, xcup: ZCU104 (default: xc7, or the "
                    "build's board with --network)")
     q.add_argument("--json", nargs="?", const="-", metavar="FILE",
-                   help="machine-readable output (--network: to FILE)")
+                   help="machine-readable output (--network: on stdout, or to FILE beside the table)")
     q.set_defaults(func=cmd_sim_synth)
 
 

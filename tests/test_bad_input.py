@@ -44,7 +44,7 @@ def world(tfc_run, tmp_path_factory):
     d = tmp_path_factory.mktemp("bad-input")
     build = d / "build"
     assert cli.main(["build", str(tfc_run / "model.onnx"), "--board", "pynq-z2", "--until", "rtl", "--target-fps",
-                     "20000", "--fifo-sizing", "minimal", "--out", str(build)]) == 0
+                     "20000", "--fifo-sizing", "minimal", "--no-timing", "--out", str(build)]) == 0
     f = d / "files"
     f.mkdir()
     (f / "empty.onnx").write_bytes(b"")
@@ -255,7 +255,7 @@ def _interrupt(argv: list[str], when, timeout: float = 900) -> None:
 
 def test_ctrl_c_during_build_then_the_same_command(world, tmp_path):
     model = str(world["run"] / "model.onnx")
-    argv = ["build", model, "--board", "pynq-z2", "--until", "rtl", "--target-fps", "5000", "--out"]
+    argv = ["build", model, "--board", "pynq-z2", "--until", "rtl", "--target-fps", "5000", "--no-timing", "--out"]
     reference = tmp_path / "uninterrupted"
     assert cli.main([*argv, str(reference)]) == 0
     out = tmp_path / "interrupted"

@@ -180,7 +180,7 @@ def rtl_builds(tfc_run, tmp_path_factory):
     for board in BOARDS:
         out = tmp_path_factory.mktemp(f"vivado-{board}") / "build"
         res = run_cli("build", tfc_run / "model.onnx", "--board", board, "--until", "rtl", "--target-fps", "20000",
-                      "--fifo-sizing", "minimal", "--out", out)
+                      "--fifo-sizing", "minimal", "--no-timing", "--out", out)
         assert res.returncode == 0, res.stdout + res.stderr
         builds[board] = out
     return builds
@@ -432,8 +432,14 @@ def test_positive_slack_returns_vivado_resources(project, standin_on_path):
         4321, 8765, 25, 3)
     assert r.utilization_accelerator["LUT"] < r.utilization_system["LUT"] < r.utilization["LUT"]
     assert r.setup_path.endpoint.endswith("/D") and r.wns > 0
+    # the rtl stage's timing estimate (as step timing_estimate writes it) lands beside Vivado's figure
+    (build / "report" / "timing_estimate.json").write_text(json.dumps(
+        {"fmax_mhz": 287.4, "critical_path_ns": 3.479, "slowest_layer": "MVAU_lut_rtl_0"}))
     report = json.loads(vivado.write_resource_report(build, r, yosys={"LUT": 4000}).read_text())
     assert report["vivado"]["design"]["LUT"] == 4321 and report["yosys"] == {"LUT": 4000}
+    t = report["timing"]
+    assert t["vivado_fmax_mhz"] == pytest.approx(1e3 / (r.clock_ns - r.wns), abs=0.05)
+    assert (t["estimated_fmax_mhz"], t["estimated_slowest_layer"]) == (287.4, "MVAU_lut_rtl_0")
     assert report["estimate"] == json.loads((build / "report" / "bnnforge_summary.json").read_text())["total"]
     assert (build / "vivado" / vivado.LOG).exists()
 
@@ -495,7 +501,7 @@ def test_build_until_bitfile_with_the_standin(rtl_builds, tfc_run, tmp_path, mon
         shutil.copytree(rtl_builds["pynq-z2"], build)
         monkeypatch.setenv("BNNFORGE_STANDIN_WNS", wns)
         res = run_cli("build", tfc_run / "model.onnx", "--board", "pynq-z2", "--until", "bitfile", "--target-fps",
-                      "20000", "--fifo-sizing", "minimal", "--from-step", first, "--out", build)
+                      "20000", "--fifo-sizing", "minimal", "--no-timing", "--from-step", first, "--out", build)
         assert res.returncode == rc, res.stdout + res.stderr
         if rc == 0:
             assert (build / "deploy" / "bitfile" / "accelerator.bit").exists()

@@ -44,6 +44,7 @@ class FlowOptions:
     lab_impl: str = "fused"
     backend: str = "rtl"  # rtl: bnnforge's/FINN's RTL wherever it exists; hls: HLS for bnnforge's layers
     fifo_sizing: str = "sim"  # sim: FIFO depths from a Verilator simulation; minimal: FINN's minimum depths
+    timing: bool = True  # rtl stage: estimate the critical path of every layer (yosys, cached per layer)
     vectors: Path | None = None  # golden test vectors (default: vectors.npz next to the model file)
     source: Path | None = None  # the model file the graph comes from (None: a graph in memory)
 
@@ -175,6 +176,7 @@ def build_config(opts: BuildOptions) -> dict:
         "lab_impl": opts.lab_impl,
         "backend": opts.backend,
         "fifo_sizing": opts.fifo_sizing,
+        "timing": opts.timing,
         "vectors": str(vectors.resolve()) if vectors is not None and vectors.exists() else None,
     }
 

@@ -5,12 +5,12 @@
     folding.json             the folding applied (a `build --folding` file)
     build.log                everything FINN printed
     intermediate_models/     NN_<step>.onnx: the graph after each step (resume with --from-step)
-    report/                  FINN's estimates, bnnforge_summary.json, fifo_sizing.json
+    report/                  FINN's estimates, bnnforge_summary.json, fifo_sizing.json, timing_estimate.json
     code/                    per-node generated code (FINN's code generation folders)
     rtl/                     the whole accelerator as RTL (rtl stage)
     rtl_sizing/              FIFO sizing scratch designs
     rtl_sim/                 waveforms of `sim network --waves`
-    rtl_synth/               yosys scratch of `sim synth --network`
+    rtl_synth/               yosys scratch of `sim synth --network` and of the rtl stage's timing estimate
     deploy/                  the package for the board (driver.py, io.json, validate.py, ...; bitfile/:
                              the .bit and .hwh Vivado makes)
     vivado/                  build_bitfile.tcl and the Verilog wrapper of the system (rtl/vivado.py)
@@ -39,6 +39,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("rtl_fifos", "rtl"),
     ("fifo_sizing", "rtl"),
     ("stitch_rtl", "rtl"),
+    ("timing_estimate", "rtl"),
     ("deploy_package", "rtl"),
     ("vivado_project", "rtl"),
     ("bitfile", "bitfile"),
@@ -124,6 +125,10 @@ class BuildLayout:
     @property
     def fifo_sizing(self) -> Path:
         return self.report / "fifo_sizing.json"
+
+    @property
+    def timing_estimate(self) -> Path:
+        return self.report / "timing_estimate.json"
 
     @property
     def code(self) -> Path:

@@ -27,11 +27,13 @@ OPTION_FIRST_STEP = {
     "model": "tidy", "model_sha256": "tidy", "lab_impl": "convert_to_hw", "backend": "convert_to_hw",
     "vectors": "check_python", "board": "dataflow_partition", "clock_ns": "fold", "target_fps": "fold",
     "folding": "fold", "folding_sha256": "fold", "partial_folding": "fold", "fifo_sizing": "fifo_sizing",
+    "timing": "timing_estimate",
 }
 OPTION_FLAGS = {"model": "MODEL", "model_sha256": "MODEL (its contents)", "lab_impl": "--lab-impl",
                 "backend": "--backend", "vectors": "--vectors", "board": "--board", "clock_ns": "--clock-ns",
                 "target_fps": "--target-fps", "folding": "--folding", "folding_sha256": "--folding (its contents)",
-                "partial_folding": "--partial-folding", "fifo_sizing": "--fifo-sizing"}
+                "partial_folding": "--partial-folding", "fifo_sizing": "--fifo-sizing",
+                "timing": "--no-timing"}
 
 
 class StaleBuild(UserError):

@@ -366,6 +366,26 @@ def step_stitch_rtl(model, ctx):
     return model
 
 
+def step_timing_estimate(model, ctx):
+    """report/timing_estimate.json: every layer of BUILD/rtl synthesized out of context (yosys,
+    cached per layer in rtl_synth/) and its critical path estimated on the board's family; the
+    design's Fmax is its slowest layer's. Below the clock is a warning (the build goes on): the
+    bitfile stage's Vivado timing is what fails a build."""
+    from bnnforge.finn_flow.rtl import synth
+
+    if not ctx.opts.timing:
+        ctx.layout.timing_estimate.unlink(missing_ok=True)  # never a figure of an older design
+        ctx.log("  skipped (--no-timing)")
+        return model
+    ctx.log(f"  yosys synth_xilinx of {len(model.graph.node)} layers out of context ({ctx.opts.board.yosys_family}; "
+            f"cached in {ctx.layout.rtl_synth.name}/)")
+    result = synth.synth_nodes(model, ctx.opts.board, work_dir=ctx.layout.rtl_synth)
+    report = synth.timing_report(result, ctx.opts.clock)
+    ctx.layout.timing_estimate.write_text(json.dumps(report, indent=2) + "\n")
+    ctx.log("  " + synth.timing_verdict(report))
+    return model
+
+
 def step_deploy_package(model, ctx):
     """BUILD/deploy/: bnnforge's PYNQ driver, io.json, validate.py, the run's test set."""
     from bnnforge.finn_flow.deploy import package
@@ -420,6 +440,7 @@ STEP_FUNCTIONS: dict[str, Callable] = {
     "rtl_fifos": step_rtl_fifos,
     "fifo_sizing": step_fifo_sizing,
     "stitch_rtl": step_stitch_rtl,
+    "timing_estimate": step_timing_estimate,
     "deploy_package": step_deploy_package,
     "vivado_project": step_vivado_project,
     "bitfile": step_bitfile,

@@ -170,18 +170,23 @@ class NetworkSynthesis:
 
 def synth_network(build_dir: Path, board, family: str | None = None, work_dir: Path | None = None,
                   jobs: int | None = None, progress=None) -> NetworkSynthesis:
-    """yosys synth_xilinx of every node of BUILD/rtl (the very files Verilator simulates), each
-    out of context, in parallel (``jobs`` at a time; each cached by its content), beside the
-    estimates and the board's budget. The design's estimated critical path is its slowest
-    layer's (width converters and FIFOs included): stream boundaries between layers are
-    registered in bnnforge's cores."""
+    """yosys synth_xilinx of every node of BUILD/rtl (the very files Verilator simulates): see
+    ``synth_nodes``."""
+    require_stage(build_dir, "rtl")  # before minutes of synthesis
+    model, _ = reference.latest_model(build_dir, "rtl")
+    return synth_nodes(model, board, family, Path(work_dir or BuildLayout(build_dir).rtl_synth), jobs, progress)
+
+
+def synth_nodes(model, board, family: str | None = None, work_dir: Path | None = None, jobs: int | None = None,
+                progress=None) -> NetworkSynthesis:
+    """Every node of a stitched graph synthesized out of context, in parallel (``jobs`` at a
+    time; each cached by its content in ``work_dir``), beside the estimates and the board's
+    budget. The design's estimated critical path is its slowest layer's (width converters and
+    FIFOs included): stream boundaries between layers are registered in bnnforge's cores."""
     from qonnx.custom_op.registry import getCustomOp
 
-    require_stage(build_dir, "rtl")  # before minutes of synthesis
-    layout = BuildLayout(build_dir)
-    model, _ = reference.latest_model(build_dir, "rtl")
     family = family or board.yosys_family
-    work = Path(work_dir or layout.rtl_synth).resolve()
+    work = Path(work_dir or tempfile.mkdtemp(prefix="bnnforge-synth-")).resolve()
     nodes = list(model.graph.node)
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
         futures = {n.name: pool.submit(synth_node_cached, model, n, family, work) for n in nodes}
@@ -196,3 +201,34 @@ def synth_network(build_dir: Path, board, family: str | None = None, work_dir: P
     r = board.resources
     budget = {"LUT": r["LUT"], "FF": r.get("FF", 0), "BRAM18": board.bram18, "DSP": r.get("DSP", 0)}
     return NetworkSynthesis(layers, add_counts(list(layers.values())), estimates, budget, family)
+
+
+def timing_report(result: NetworkSynthesis, clock_ns: float) -> dict:
+    """BUILD/report/timing_estimate.json: the design's estimated Fmax against the build's clock,
+    the slowest layer's path and every layer's figures."""
+    slowest = max((n for n, c in result.layers.items() if c.critical_path_ns is not None),
+                  key=lambda n: result.layers[n].critical_path_ns, default=None)
+    t = result.total
+    return {
+        "method": "yosys synth_xilinx per layer + bnnforge.sim.timing (pre place-and-route estimate)",
+        "family": result.family, "clock_ns": clock_ns, "clock_mhz": round(1e3 / clock_ns, 3),
+        "fmax_mhz": t.fmax_mhz, "critical_path_ns": t.critical_path_ns, "logic_levels": t.logic_levels,
+        "meets_clock": None if t.critical_path_ns is None else t.critical_path_ns <= clock_ns,
+        "slowest_layer": slowest, "startpoint": t.startpoint, "endpoint": t.endpoint,
+        "layers": {n: {"critical_path_ns": c.critical_path_ns, "fmax_mhz": c.fmax_mhz, "logic_levels": c.logic_levels,
+                       "LUT": c.lut + c.lutram, "FF": c.ff, "BRAM18": c.bram18} for n, c in result.layers.items()},
+    }
+
+
+def timing_verdict(report: dict) -> str:
+    """One line on the timing estimate: met, or a warning that says what to do."""
+    if report["fmax_mhz"] is None:
+        return "timing: no register-to-register path to estimate"
+    where = (f"slowest layer {report['slowest_layer']}, {report['logic_levels']} logic levels, "
+             f"{report['startpoint']} -> {report['endpoint']}")
+    if report["meets_clock"]:
+        return (f"estimated Fmax {report['fmax_mhz']:.0f} MHz: meets the {report['clock_ns']} ns clock "
+                f"({report['clock_mhz']:.0f} MHz) with {report['fmax_mhz'] / report['clock_mhz']:.2f}x margin ({where})")
+    return (f"WARNING: estimated Fmax {report['fmax_mhz']:.0f} MHz is below the {report['clock_ns']} ns clock "
+            f"({report['clock_mhz']:.0f} MHz; {where}). Vivado may fail timing: build with a slower --clock-ns or "
+            "a folding with less parallelism in that layer")

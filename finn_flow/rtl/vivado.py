@@ -890,15 +890,23 @@ def run_vivado(build_dir: Path, log: Callable[[str], None]) -> VivadoResult:
 def write_resource_report(build_dir: Path, result: VivadoResult, yosys: dict | None = None) -> Path:
     """BUILD/report/vivado_resources.json: Vivado's LUT/FF/BRAM/DSP (whole design, bnnforge_0, the
     accelerator) beside the build's estimate (report/bnnforge_summary.json) and, when given,
-    yosys's counts of the accelerator (`NetworkSynthesis.to_json()["total"]`)."""
+    yosys's counts of the accelerator (`NetworkSynthesis.to_json()["total"]`); Vivado's
+    post-route timing beside the rtl stage's estimate (report/timing_estimate.json)."""
     layout = BuildLayout(build_dir)
     estimate = None
     if layout.summary.exists():
         estimate = json.loads(layout.summary.read_text()).get("total")
+    timing_estimate = json.loads(layout.timing_estimate.read_text()) if layout.timing_estimate.exists() else {}
+    vivado_fmax = (round(1e3 / (result.clock_ns - result.wns), 1)
+                   if result.clock_ns is not None and result.wns is not None and result.clock_ns > result.wns else None)
     out = {"vivado": {"design": result.utilization, "bnnforge_system": result.utilization_system,
                       "accelerator": result.utilization_accelerator, "version": result.vivado_version},
            "estimate": estimate, "yosys": yosys,
-           "timing": {"clock_ns": result.clock_ns, "clock_hz": result.clock_hz, "wns": result.wns, "whs": result.whs}}
+           # post-route beside the rtl stage's estimate (report/timing_estimate.json): recalibration data
+           "timing": {"clock_ns": result.clock_ns, "clock_hz": result.clock_hz, "wns": result.wns, "whs": result.whs,
+                      "vivado_fmax_mhz": vivado_fmax, "estimated_fmax_mhz": timing_estimate.get("fmax_mhz"),
+                      "estimated_critical_path_ns": timing_estimate.get("critical_path_ns"),
+                      "estimated_slowest_layer": timing_estimate.get("slowest_layer")}}
     path = VivadoPaths(build_dir).report("resources")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")
