@@ -354,7 +354,7 @@ def cmd_fold(args: argparse.Namespace) -> int:
 
     from bnnforge.boards import load_board
     from bnnforge.finn_flow.flow.graph_cache import prepared_graph
-    from bnnforge.finn_flow.folding import optimizer
+    from bnnforge.finn_flow.folding import optimizer, plumbing
     from bnnforge.finn_flow.folding import report as fold_report
 
     t0 = time.time()
@@ -365,11 +365,16 @@ def cmd_fold(args: argparse.Namespace) -> int:
     model = prepared_graph(Path(args.model), board, clock, args.lab_impl, args.backend)
     groups = optimizer.build_groups(model, board.part)
     if args.max_fps:
-        result = optimizer.maximize(groups, board, clock, args.util)
+        def choose(util):
+            return optimizer.maximize(groups, board, clock, util)
     else:
         if args.target_fps <= 0:
             raise UserError(f"--target-fps must be positive, got {args.target_fps}")
-        result = optimizer.for_target(groups, board, clock, args.target_fps, args.util, args.objective)
+
+        def choose(util):
+            return optimizer.for_target(groups, board, clock, args.target_fps, util, args.objective)
+    result = optimizer.with_plumbing(choose, lambda f: plumbing.estimate(model, f.config(), board.part), board,
+                                     args.util)
     out = Path(args.out)
     out.write_text(json.dumps(result.config(), indent=2) + "\n")
     if args.plot:
@@ -382,6 +387,9 @@ def cmd_fold(args: argparse.Namespace) -> int:
             "budget": {"LUT": board.resources["LUT"], "BRAM_18K": board.bram18},
             "layers": [{"node": n, "cycles": c, "LUT": lut, "BRAM_18K": b}
                        for opt in result.choice for n, c, lut, b in opt.per_node],
+            # the width converters and FIFOs this folding brings (FIFOs at their starting depth)
+            "plumbing": [{"node": n, "op": op, "LUT": lut, "BRAM_18K": b} for n, op, lut, b in result.plumbing.nodes],
+            "total": {"LUT": result.total_lut, "BRAM_18K": result.total_bram},
         }, indent=2))
         return 0
     print(fold_report.table(result, groups, board, model))

@@ -50,7 +50,10 @@ def test_fold_max_fps_fits_and_is_deterministic(lab_model, tmp_path):
     (s0, cfg0), (s1, cfg1) = runs
     assert cfg0 == cfg1 and s0 == s1  # deterministic
     b = load_board("pynq-z2")
-    assert s0["LUT"] <= 0.25 * b.resources["LUT"] and s0["BRAM_18K"] <= 0.25 * b.bram18
+    # the budget holds the layers and the width converters and FIFOs they bring
+    assert s0["total"]["LUT"] <= 0.25 * b.resources["LUT"] and s0["total"]["BRAM_18K"] <= 0.25 * b.bram18
+    assert s0["total"]["LUT"] == pytest.approx(s0["LUT"] + sum(p["LUT"] for p in s0["plumbing"]))
+    assert any(p["op"].startswith("StreamingDataWidthConverter") for p in s0["plumbing"])
     assert (tmp_path / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a larger budget never gives a slower design
     out = run_cli("fold", lab_model, "--board", "pynq-z2", "--max-fps", "--util", "0.8", "--out", tmp_path / "g.json",
@@ -94,3 +97,20 @@ def test_fold_objectives_take_the_cheapest_option_of_every_layer(lab_model):
             assert cost(option) == pytest.approx(min(cost(o) for o in feasible)), (objective, group.nodes)
     with pytest.raises(fold.FoldingError, match="allowed cost, lut"):
         fold.for_target(groups, board, board.clock_ns, 3000, objective="dsp")
+
+
+def test_fold_counts_the_width_converters_and_fifos_the_build_inserts(tfc_run, tmp_path):
+    folding = tmp_path / "folding.json"
+    out = run_cli("fold", tfc_run / "model.onnx", "--board", "pynq-z2", "--max-fps", "--util", "0.1", "--out", folding,
+                  "--json")
+    assert out.returncode == 0, out.stderr
+    plumbing = {(p["node"], p["op"]) for p in json.loads(out.stdout)["plumbing"]}
+    build = run_cli("build", tfc_run / "model.onnx", "--board", "pynq-z2", "--folding", folding, "--until", "rtl",
+                    "--fifo-sizing", "minimal", "--no-timing", "--out", tmp_path / "build")
+    assert build.returncode == 0, build.stdout + build.stderr
+    from bnnforge.finn_flow import registry
+    from bnnforge.finn_flow.simulate import reference
+
+    model, _ = reference.latest_model(tmp_path / "build", "rtl")
+    inserted = {(n.name, n.op_type) for n in model.graph.node if registry.is_plumbing(n)}
+    assert plumbing == inserted and any(op.startswith("StreamingDataWidthConverter") for _, op in inserted)

@@ -313,30 +313,16 @@ def step_codegen(model, ctx):
 
 
 def step_rtl_fifos(model, ctx):
-    """The width converters and FIFOs the stitched design needs, where FINN's InsertDWC and
-    InsertFIFO place them (FIFOs at FINN's minimum depth, or what a node's rules need to be
-    deadlock free: a frame into the Add of a residual block; sized by the next step), in RTL,
-    with their code."""
-    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
-    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    """The width converters and FIFOs the stitched design needs (FIFOs at FINN's minimum depth,
+    or what a node's rules need to be deadlock free; sized by the next step), in RTL, with
+    their code."""
     from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
-    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
-    from qonnx.custom_op.registry import getCustomOp
-    from qonnx.transformation.general import GiveUniqueNodeNames
 
+    from bnnforge.finn_flow.flow.transforms import insert_width_converters_and_fifos
     from bnnforge.finn_flow.rtl import stitch
 
     stitch.check_all_rtl(model)
-    for node in model.graph.node:  # joins of a fork's branches: FIFOs deep enough to be deadlock free
-        depths = registry.rules_of(node).input_fifo_depths(getCustomOp(node))
-        if depths:
-            getCustomOp(node).set_nodeattr("inFIFODepths", depths)
-    for t in (InsertDWC(), InsertFIFO(create_shallow_fifos=True)):
-        model = model.transform(t)
-        for node in model.graph.node:  # the inserted nodes are abstract: make them RTL
-            if node.domain == registry.FINN_DOMAIN:
-                getCustomOp(node).set_nodeattr("preferred_impl_style", "rtl")
-        model = model.transform(SpecializeLayers(ctx.opts.board.part)).transform(GiveUniqueNodeNames())
+    model = insert_width_converters_and_fifos(model, ctx.opts.board.part)
     return model.transform(PrepareIP(ctx.opts.board.part, ctx.opts.clock))
 
 

@@ -1,4 +1,5 @@
-"""The build's own graph transformation: specialization to bnnforge's backend classes."""
+"""The build's own graph transformations: specialization to bnnforge's backend classes, and the
+width converters and FIFOs between layers (the rtl stage inserts them; fold counts them)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,25 @@ class SpecializeToBnnforge(Transformation):
         if changed:
             model = model.transform(GiveUniqueNodeNames())
         return model, False
+
+
+def insert_width_converters_and_fifos(model, part: str):
+    """The width converters and FIFOs the stitched design needs, where FINN's InsertDWC and
+    InsertFIFO place them, as RTL nodes: FIFOs at FINN's minimum depth, or what a node's rules
+    need to be deadlock free (a frame into the Add of a residual block)."""
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.transformation.general import GiveUniqueNodeNames
+
+    for node in model.graph.node:  # joins of a fork's branches: FIFOs deep enough to be deadlock free
+        depths = registry.rules_of(node).input_fifo_depths(getCustomOp(node))
+        if depths:
+            getCustomOp(node).set_nodeattr("inFIFODepths", depths)
+    for t in (InsertDWC(), InsertFIFO(create_shallow_fifos=True)):
+        model = model.transform(t)
+        for node in model.graph.node:  # the inserted nodes are abstract: make them RTL
+            if node.domain == FINN_DOMAIN:
+                getCustomOp(node).set_nodeattr("preferred_impl_style", "rtl")
+        model = model.transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
+    return model

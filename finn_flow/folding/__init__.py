@@ -3,8 +3,10 @@
     config.py      folding configs: read, check against the graph and the hardware rules, apply, write
     optimizer.py   `bnnforge fold`'s optimizer: per-layer options from the registry's rules,
                    the cheapest folding for a throughput, or the fastest within a budget
+    plumbing.py    the width converters and FIFOs a folding brings (flow/transforms.py inserts
+                   them as the rtl stage does), so that the budget holds them
     report.py      its per-layer table and Pareto plot
 
-May import: ops, registry, finn_compat, boards. The graph the optimizer folds comes from
+May import: ops, registry, finn_compat, boards, flow/transforms. The graph the optimizer folds comes from
 flow/graph_cache.py (the build's own steps, cached).
 """

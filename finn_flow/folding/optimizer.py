@@ -50,9 +50,18 @@ class Group:
 class Folding:
     choice: list[Option]
     cycles: int
-    lut: float
+    lut: float  # the layers'
     bram: float
     clock_ns: float
+    plumbing: object = None  # folding.plumbing.Plumbing: the width converters and FIFOs it brings, once counted
+
+    @property
+    def total_lut(self) -> float:
+        return self.lut + (self.plumbing.lut if self.plumbing else 0.0)
+
+    @property
+    def total_bram(self) -> float:
+        return self.bram + (self.plumbing.bram if self.plumbing else 0.0)
 
     @property
     def fps(self) -> float:
@@ -277,11 +286,30 @@ def _fit(selectors, target, board, util, clock_ns):
 
 def _over_budget(f: Folding, board: Board, util: float) -> str:
     msgs = []
-    if f.lut > util * board.resources["LUT"]:
-        msgs.append(f"LUT {f.lut:.0f} > {util:.0%} of {board.resources['LUT']}")
-    if f.bram > util * board.bram18:
-        msgs.append(f"BRAM18 {f.bram:.0f} > {util:.0%} of {board.bram18}")
+    if f.total_lut > util * board.resources["LUT"]:
+        msgs.append(f"LUT {f.total_lut:.0f} > {util:.0%} of {board.resources['LUT']}")
+    if f.total_bram > util * board.bram18:
+        msgs.append(f"BRAM18 {f.total_bram:.0f} > {util:.0%} of {board.bram18}")
     return ", ".join(msgs)
+
+
+def with_plumbing(choose, plumbing_of, board: Board, util: float, rounds: int = 4) -> Folding:
+    """``choose(u)``: a folding whose layers fit within ``u`` of the board. The width converters
+    and FIFOs that folding brings (``plumbing_of``) are added; while the sum exceeds ``util``, the
+    layers get ``util`` minus the plumbing's share and are chosen again."""
+    layer_util = util
+    for _ in range(rounds):
+        f = choose(layer_util)
+        f = dataclasses.replace(f, plumbing=plumbing_of(f))
+        over = _over_budget(f, board, util)
+        if not over:
+            return f
+        share = max(f.plumbing.lut / board.resources["LUT"], f.plumbing.bram / board.bram18)
+        if share >= util:
+            break
+        layer_util = min(layer_util - 0.01, util - share)
+    raise FoldingError(f"the folding does not fit {board.name} with the width converters and FIFOs it needs: {over} "
+                       f"({f.plumbing.summary()})")
 
 
 def pareto_front(groups, board: Board, clock_ns: float, points: int = 120, objective: str = "cost") -> list[Folding]:

@@ -22,10 +22,12 @@ def table(f: Folding, groups: list[Group], board: Board, model) -> str:
             pe, simd = a.get("PE", ""), a.get("SIMD", "")
             lines.append(f"{name:<32} {ops[name]:<30} {pe!s:>4} {simd!s:>5} {cyc:>9} {lut:>8.0f} {bram:>7.1f} "
                          f"{100 * cyc / f.cycles:>9.0f}%")
+    lines.append("-" * len(head))
+    if f.plumbing is not None:
+        lines.append(f"layers: LUT {f.lut:.0f}, BRAM18 {f.bram:.1f}; plus {f.plumbing.summary()}")
     lines += [
-        "-" * len(head),
-        f"total: LUT {f.lut:.0f} / {board.resources['LUT']} ({100 * f.lut / board.resources['LUT']:.1f} %), "
-        f"BRAM18 {f.bram:.1f} / {board.bram18} ({100 * f.bram / board.bram18:.1f} %)",
+        f"total: LUT {f.total_lut:.0f} / {board.resources['LUT']} ({100 * f.total_lut / board.resources['LUT']:.1f} %), "
+        f"BRAM18 {f.total_bram:.1f} / {board.bram18} ({100 * f.total_bram / board.bram18:.1f} %)",
         f"estimated throughput {f.fps:,.0f} fps ({f.cycles} cycles/frame at {f.clock_ns} ns)",
     ]
     return "\n".join(lines)

