@@ -86,6 +86,12 @@ def classify(cells: dict[str, int]) -> CellCounts:
 DISTRIBUTED_ROMS_AS_LOGIC = 'setattr -set rom_style "logic" -set ram_style "logic" a:rom_style=distributed'
 
 
+# Debian 12's yosys 0.23 cannot map some memories to UltraScale+ LUT RAM (a 784 x 8 bit RAM:
+# "lutrams_xc5v_map.v: invalid OPTION_ABITS/WIDTH combination"); such a design is synthesized
+# again without LUT RAM (its memories then count as block RAM or flip-flops)
+XCUP_LUTRAM_BUG = "invalid OPTION_ABITS/WIDTH combination"
+
+
 def synth(sources: list[Path], top: str, family: str = "xc7", data_files: list[Path] = (),
           work_dir: Path | None = None, timing: bool = True) -> CellCounts:
     """yosys synth_xilinx of ``top`` (sources in dependency order); memory files are copied
@@ -99,13 +105,19 @@ def synth(sources: list[Path], top: str, family: str = "xc7", data_files: list[P
     for f in data_files:
         shutil.copy(f, work / Path(f).name)
     reads = "".join(f"read_verilog {'-sv ' if Path(src).suffix == '.sv' else ''}{src}; " for src in sources)
-    script = (
-        f"{reads}hierarchy -top {top}; {DISTRIBUTED_ROMS_AS_LOGIC}; "
-        f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf -nodsp; "
-        f"tee -q -o {work / 'stat.json'} stat -json"
-        + (f"; write_json {work / 'netlist.json'}" if timing else "")
-    )
-    out = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=work)
+
+    def run(options: str = ""):
+        script = (
+            f"{reads}hierarchy -top {top}; {DISTRIBUTED_ROMS_AS_LOGIC}; "
+            f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf -nodsp{options}; "
+            f"tee -q -o {work / 'stat.json'} stat -json"
+            + (f"; write_json {work / 'netlist.json'}" if timing else "")
+        )
+        return subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=work)
+
+    out = run()
+    if out.returncode != 0 and family == "xcup" and XCUP_LUTRAM_BUG in out.stderr:
+        out = run(" -nolutram")
     if out.returncode != 0:
         raise RuntimeError(f"yosys failed on {top}:\n{(out.stderr or out.stdout)[-3000:]}")
     stat = json.loads((work / "stat.json").read_text())

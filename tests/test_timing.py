@@ -112,3 +112,13 @@ def test_counts_unchanged_and_timing_optional(tmp_path):
                                                               "startpoint", "endpoint")}}
     assert without.critical_path_ns is None and without.path == []
     assert "path" not in with_timing.row() and "cells" not in with_timing.row()
+
+
+def test_xcup_memory_yosys_cannot_put_in_lutram_still_synthesizes(tmp_path):
+    """A 784 x 8 RAM (an MVAU's input buffer) on UltraScale+: Debian's yosys 0.23 fails in its
+    LUT RAM mapping; synth retries without LUT RAM, so such a layer still gets counts and timing."""
+    text = ("module ram (input logic clk, input logic we, input logic [9:0] wa, input logic [9:0] ra, "
+            "input logic [7:0] d, output logic [7:0] q);\n  logic [7:0] mem [0:783];\n"
+            "  always_ff @(posedge clk) begin\n    if (we) mem[wa] <= d;\n    q <= mem[ra];\n  end\nendmodule\n")
+    c = run(tmp_path, "ram", text, "ram", "xcup")
+    assert c.lutram == 0 and c.bram18 + c.ff > 0 and c.fmax_mhz is not None

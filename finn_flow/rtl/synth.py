@@ -222,6 +222,9 @@ def timing_report(result: NetworkSynthesis, clock_ns: float) -> dict:
 
 def timing_verdict(report: dict) -> str:
     """One line on the timing estimate: met, or a warning that says what to do."""
+    if "error" in report:
+        first = next((ln for ln in report["error"].splitlines()[1:] if "ERROR" in ln), report["error"].splitlines()[0])
+        return f"WARNING: timing not estimated: {report['error'].splitlines()[0]} {first.strip()}"
     if report["fmax_mhz"] is None:
         return "timing: no register-to-register path to estimate"
     where = (f"slowest layer {report['slowest_layer']}, {report['logic_levels']} logic levels, "
