@@ -2,6 +2,8 @@
 against a hand count on tiny handwritten netlists, and ordered right on variants that
 differ only in their pipelining."""
 
+import subprocess
+
 import pytest
 
 from bnnforge.sim import synth, timing
@@ -117,8 +119,13 @@ def test_counts_unchanged_and_timing_optional(tmp_path):
 def test_xcup_memory_yosys_cannot_put_in_lutram_still_synthesizes(tmp_path):
     """A 784 x 8 RAM (an MVAU's input buffer) on UltraScale+: Debian's yosys 0.23 fails in its
     LUT RAM mapping; synth retries without LUT RAM, so such a layer still gets counts and timing."""
-    text = ("module ram (input logic clk, input logic we, input logic [9:0] wa, input logic [9:0] ra, "
-            "input logic [7:0] d, output logic [7:0] q);\n  logic [7:0] mem [0:783];\n"
-            "  always_ff @(posedge clk) begin\n    if (we) mem[wa] <= d;\n    q <= mem[ra];\n  end\nendmodule\n")
+    text = ("module ram (input logic clk, input logic we, input logic [9:0] a, input logic [7:0] d, "
+            "output logic [7:0] q);\n  logic [7:0] mem [784];\n"
+            "  always_ff @(posedge clk) begin\n    if (we) mem[a] <= d;\n    q <= mem[a];\n  end\nendmodule\n")
+    src = tmp_path / "ram.sv"
+    src.write_text(text)
+    plain = subprocess.run(["yosys", "-q", "-p", f"read_verilog -sv {src}; synth_xilinx -family xcup -top ram"],
+                           capture_output=True, text=True)
+    assert synth.XCUP_LUTRAM_BUG in plain.stderr  # the case really is one yosys fails on
     c = run(tmp_path, "ram", text, "ram", "xcup")
     assert c.lutram == 0 and c.bram18 + c.ff > 0 and c.fmax_mhz is not None
