@@ -70,7 +70,8 @@ module duplicate_streams #(
         stream_out_fifo #(
             .WIDTH(XB),
             .OUT_WIDTH(WIDTH),
-            .DEPTH(FIFO_DEPTH)
+            .DEPTH(FIFO_DEPTH),
+            .LATENCY(0)  // pushes in the cycle of `can_issue`
         ) fifo (
             .clk(ap_clk),
             .rst_n(ap_rst_n),

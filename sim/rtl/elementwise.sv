@@ -28,7 +28,9 @@
 //   (any constant whose beat sequence is periodic in this way; others are not supported)
 // Throughput: one beat per cycle: N cycles per frame (= FINN get_exp_cycles). Latency: an
 // output beat can be taken at the 3rd (B_STREAM = 0) or 4th (B_STREAM = 1) clock edge after
-// the edge that took its input beat(s). B_STREAM = 1: each input has its own 2-beat buffer,
+// the edge that took its input beat(s), OP = 1 (mul) TL edges later: the product is the sum
+// of the narrower operand's partial products in a pipe_tree, registered after its first
+// adder level and then every two (TL = 1 + (ceil(log2(NM + 1)) - 1) / 2 stages). B_STREAM = 1: each input has its own 2-beat buffer,
 // so neither TREADY depends on the other stream.
 // Output FIFO with credit-based issue: any TREADY pattern is safe.
 module elementwise #(
@@ -72,7 +74,6 @@ module elementwise #(
   localparam int MAXE = (AE > BE) ? AE : BE;
   localparam int FULL = (OP == 1) ? AE + BE : MAXE + 1;  // exact result width
   localparam int RW = (FULL > OUT_BITS) ? FULL : OUT_BITS;
-  localparam int FIFO_DEPTH = 4;
 
   logic s1_valid, s2_valid, credit_ok, fire;
   logic [AB-1:0] a_data, s1_a;
@@ -112,15 +113,16 @@ module elementwise #(
       logic a_room, b_room;
       logic a_valid, b_valid, a_push, b_push;
       logic [BB-1:0] b_data;
-      assign in0_V_TREADY = a_room;
-      assign in1_V_TREADY = b_room;
+      assign in0_V_TREADY = ap_rst_n && a_room;
+      assign in1_V_TREADY = ap_rst_n && b_room;
       assign a_push = in0_V_TVALID && in0_V_TREADY;
       assign b_push = in1_V_TVALID && in1_V_TREADY;
       assign fire = a_valid && b_valid && credit_ok;
       stream_out_fifo #(
           .WIDTH(AB),
           .OUT_WIDTH(AB),
-          .DEPTH(2)
+          .DEPTH(2),
+          .LATENCY(0)  // pushes in the cycle of `can_issue`
       ) a_buf (
           .clk(ap_clk),
           .rst_n(ap_rst_n),
@@ -135,7 +137,8 @@ module elementwise #(
       stream_out_fifo #(
           .WIDTH(BB),
           .OUT_WIDTH(BB),
-          .DEPTH(2)
+          .DEPTH(2),
+          .LATENCY(0)  // pushes in the cycle of `can_issue`
       ) b_buf (
           .clk(ap_clk),
           .rst_n(ap_rst_n),
@@ -160,51 +163,105 @@ module elementwise #(
     if (fire) s1_a <= a_data;
   end
 
-  logic [OB-1:0] s1_res, s2_res;
+  // --- add / sub: one adder; mul: partial products of the narrower operand, summed by a
+  // pipelined tree (pipe_tree, stream_out_fifo.sv): no multiplier array in one stage ---------
+  localparam int MA = (A_BIPOLAR != 0) ? 2 : A_BITS + 1;  // operands at their natural widths
+  localparam int MB = (B_BIPOLAR != 0) ? 2 : B_BITS + 1;
+  localparam int NM = (MA < MB) ? MA : MB;  // bits of the multiplier operand
+  localparam int TL = (OP == 1) ? ($clog2(NM + 1) - 1) / 2 + 1 : 0;  // pipe_tree FIRST = 1, LPS = 2
+  // one beat per cycle: at least LATENCY + 2 entries (stream_out_fifo.sv), a power of two
+  localparam int FIFO_DEPTH = 1 << $clog2(4 + TL);
+  logic [OB-1:0] s2_res;
+  logic res_valid;
+  logic [PE*RW-1:0] res;  // S1 (add, sub) or the tree's output (mul)
+  logic [PE*MA-1:0] an;  // operands at their natural widths, two's complement
+  logic [PE*MB-1:0] bn;
   generate
-    for (genvar p = 0; p < PE; p++) begin : g_lane
+    for (genvar p = 0; p < PE; p++) begin : g_operands
       logic [A_BITS-1:0] a_raw;
       logic [B_BITS-1:0] b_raw;
-      logic signed [RW-1:0] a, b, l, r;
-      /* verilator lint_off UNUSEDSIGNAL */  // bits above OUT_BITS: the value fits out_dtype
-      logic signed [RW-1:0] res;
-      /* verilator lint_on UNUSEDSIGNAL */
       assign a_raw = s1_a[p*A_BITS+:A_BITS];
       assign b_raw = s1_b[p*B_BITS+:B_BITS];
       if (A_BIPOLAR != 0) begin : g_a_bip
-        assign a = a_raw[0] ? RW'(1) : -RW'(1);
+        assign an[p*MA+:MA] = {~a_raw[0], 1'b1};  // 1 -> +1 (01), 0 -> -1 (11)
       end else begin : g_a_int
-        assign a = RW'($signed({(A_SIGNED != 0) && a_raw[A_BITS-1], a_raw}));
+        assign an[p*MA+:MA] = {(A_SIGNED != 0) && a_raw[A_BITS-1], a_raw};
       end
       if (B_BIPOLAR != 0) begin : g_b_bip
-        assign b = b_raw[0] ? RW'(1) : -RW'(1);
+        assign bn[p*MB+:MB] = {~b_raw[0], 1'b1};
       end else begin : g_b_int
-        assign b = RW'($signed({(B_SIGNED != 0) && b_raw[B_BITS-1], b_raw}));
+        assign bn[p*MB+:MB] = {(B_SIGNED != 0) && b_raw[B_BITS-1], b_raw};
       end
-      assign l = (B_LHS != 0) ? b : a;
-      assign r = (B_LHS != 0) ? a : b;
-      if (OP == 1) begin : g_mul
-        assign res = l * r;
-      end else if (OP == 2) begin : g_sub
-        assign res = l - r;
-      end else begin : g_add
-        assign res = l + r;
+    end
+    if (OP == 1) begin : g_mul
+      // m * c = sum_{j < NM-1} m[j] (c << j) - m[NM-1] (c << NM-1), the last term written as
+      // ~(c << NM-1) + 1 (exact modulo 2^RW); m: the operand with fewer bits
+      logic [PE*(NM+1)*RW-1:0] pp;  // lane p's partial products at [(p*(NM+1)+j)*RW +: RW]
+      for (genvar p = 0; p < PE; p++) begin : g_lane
+        logic [NM-1:0] m;
+        logic [RW-1:0] c;
+        if (MB <= MA) begin : g_by_b
+          assign m = bn[p*MB+:MB];
+          assign c = RW'($signed(an[p*MA+:MA]));
+        end else begin : g_by_a
+          assign m = an[p*MA+:MA];
+          assign c = RW'($signed(bn[p*MB+:MB]));
+        end
+        for (genvar j = 0; j < NM; j++) begin : g_pp
+          if (j < NM - 1) begin : g_pos
+            assign pp[(p*(NM+1)+j)*RW+:RW] = m[j] ? (c << j) : '0;
+          end else begin : g_neg
+            assign pp[(p*(NM+1)+j)*RW+:RW] = m[j] ? ~(c << j) : '0;
+          end
+        end
+        assign pp[(p*(NM+1)+NM)*RW+:RW] = RW'(m[NM-1]);
       end
-      assign s1_res[p*OUT_BITS+:OUT_BITS] = res[OUT_BITS-1:0];
+      pipe_tree #(
+          .LANES(PE),
+          .N(NM + 1),
+          .IW(RW),
+          .OW(RW),
+          .SIGNED(1'b1),
+          .FIRST(1),
+          .LPS(2),
+          .TW(1)
+      ) mul_tree (
+          .clk(ap_clk),
+          .rst_n(ap_rst_n),
+          .valid_in(s1_valid),
+          .tag_in(1'b0),
+          .leaves(pp),
+          .valid_out(res_valid),
+          /* verilator lint_off PINCONNECTEMPTY */
+          .tag_out(),
+          /* verilator lint_on PINCONNECTEMPTY */
+          .sums(res)
+      );
+    end else begin : g_add_sub
+      for (genvar p = 0; p < PE; p++) begin : g_lane
+        logic signed [RW-1:0] a, b, l, r;
+        assign a = RW'($signed(an[p*MA+:MA]));
+        assign b = RW'($signed(bn[p*MB+:MB]));
+        assign l = (B_LHS != 0) ? b : a;
+        assign r = (B_LHS != 0) ? a : b;
+        assign res[p*RW+:RW] = (OP == 2) ? l - r : l + r;
+      end
+      assign res_valid = s1_valid;
     end
   endgenerate
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) s2_valid <= 1'b0;
-    else s2_valid <= s1_valid;
-    s2_res <= s1_res;
+    else s2_valid <= res_valid;
+    // the low OUT_BITS bits (the value fits out_dtype)
+    for (int p = 0; p < PE; p++) s2_res[p*OUT_BITS+:OUT_BITS] <= res[p*RW+:OUT_BITS];
   end
 
   stream_out_fifo #(
       .WIDTH(OB),
       .OUT_WIDTH(OUT_WIDTH),
       .DEPTH(FIFO_DEPTH),
-      .LATENCY(2)  // fire -> S1 -> S2 (push)
+      .LATENCY(2 + TL)  // fire -> S1 -> (mul: the tree) -> S2 (push)
   ) out_fifo (
       .clk(ap_clk),
       .rst_n(ap_rst_n),

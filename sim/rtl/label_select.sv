@@ -163,7 +163,8 @@ module label_select #(
   stream_out_fifo #(
       .WIDTH(IDX_BITS),
       .OUT_WIDTH(OUT_WIDTH),
-      .DEPTH(FIFO_DEPTH)
+      .DEPTH(FIFO_DEPTH),
+      .LATENCY(0)  // pushes in the cycle of `can_issue`
   ) out_fifo (
       .clk(ap_clk),
       .rst_n(ap_rst_n),

@@ -31,14 +31,17 @@
 // Schedule: one (nf, sf) step per cycle, nf outer, sf inner. Steps with nf = 0 consume an
 // input beat and store it in an SF-deep vector buffer; steps with nf > 0 re-read it. Steady
 // state (no stalls, frames back to back): N_VECTORS*NF*SF cycles per frame, no gaps between
-// vectors or frames. Latency 4 cycles: if step (nf, SF-1) issues at clock edge e (for
-// nf = 0: e is the edge accepting the vector's last input beat), the output beat of fold nf
-// is written into the output FIFO at edge e+3, out0_V_TVALID is high after it and the
-// earliest output handshake is at edge e+4.
-// Pipeline: issue (ROM/buffer addresses) -> S1 registered reads -> S2 registered SIMD dot
-// products (balanced adder tree) -> accumulator -> S3 threshold compare -> output FIFO.
-// The output FIFO is credit based: a step issues only while FIFO entries + outputs in flight
-// < FIFO depth, so any TREADY pattern is safe and TVALID does not depend on TREADY.
+// vectors or frames. Latency: the output beat of fold nf is pushed into the output FIFO
+// 1 + ROM_LAT + (the datapath's stages, dot_threshold.sv) clock edges after the edge of step
+// (nf, SF-1) (for nf = 0: the edge accepting the vector's last input beat); the exact figure
+// depends on SIMD, the operand types and N_THRESH; out0_V_TVALID is high after the push.
+// Pipeline: issue (ROM/buffer addresses) -> S0 registered reads (input beat or vector buffer,
+// weight ROM) -> [the weight ROM's output register when it may be block RAM: ROM_LAT = 2,
+// the input beat waits a cycle with it] -> S1 operands -> dot_threshold: pipelined dot
+// products, accumulator, threshold compare and count, output FIFO.
+// The output FIFO is credit based: a step that completes an output issues only while the
+// FIFO has a credit (DEPTH - entries - outputs in flight), so any TREADY pattern is safe and
+// TVALID does not depend on TREADY.
 // ap_rst_n: active-low synchronous reset; clears the step counters, pipeline and FIFO.
 module mvau #(
     parameter int MW = 8,
@@ -81,11 +84,14 @@ module mvau #(
   localparam int AB = POP ? $clog2(MW + 1) + 1 : ACC_BITS;  // accumulator width (signed)
   localparam int XB = SIMD * IN_BITS;  // one input beat
   localparam int WB = PE * SIMD * W_BITS;  // one weight word
-  localparam int OB = PE * OUT_BITS;  // one output beat
   localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int WAW = (WDEPTH > 1) ? $clog2(WDEPTH) : 1;
-  localparam int FIFO_DEPTH = 8;  // > 3 outputs in flight + 1 draining (a power of two)
+  // the weight ROM's read latency: block RAM (or what "auto" may make one) gets its output
+  // register, so its clock-to-out is followed by nothing but a route
+  /* verilator lint_off WIDTHEXPAND */  // a string parameter against a longer literal
+  localparam int ROM_LAT = (RAM_STYLE == "distributed") ? 1 : 2;
+  /* verilator lint_on WIDTHEXPAND */
 
   // --- parameter checks (elaboration time) -------------------------------------------------
   generate
@@ -112,7 +118,8 @@ module mvau #(
 
   assign need_in = (nf == '0);  // nf = 0 steps take their input beat from the stream
   assign in0_V_TREADY = ap_rst_n && need_in && credit_ok;
-  assign step = ap_rst_n && credit_ok && (!need_in || in0_V_TVALID);
+  // (a step in reset is harmless: every register it feeds is reset; TREADY is low)
+  assign step = credit_ok && (!need_in || in0_V_TVALID);
   assign issue_out = step && (sf == SFW'(SF - 1));  // the step that completes an output beat
 
   always_ff @(posedge ap_clk) begin
@@ -129,19 +136,19 @@ module mvau #(
     end
   end
 
-  // --- S1: registered reads (input beat or vector buffer, weights) -------------------------
-  logic s1_valid, s1_first, s1_last;
-  logic [NFW-1:0] s1_nf;
-  logic [XB-1:0] s1_xin, s1_x;
+  // --- S0: registered reads (input beat or vector buffer, weights) -------------------------
+  logic s0_valid, s0_first, s0_last;
+  logic [NFW-1:0] s0_nf;
+  logic [XB-1:0] s0_xin, s0_x;
   logic [WB-1:0] s1_w;
 
   always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) s1_valid <= 1'b0;
-    else s1_valid <= step;
-    s1_first <= (sf == '0);
-    s1_last <= (sf == SFW'(SF - 1));
-    s1_nf <= nf;
-    s1_xin <= in0_V_TDATA[XB-1:0];
+    if (!ap_rst_n) s0_valid <= 1'b0;
+    else s0_valid <= step;
+    s0_first <= (sf == '0);
+    s0_last <= (sf == SFW'(SF - 1));
+    s0_nf <= nf;
+    s0_xin <= in0_V_TDATA[XB-1:0];
   end
 
   generate
@@ -150,25 +157,42 @@ module mvau #(
       // (never both in one cycle; the next vector overwrites word sf only after its last read)
       logic [XB-1:0] vbuf[SF];
       logic [XB-1:0] rd;
-      logic s1_from_in;
+      logic s0_from_in;
       always_ff @(posedge ap_clk) begin
         if (step && need_in) vbuf[sf] <= in0_V_TDATA[XB-1:0];
         rd <= vbuf[sf];
-        s1_from_in <= need_in;
+        s0_from_in <= need_in;
       end
-      assign s1_x = s1_from_in ? s1_xin : rd;
+      assign s0_x = s0_from_in ? s0_xin : rd;
     end else begin : g_no_vbuf
-      assign s1_x = s1_xin;
+      assign s0_x = s0_xin;
     end
   endgenerate
 
-  rom #(.WIDTH(WB), .DEPTH(WDEPTH), .FILE(WEIGHTS_FILE), .ROM_STYLE(RAM_STYLE), .AW(WAW)) wrom (
+  rom #(.WIDTH(WB), .DEPTH(WDEPTH), .FILE(WEIGHTS_FILE), .ROM_STYLE(RAM_STYLE), .LATENCY(ROM_LAT), .AW(WAW)) wrom (
       .clk(ap_clk), .addr(waddr), .rdata(s1_w)
   );
 
-  // --- S1 -> S3: dot products, accumulation over the fold, activation -------------------------
-  logic s3_valid;
-  logic [OB-1:0] s3_out;
+  // --- S1: the operands, aligned with the weight ROM's output ------------------------------
+  logic s1_valid, s1_first, s1_last;
+  logic [NFW-1:0] s1_nf;
+  logic [XB-1:0] s1_x;
+  generate
+    if (ROM_LAT > 1) begin : g_align
+      always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) s1_valid <= 1'b0;
+        else s1_valid <= s0_valid;
+        s1_first <= s0_first;
+        s1_last <= s0_last;
+        s1_nf <= s0_nf;
+        s1_x <= s0_x;
+      end
+    end else begin : g_direct
+      assign {s1_valid, s1_first, s1_last, s1_nf, s1_x} = {s0_valid, s0_first, s0_last, s0_nf, s0_x};
+    end
+  endgenerate
+
+  // --- S1 -> output: dot products, accumulation over the fold, activation, output FIFO -------
   dot_threshold #(
       .PE(PE),
       .SIMD(SIMD),
@@ -184,32 +208,20 @@ module mvau #(
       .ACT_VAL(ACT_VAL),
       .OUT_BITS(OUT_BITS),
       .THRESHOLDS_FILE(THRESHOLDS_FILE),
-      .RAM_STYLE_THRESH(RAM_STYLE_THRESH)
+      .RAM_STYLE_THRESH(RAM_STYLE_THRESH),
+      .PRE_LAT(ROM_LAT),  // step -> S0 (-> ROM output register) = S1
+      .OUT_WIDTH(OUT_WIDTH)
   ) datapath (
       .clk(ap_clk),
       .rst_n(ap_rst_n),
+      .issue(issue_out),
+      .can_issue(credit_ok),
       .s1_valid(s1_valid),
       .s1_first(s1_first),
       .s1_last(s1_last),
       .s1_nf(s1_nf),
       .s1_x({PE{s1_x}}),
       .s1_w(s1_w),
-      .s3_valid(s3_valid),
-      .s3_out(s3_out)
-  );
-
-  stream_out_fifo #(
-      .WIDTH(OB),
-      .OUT_WIDTH(OUT_WIDTH),
-      .DEPTH(FIFO_DEPTH),
-      .LATENCY(3)  // step -> S1 -> S2 -> S3 (push)
-  ) out_fifo (
-      .clk(ap_clk),
-      .rst_n(ap_rst_n),
-      .issue(issue_out),
-      .can_issue(credit_ok),
-      .in_valid(s3_valid),
-      .in_data(s3_out),
       .out_TDATA(out0_V_TDATA),
       .out_TVALID(out0_V_TVALID),
       .out_TREADY(out0_V_TREADY)

@@ -41,14 +41,16 @@
 //   "auto" sets none (the tool decides). Both ROM reads are registered (synchronous).
 //
 // Schedule: one (nf, sf) step per input beat and cycle. Steady state (no stalls, frames
-// back to back): N_PIXELS*NF*SF cycles per frame. Latency 4 cycles: if the last input beat
-// (sf = SF-1) of fold nf is accepted at clock edge e, the output beat of fold nf is written
-// into the output FIFO at edge e+3, out0_V_TVALID is high after it and the earliest output
-// handshake is at edge e+4.
-// Pipeline: input beat + registered weight read (S1) -> S2 registered SIMD dot products
-// (balanced adder tree) -> accumulator -> S3 threshold compare -> output FIFO. The output
-// FIFO is credit based: a beat is accepted only while FIFO entries + outputs in flight <
-// FIFO depth, so any TREADY pattern is safe and TVALID does not depend on TREADY.
+// back to back): N_PIXELS*NF*SF cycles per frame. Latency: the output beat of fold nf is
+// pushed into the output FIFO 1 + ROM_LAT + (the datapath's stages, dot_threshold.sv) clock
+// edges after the edge accepting its last input beat (sf = SF-1); out0_V_TVALID is high
+// after the push.
+// Pipeline: input beat + registered weight read (S0) -> [the weight ROM's output register
+// when it may be block RAM: ROM_LAT = 2, the input beat waits a cycle with it] -> S1
+// operands -> dot_threshold: pipelined dot products, accumulator, threshold compare and
+// count, output FIFO. The output FIFO is credit based: a beat that completes an output is
+// accepted only while the FIFO has a credit (DEPTH - entries - outputs in flight), so any
+// TREADY pattern is safe and TVALID does not depend on TREADY.
 // ap_rst_n: active-low synchronous reset; clears the step counters, pipeline and FIFO.
 module vvau #(
     parameter int CHANNELS = 4,
@@ -92,11 +94,14 @@ module vvau #(
   localparam int AB = POP ? $clog2(KK + 1) + 1 : ACC_BITS;  // accumulator width (signed)
   localparam int XB = SIMD * PE * IN_BITS;  // one input beat
   localparam int WB = PE * SIMD * W_BITS;  // one weight word
-  localparam int OB = PE * OUT_BITS;  // one output beat
   localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int WAW = (WDEPTH > 1) ? $clog2(WDEPTH) : 1;
-  localparam int FIFO_DEPTH = 8;  // > 3 outputs in flight + 1 draining (a power of two)
+  // the weight ROM's read latency: block RAM (or what "auto" may make one) gets its output
+  // register, so its clock-to-out is followed by nothing but a route
+  /* verilator lint_off WIDTHEXPAND */  // a string parameter against a longer literal
+  localparam int ROM_LAT = (RAM_STYLE == "distributed") ? 1 : 2;
+  /* verilator lint_on WIDTHEXPAND */
 
   // --- parameter checks (elaboration time) -------------------------------------------------
   generate
@@ -122,7 +127,9 @@ module vvau #(
   logic credit_ok, step, issue_out;
 
   assign in0_V_TREADY = ap_rst_n && credit_ok;
-  assign step = in0_V_TVALID && in0_V_TREADY;  // every step consumes one input beat
+  // every step consumes one input beat (a step in reset is harmless: every register it feeds
+  // is reset; TREADY is low)
+  assign step = in0_V_TVALID && credit_ok;
   assign issue_out = step && (sf == SFW'(SF - 1));  // the step that completes an output beat
 
   always_ff @(posedge ap_clk) begin
@@ -139,24 +146,43 @@ module vvau #(
     end
   end
 
-  // --- S1: registered input beat and weight read -------------------------------------------
-  logic s1_valid, s1_first, s1_last;
-  logic [NFW-1:0] s1_nf;
-  logic [XB-1:0] s1_x;
+  // --- S0: registered input beat and weight read -------------------------------------------
+  logic s0_valid, s0_first, s0_last;
+  logic [NFW-1:0] s0_nf;
+  logic [XB-1:0] s0_x;
   logic [WB-1:0] s1_w;
 
   always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) s1_valid <= 1'b0;
-    else s1_valid <= step;
-    s1_first <= (sf == '0);
-    s1_last <= (sf == SFW'(SF - 1));
-    s1_nf <= nf;
-    s1_x <= in0_V_TDATA[XB-1:0];
+    if (!ap_rst_n) s0_valid <= 1'b0;
+    else s0_valid <= step;
+    s0_first <= (sf == '0);
+    s0_last <= (sf == SFW'(SF - 1));
+    s0_nf <= nf;
+    s0_x <= in0_V_TDATA[XB-1:0];
   end
 
-  rom #(.WIDTH(WB), .DEPTH(WDEPTH), .FILE(WEIGHTS_FILE), .ROM_STYLE(RAM_STYLE), .AW(WAW)) wrom (
+  rom #(.WIDTH(WB), .DEPTH(WDEPTH), .FILE(WEIGHTS_FILE), .ROM_STYLE(RAM_STYLE), .LATENCY(ROM_LAT), .AW(WAW)) wrom (
       .clk(ap_clk), .addr(waddr), .rdata(s1_w)
   );
+
+  // --- S1: the operands, aligned with the weight ROM's output ------------------------------
+  logic s1_valid, s1_first, s1_last;
+  logic [NFW-1:0] s1_nf;
+  logic [XB-1:0] s1_x;
+  generate
+    if (ROM_LAT > 1) begin : g_align
+      always_ff @(posedge ap_clk) begin
+        if (!ap_rst_n) s1_valid <= 1'b0;
+        else s1_valid <= s0_valid;
+        s1_first <= s0_first;
+        s1_last <= s0_last;
+        s1_nf <= s0_nf;
+        s1_x <= s0_x;
+      end
+    end else begin : g_direct
+      assign {s1_valid, s1_first, s1_last, s1_nf, s1_x} = {s0_valid, s0_first, s0_last, s0_nf, s0_x};
+    end
+  endgenerate
 
   // operand lanes as the datapath takes them: lane p*SIMD + s (the stream has s*PE + p)
   logic [PE*SIMD*IN_BITS-1:0] s1_xl;
@@ -168,9 +194,7 @@ module vvau #(
     end
   endgenerate
 
-  // --- S1 -> S3: dot products, accumulation over the fold, activation -------------------------
-  logic s3_valid;
-  logic [OB-1:0] s3_out;
+  // --- S1 -> output: dot products, accumulation over the fold, activation, output FIFO -------
   dot_threshold #(
       .PE(PE),
       .SIMD(SIMD),
@@ -186,32 +210,20 @@ module vvau #(
       .ACT_VAL(ACT_VAL),
       .OUT_BITS(OUT_BITS),
       .THRESHOLDS_FILE(THRESHOLDS_FILE),
-      .RAM_STYLE_THRESH(RAM_STYLE_THRESH)
+      .RAM_STYLE_THRESH(RAM_STYLE_THRESH),
+      .PRE_LAT(ROM_LAT),  // step -> S0 (-> ROM output register) = S1
+      .OUT_WIDTH(OUT_WIDTH)
   ) datapath (
       .clk(ap_clk),
       .rst_n(ap_rst_n),
+      .issue(issue_out),
+      .can_issue(credit_ok),
       .s1_valid(s1_valid),
       .s1_first(s1_first),
       .s1_last(s1_last),
       .s1_nf(s1_nf),
       .s1_x(s1_xl),
       .s1_w(s1_w),
-      .s3_valid(s3_valid),
-      .s3_out(s3_out)
-  );
-
-  stream_out_fifo #(
-      .WIDTH(OB),
-      .OUT_WIDTH(OUT_WIDTH),
-      .DEPTH(FIFO_DEPTH),
-      .LATENCY(3)  // step -> S1 -> S2 -> S3 (push)
-  ) out_fifo (
-      .clk(ap_clk),
-      .rst_n(ap_rst_n),
-      .issue(issue_out),
-      .can_issue(credit_ok),
-      .in_valid(s3_valid),
-      .in_data(s3_out),
       .out_TDATA(out0_V_TDATA),
       .out_TVALID(out0_V_TVALID),
       .out_TREADY(out0_V_TREADY)
