@@ -9,19 +9,30 @@ import numpy as np
 
 from bnnforge.finn_flow import registry
 from bnnforge.model import golden
+from bnnforge.model.integer import IntResidual
 
 
-def custom_layer_inputs(net, images):
+def custom_layer_inputs(net, images, backend: str | None = None):
     """(integer layer, its registry entry, its input) for every layer of ``net`` that one of
-    bnnforge's hardware layers implements; inputs taken from the golden model."""
+    bnnforge's hardware layers implements (with a class for ``backend``, when given), the
+    layers inside residual blocks included; inputs taken from the golden model."""
     by_int_layer = {layer.int_layer: layer for layer in registry.custom_layers() if layer.int_layer}
     ref = golden.forward(net, images)
     prev = np.asarray(images, np.int64)
-    for layer in net.layers:
-        entry = by_int_layer.get(type(layer).__name__)
-        if entry is not None:
-            yield layer, entry, prev
-        prev = ref[layer.name]
+    for outer in net.layers:
+        for layer, x in _inner_layers(outer, prev, ref):
+            entry = by_int_layer.get(type(layer).__name__)
+            if entry is not None and (backend is None or entry.backend_class(backend) is not None):
+                yield layer, entry, x
+        prev = ref[outer.name]
+
+
+def _inner_layers(layer, x, ref) -> list:
+    """(layer, its input): a layer of the network, or the binarizer (on the block input) and the
+    RPReLU stage (on the block's sum) of a residual block."""
+    if isinstance(layer, IntResidual):
+        return [(layer.binarizer, x), (layer.act, ref[layer.add_name])]
+    return [(layer, x)]
 
 
 def test_pe(channels: int) -> int:
@@ -61,7 +72,7 @@ def _simulation_column(ctx, images: np.ndarray, backend: str, **kw) -> dict[str,
     from bnnforge.finn_flow.simulate.layer import simulate_params
 
     out = {}
-    for layer, entry, x in custom_layer_inputs(ctx.net, images):
+    for layer, entry, x in custom_layer_inputs(ctx.net, images, backend):
         p, inputs = entry.params_class().from_int_layer(layer, x, test_pe(x.shape[1]))
         out[layer.name], _ = simulate_params(p, backend, inputs, **kw)
     return out
