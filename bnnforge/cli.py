@@ -375,6 +375,9 @@ def cmd_fold(args: argparse.Namespace) -> int:
             return optimizer.for_target(groups, board, clock, args.target_fps, util, args.objective)
     result = optimizer.with_plumbing(choose, lambda f: plumbing.estimate(model, f.config(), board.part), board,
                                      args.util)
+    timing, notes = None, []
+    if args.timing or args.raise_clock:
+        timing, notes, result = _fold_timing(args, model, result, board)
     out = Path(args.out)
     out.write_text(json.dumps(result.config(), indent=2) + "\n")
     if args.plot:
@@ -383,18 +386,47 @@ def cmd_fold(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "folding": str(out), "fps": result.fps, "cycles": result.cycles, "LUT": result.lut,
-            "BRAM_18K": result.bram, "clock_ns": clock, "board": board.name,
+            "BRAM_18K": result.bram, "clock_ns": result.clock_ns, "board": board.name,
             "budget": {"LUT": board.resources["LUT"], "BRAM_18K": board.bram18},
             "layers": [{"node": n, "cycles": c, "LUT": lut, "BRAM_18K": b}
                        for opt in result.choice for n, c, lut, b in opt.per_node],
             # the width converters and FIFOs this folding brings (FIFOs at their starting depth)
             "plumbing": [{"node": n, "op": op, "LUT": lut, "BRAM_18K": b} for n, op, lut, b in result.plumbing.nodes],
             "total": {"LUT": result.total_lut, "BRAM_18K": result.total_bram},
+            "timing": timing, "notes": notes,
         }, indent=2))
         return 0
     print(fold_report.table(result, groups, board, model))
+    for line in notes:
+        print(line)
     print(f"wrote {out}" + (f" and {args.plot}" if args.plot else "") + f" ({time.time() - t0:.1f} s)")
     return 0
+
+
+def _fold_timing(args, model, result, board):
+    """fold --timing / --raise-clock: (timing report, lines for the user, the folding at the
+    clock it runs at)."""
+    import dataclasses
+
+    from bnnforge.finn_flow.folding import timing as fold_timing
+    from bnnforge.finn_flow.rtl.synth import timing_report, timing_verdict
+
+    if args.raise_clock and not args.max_fps:
+        raise UserError("--raise-clock goes with --max-fps (a --target-fps folding is the cheapest for its clock)")
+    synthesized = fold_timing.synthesize(model, result.config(), board, result.clock_ns, args.lab_impl, args.backend)
+    report = timing_report(synthesized, result.clock_ns)
+    notes = [timing_verdict(report)]
+    faster = fold_timing.raised_clock(report, result.clock_ns) if args.raise_clock else None
+    if faster is not None:
+        notes.append(f"--raise-clock: clock raised from {result.clock_ns} ns to {faster} ns (the estimated critical "
+                     f"path {report['critical_path_ns']} ns x {fold_timing.RAISE_MARGIN} margin): "
+                     f"{1e9 / faster / result.cycles:,.0f} fps; build with --clock-ns {faster}")
+        result = dataclasses.replace(result, clock_ns=faster)
+        report = timing_report(synthesized, faster)
+    elif args.raise_clock:
+        notes.append(f"--raise-clock: the clock stays at {result.clock_ns} ns (the estimate allows no faster one "
+                     f"with a {fold_timing.RAISE_MARGIN}x margin)")
+    return report, notes, result
 
 
 def _report_layer_run(run) -> int:
@@ -597,6 +629,12 @@ def add_fold_parser(sub, parents) -> None:
     p.add_argument("--objective", choices=FOLD_OBJECTIVES, default="cost",
                    help="with --target-fps, what 'cheapest' means: cost = LUT share + BRAM share of the board "
                    "(default), lut = fewest LUTs that fit (BRAM is spent freely within --util)")
+    p.add_argument("--timing", action="store_true",
+                   help="estimate the chosen folding's critical path: every layer's RTL generated and synthesized "
+                   "by yosys out of context (minutes; cached by content), the verdict against the clock")
+    p.add_argument("--raise-clock", action="store_true",
+                   help="with --max-fps: run at the fastest clock the timing estimate allows (with a "
+                   "1.25x margin), reported with the --clock-ns to build with")
     p.add_argument("--out", default="folding.json", help="folding JSON to write (default folding.json)")
     p.add_argument("--plot", metavar="PNG", help="write the Pareto front (fps vs LUT and vs BRAM)")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")

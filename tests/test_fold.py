@@ -1,6 +1,7 @@
 """`bnnforge fold`: folding that meets targets, fits budgets, is applied as is by `build`."""
 
 import json
+import math
 
 import pytest
 
@@ -99,18 +100,51 @@ def test_fold_objectives_take_the_cheapest_option_of_every_layer(lab_model):
         fold.for_target(groups, board, board.clock_ns, 3000, objective="dsp")
 
 
-def test_fold_counts_the_width_converters_and_fifos_the_build_inserts(tfc_run, tmp_path):
-    folding = tmp_path / "folding.json"
-    out = run_cli("fold", tfc_run / "model.onnx", "--board", "pynq-z2", "--max-fps", "--util", "0.1", "--out", folding,
-                  "--json")
-    assert out.returncode == 0, out.stderr
-    plumbing = {(p["node"], p["op"]) for p in json.loads(out.stdout)["plumbing"]}
-    build = run_cli("build", tfc_run / "model.onnx", "--board", "pynq-z2", "--folding", folding, "--until", "rtl",
-                    "--fifo-sizing", "minimal", "--no-timing", "--out", tmp_path / "build")
-    assert build.returncode == 0, build.stdout + build.stderr
+def test_fold_plumbing_and_timing_are_what_the_build_gets(tfc_run, tmp_path):
+    """fold counts the width converters and FIFOs the rtl stage inserts, and its timing
+    estimate (--raise-clock) is the one the build's rtl stage makes of the same RTL: the clock
+    it raises to is met there; a clock faster than the estimate is a warning naming the layer."""
+    from bnnforge.boards import load_board
     from bnnforge.finn_flow import registry
+    from bnnforge.finn_flow.flow.build import FlowOptions
+    from bnnforge.finn_flow.flow.steps import StepContext, step_timing_estimate
+    from bnnforge.finn_flow.folding.timing import CLOCK_STEP_NS, RAISE_MARGIN
     from bnnforge.finn_flow.simulate import reference
 
-    model, _ = reference.latest_model(tmp_path / "build", "rtl")
+    folding = tmp_path / "folding.json"
+    out = run_cli("fold", tfc_run / "model.onnx", "--board", "pynq-z2", "--max-fps", "--util", "0.1", "--raise-clock",
+                  "--out", folding, "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    timing, clock = summary["timing"], summary["clock_ns"]
+    # the tuner's fastest tfc reaches the board clock by the estimate, and the clock is raised to what it allows
+    assert timing["critical_path_ns"] * RAISE_MARGIN <= 10.0 and timing["meets_clock"]
+    assert clock == math.ceil(timing["critical_path_ns"] * RAISE_MARGIN / CLOCK_STEP_NS) * CLOCK_STEP_NS < 10.0
+    assert summary["fps"] == pytest.approx(1e9 / clock / summary["cycles"])
+    assert any(n.startswith("--raise-clock: clock raised") for n in summary["notes"])
+
+    build = tmp_path / "build"
+    res = run_cli("build", tfc_run / "model.onnx", "--board", "pynq-z2", "--folding", folding, "--clock-ns", clock,
+                  "--until", "rtl", "--fifo-sizing", "minimal", "--out", build)
+    assert res.returncode == 0, res.stdout + res.stderr
+    model, _ = reference.latest_model(build, "rtl")
     inserted = {(n.name, n.op_type) for n in model.graph.node if registry.is_plumbing(n)}
-    assert plumbing == inserted and any(op.startswith("StreamingDataWidthConverter") for _, op in inserted)
+    assert {(p["node"], p["op"]) for p in summary["plumbing"]} == inserted
+    assert any(op.startswith("StreamingDataWidthConverter") for _, op in inserted)
+    report = json.loads((build / "report" / "timing_estimate.json").read_text())
+    assert set(report["layers"]) == {n.name for n in model.graph.node}
+    assert (report["fmax_mhz"], report["slowest_layer"]) == (timing["fmax_mhz"], timing["slowest_layer"])
+    slowest = min(report["layers"].items(), key=lambda kv: kv[1]["fmax_mhz"])
+    assert report["fmax_mhz"] == slowest[1]["fmax_mhz"] and report["meets_clock"]
+    assert "estimated Fmax" in res.stdout and "meets the" in res.stdout
+    synth = run_cli("sim", "synth", "--network", build, "--json")
+    assert synth.returncode == 0, synth.stderr
+    assert json.loads(synth.stdout)["total"]["fmax_mhz"] == report["fmax_mhz"]
+
+    # the same design against a clock faster than its estimate (its cached synthesis reused)
+    lines = []
+    fast = report["critical_path_ns"] * 0.9
+    step_timing_estimate(model, StepContext(FlowOptions(board=load_board("pynq-z2"), clock_ns=fast), build, lines.append))
+    slow = json.loads((build / "report" / "timing_estimate.json").read_text())
+    assert slow["meets_clock"] is False and slow["fmax_mhz"] == report["fmax_mhz"]
+    assert any(ln.strip().startswith("WARNING: estimated Fmax") and report["slowest_layer"] in ln for ln in lines)

@@ -25,10 +25,9 @@ def rtl_builds(small_runs, tfc_run, tmp_path_factory):
         # FIFOs are sized in simulation for the DyBNN fork (and sign, whose throughput is checked); the
         # others keep FINN's minimum depths: bit-exactness does not depend on them, build time does
         sizing = "sim" if name in ("dybnn", "sign") else "minimal"
-        # the rtl stage's timing estimate (yosys per layer) on the tfc only: minutes on the others
-        timing = [] if name == "tfc" else ["--no-timing"]
+        # (the rtl stage's timing estimate: tests/test_fold.py, on the tfc fold --timing estimated)
         res = run_cli("build", run / "model.onnx", "--board", "pynq-z2", "--until", "rtl", "--target-fps", fps,
-                      "--fifo-sizing", sizing, *timing, "--out", out)
+                      "--fifo-sizing", sizing, "--no-timing", "--out", out)
         assert res.returncode == 0, res.stdout + res.stderr
         builds[name] = (run, out)
     return builds
@@ -190,35 +189,3 @@ def test_driver_packing_is_finns_stream_packing(dtype, simd):
     with pytest.raises(ValueError, match="out of range"):
         spec.pack(x + int(dt.max()) + 1)
 
-
-def test_rtl_stage_estimates_timing(rtl_builds, tmp_path):
-    """The rtl stage's timing estimate: every node of the stitched design synthesized, the design's
-    Fmax its slowest layer's, the same figures `sim synth --network` reports (from the same cache);
-    a clock the design cannot meet is a warning naming the slowest layer, and the build goes on."""
-    from bnnforge.boards import load_board
-    from bnnforge.finn_flow.flow.build import FlowOptions
-    from bnnforge.finn_flow.flow.steps import StepContext, step_timing_estimate
-    from bnnforge.finn_flow.simulate import reference
-
-    _, build = rtl_builds["tfc"]
-    report = json.loads((build / "report" / "timing_estimate.json").read_text())
-    model, _ = reference.latest_model(build, "rtl")
-    assert set(report["layers"]) == {n.name for n in model.graph.node}
-    slowest = min(report["layers"].items(), key=lambda kv: kv[1]["fmax_mhz"])
-    assert (report["slowest_layer"], report["fmax_mhz"]) == (slowest[0], slowest[1]["fmax_mhz"])
-    assert report["meets_clock"] == (report["critical_path_ns"] <= 10.0)
-    assert "estimated Fmax" in (build / "build.log").read_text()
-    out = run_cli("sim", "synth", "--network", build, "--json")
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["total"]["fmax_mhz"] == report["fmax_mhz"]
-
-    # the same design against a clock faster than its estimate (its cached synthesis reused)
-    copy = tmp_path / "build"
-    shutil.copytree(build, copy)
-    fast = report["critical_path_ns"] * 0.9
-    lines = []
-    ctx = StepContext(FlowOptions(board=load_board("pynq-z2"), clock_ns=fast), copy, lines.append)
-    step_timing_estimate(model, ctx)
-    slow = json.loads((copy / "report" / "timing_estimate.json").read_text())
-    assert slow["meets_clock"] is False and slow["fmax_mhz"] == report["fmax_mhz"]
-    assert any(ln.strip().startswith("WARNING: estimated Fmax") and report["slowest_layer"] in ln for ln in lines)
