@@ -1,5 +1,7 @@
 """The whole accelerator in RTL: tfc and cnv (width 0.5; sign, LAB, DyBNN) on PYNQ-Z2 at
-`bnnforge fold` foldings for 1,000 fps, 3,000 fps and the board's maximum.
+`bnnforge fold` foldings for 1,000 fps, 3,000 fps and the board's maximum; the residual
+reactnet (width 0.25, 1 block per stage; sign, LAB, DyBNN) beside them (`--nets reactnet-sign
+reactnet-lab reactnet-dybnn --targets 3000`).
 
 For each: `bnnforge build --until rtl` (FIFOs sized in Verilator), `bnnforge sim network`
 on the first N Fashion-MNIST test images (bit-exact against the golden model, measured
@@ -11,7 +13,9 @@ Writes benchmarks/results/network_rtl.json and network_rtl.md.
     .venv/bin/python benchmarks/network_rtl.py --images 50 --nets tfc cnv-sign --targets 3000   # a quick look
 
 The cnv runs are the seed-0 runs of benchmarks/accuracy.py (benchmarks/runs/accuracy/),
-trained first if missing; tfc is trained here (3 epochs, 30k images). Finished rows are
+trained first if missing; tfc is trained here (3 epochs, 30k images), and so are the reactnets
+(the configuration of benchmarks/reactnet_act_bits.py: width 0.25, 1 block per stage, 8k
+Fashion-MNIST images, 3 epochs, seed 0, --act-bits 4). Finished rows are
 kept in the JSON and skipped on a rerun (--fresh recomputes).
 """
 
@@ -27,7 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs"
-NETS = ("tfc", "cnv-sign", "cnv-lab", "cnv-dybnn")
+NETS = ("tfc", "cnv-sign", "cnv-lab", "cnv-dybnn", "reactnet-sign", "reactnet-lab", "reactnet-dybnn")
 TARGETS = ("1000", "3000", "max")
 
 
@@ -64,6 +68,13 @@ def run_dir(net: str) -> Path:
             print("training tfc (fashion-mnist, 3 epochs, 30k images)", flush=True)
             bnnforge("train", "--arch", "tfc", "--dataset", "fashion-mnist", "--epochs", "3", "--subset", "30000",
                      "--seed", "0", "--out", d, "--quiet", *(["--resume"] if (d / "checkpoint.pt").exists() else []))
+    elif net.startswith("reactnet-"):
+        d = RUNS / "network_rtl" / net
+        if not (d / "metrics.json").exists():
+            print(f"training {net} (fashion-mnist, width 0.25, 1 block per stage, 3 epochs, 8k images)", flush=True)
+            bnnforge("train", "--arch", "reactnet", "--binarizer", net.split("-")[1], "--width", "0.25", "--blocks", "1",
+                     "--act-bits", "4", "--dataset", "fashion-mnist", "--epochs", "3", "--subset", "8000", "--seed", "0",
+                     "--out", d, "--quiet", *(["--resume"] if (d / "checkpoint.pt").exists() else []))
     else:
         d = RUNS / "accuracy" / f"{net}-s0"
         if not (d / "metrics.json").exists():
