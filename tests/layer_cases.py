@@ -32,6 +32,15 @@ def measured_lut_error(op: str) -> float:
     return summary[op]["lut_err_max"]
 
 
+def heldout_lut_error(op: str) -> float:
+    """The largest relative LUT error of ``op``'s estimate against yosys on the seeded random
+    configurations of benchmarks/layer_heldout.py, which no fit has seen: what the estimate
+    tests of random cases allow."""
+    path = LAYER_RTL_RESULTS.with_name("layer_heldout.json")
+    summary = {row["op"]: row for row in json.loads(path.read_text())["summary"]}
+    return summary[op]["lut_err_max"]
+
+
 def divisors(n):
     return [d for d in range(1, n + 1) if n % d == 0]
 

@@ -79,7 +79,9 @@ class DuplicateStreams_rtl(BnnforgeRTL, DuplicateStreams, RTLBackend):
         return {f"out{i}_V_{s}": ("1'b0" if s == "TREADY" else "") for i in range(n, self.CORE_OUTPUTS)
                 for s in ("TDATA", "TVALID", "TREADY")}
 
-    LUT_PER_TERM = {"control": 0, "output_bits": 0.68, "outputs": 10.09}
+    # refitted after the pipelined output FIFO (stream_out_fifo.sv): benchmarks/layer_heldout.py --fit on
+    # 8 seeded random configurations (seeds 1-8; its held-out seeds 1001.. score the result)
+    LUT_PER_TERM = {"control": 44.411, "output_bits": 0.528, "outputs": 0.0}
 
     def lut_terms(self):
         """A 2-beat FIFO per output (its data bits and handshake)."""
@@ -110,7 +112,9 @@ class GlobalAccPool_rtl(BnnforgeRTL, GlobalAccPool, RTLBackend):
         """NPIX * C/PE: the output overlaps the last pixel (FINN's HLS adds C/PE cycles)."""
         return self._npix() * self.get_nodeattr("NumChannels") // self.get_nodeattr("PE")
 
-    LUT_PER_TERM = {"control": 21.547, "sum_bits": 0, "accumulator_ram_luts": 1.545}
+    # refitted after the pipelined output FIFO (stream_out_fifo.sv): benchmarks/layer_heldout.py --fit on
+    # 8 seeded random configurations (seeds 1-8; its held-out seeds 1001.. score the result)
+    LUT_PER_TERM = {"control": 40.189, "sum_bits": 0.0, "accumulator_ram_luts": 0.979}
 
     def lut_terms(self):
         """An adder per lane and the accumulator memory (C/PE words of PE sums, LUTRAM)."""
@@ -138,7 +142,9 @@ class LabelSelect_rtl(BnnforgeRTL, LabelSelect, RTLBackend):
         vectors = int(np.prod(self.get_nodeattr("numInputVectors")))
         return vectors * max(self.get_nodeattr("Labels") // self.get_nodeattr("PE"), self.get_nodeattr("K"))
 
-    LUT_PER_TERM = {"control": 47.756, "compare_bits": 0, "rank_mux_bits": 0.42}
+    # refitted after the pipelined output FIFO (stream_out_fifo.sv): benchmarks/layer_heldout.py --fit on
+    # 8 seeded random configurations (seeds 1-8; its held-out seeds 1001.. score the result)
+    LUT_PER_TERM = {"control": 54.151, "compare_bits": 0.903, "rank_mux_bits": 0.141}
 
     def lut_terms(self):
         """Pairwise comparators between the K kept and PE new entries, and the rank muxes."""
@@ -213,7 +219,9 @@ class _ElementwiseRTL(BnnforgeRTL):
         width = (self.get_nodeattr("PE") * self.get_input_datatype(1).bitwidth() + 7) // 8 * 8
         return {"in1_V_TDATA": f"{{{width}{{1'b0}}}}", "in1_V_TVALID": "1'b0", "in1_V_TREADY": ""}
 
-    LUT_PER_TERM = {"control": 26.925, "multiplier_bits": 0.371, "lane_bits": 0.583}
+    # refitted after the pipelined output FIFO (stream_out_fifo.sv): benchmarks/layer_heldout.py --fit on
+    # 24 seeded random configurations (seeds 1-8 of Add, Mul and Sub; its held-out seeds 1001.. score the result)
+    LUT_PER_TERM = {"control": 50.453, "multiplier_bits": 0.882, "lane_bits": 0.432}
 
     def lut_terms(self):
         """Per lane: a LUT multiplier (Mul) or an adder, and the output register."""
