@@ -26,9 +26,7 @@ class Plumbing:
     fifos: int
 
     def summary(self) -> str:
-        dwc = len(self.nodes) - self.fifos
-        fifos = self.fifos
-        return (f"{dwc} width converters and {fifos} FIFOs (at their starting depth): LUT {self.lut:.0f}, "
+        return (f"{len(self.nodes) - self.fifos} width converters and {self.fifos} FIFOs (at their starting depth): LUT {self.lut:.0f}, "
                 f"BRAM18 {self.bram:.1f}")
 
 
