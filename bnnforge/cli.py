@@ -254,6 +254,9 @@ def cmd_sim_driver(args: argparse.Namespace) -> int:
           f"accelerator, DDR with {args.mem_latency} cycles latency, write stalls {args.stall}): {r.reference}")
     print(f"  cycles/frame     {r.cycles_per_frame:,.1f} (input DMA start to output DMA done, DMAs included)")
     print(f"  throughput       {r.fps:,.0f} fps at the build's clock")
+    if r.steady_cycles_per_frame:
+        print(f"  steady state     {r.steady_cycles_per_frame:,.1f} cycles/frame, {r.steady_fps:,.0f} fps (without "
+              f"the pipeline fill: one image alone takes {r.latency_cycles:,} cycles)")
     print(f"  top-1 agrees with the reference on {r.labels_agree}/{r.images} images")
     if r.mismatches:
         print(f"MISMATCH: the decoded outputs of {r.mismatches} of {r.images} images differ; first: image "
