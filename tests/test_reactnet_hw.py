@@ -94,12 +94,10 @@ def test_reactnet_rtl_bit_exact_under_stalls_at_the_estimate(runs, builds, binar
     if binarizer != "dybnn":
         assert r["cycles_per_frame"] == r["estimated_cycles_per_frame"], r
     else:
-        # known gap (docs/DESIGN.md, "Residual networks in hardware"): the sizing's deep run has one
-        # frame per FIFO, while the DynamicThreshold beside the skip FIFO holds up to two, so the
-        # sized DyBNN reactnet runs slightly above the estimate (33,028 vs 32,768 cycles measured);
-        # what sim network measures is exactly what the sizing measured of the same design
-        sizing = json.loads((build / "report" / "fifo_sizing.json").read_text())
-        assert r["cycles_per_frame"] == sizing["cycles_per_frame_sized"] >= r["estimated_cycles_per_frame"], (r, sizing)
+        # DyBNN's binarizer beside the skip FIFO holds up to two frames, which the sizing's deep run
+        # allows the fork's FIFOs (with one frame: 33,028 vs 32,768); the sized design measures one
+        # cycle per frame above the estimate (docs/DESIGN.md, "Residual networks in hardware")
+        assert r["estimated_cycles_per_frame"] <= r["cycles_per_frame"] <= r["estimated_cycles_per_frame"] + 1, r
 
 
 def _skip_fifo(model):
@@ -120,14 +118,14 @@ def _skip_fifo(model):
 @pytest.mark.parametrize("binarizer", ["sign", "lab"])
 def test_sizing_sizes_the_skip_fifo(builds, binarizer):
     """FIFOs sized in Verilator: the first block's skip FIFO (a frame deep as the rtl stage inserts
-    it) is sized to what the shortcut holds while the conv branch fills its window: more than
+    it, two in the deep run) is sized to what the shortcut holds while the conv branch fills its window: more than
     FINN's minimum of 2, less than the frame, at the deep design's throughput."""
     build = builds[binarizer]
     sizing = json.loads((build / "report" / "fifo_sizing.json").read_text())
     assert sizing["method"] == "sim"
     assert sizing["cycles_per_frame_sized"] <= sizing["cycles_per_frame_deep"], sizing
     skip = sizing["fifos"][_skip_fifo(_graph(build)).name]
-    assert skip["initial"] == skip["deep"] > skip["depth"] >= skip["peak"] > 2, skip
+    assert skip["deep"] > skip["initial"] > skip["depth"] >= skip["peak"] > 2, skip
 
 
 # --- (b) a skip FIFO too shallow -------------------------------------------------------
