@@ -179,10 +179,29 @@ def fast_attribute_reads(inst):
 #   for stage 0 in a branch that stage never takes; yosys-slang stops with
 #   "unsynthesizable feature": written as (p.ptr[M-1:0] >> (SN+1)), the same value for
 #   every stage that takes the branch.
+# - fifo.sv's shift path (DEPTH <= 33, and up to 64 when narrow) keeps its entries in an
+#   unpacked array of words read as A[Ptr]; yosys-slang lowers that read to a word-wide $bmux,
+#   which yosys's SRL inference (xilinx_srl, per-bit $shiftx only) does not take, so yosys built
+#   a 29 x 576-bit FIFO from 16.7k flip-flops and 8.6k LUTs where Vivado infers 576 SRLC32E.
+#   Written as one shift register per bit read with `+: 1` (a per-bit $shiftx): the same
+#   registers, the same read, and yosys now maps it to SRLC32E as Vivado does.
+_SRL_PER_BIT = [
+    (r'[ \t]*\(\* SHREG_EXTRACT = "yes" \*\) dat_t  A\[DEPTH_IMPL\];\n', ""),
+    (r"always_ff @\(posedge clk\) begin\s*if\(push\)  A <= \{ idat, A\[0:DEPTH_IMPL-2\] \};\s*end\n",
+     "dat_t  Arow;  // the entry at Ptr (the oldest)\n"
+     "\t\tfor(genvar  b = 0; b < DATA_WIDTH; b++) begin : genBit\n"
+     '\t\t\t(* SHREG_EXTRACT = "yes" *) logic [DEPTH_IMPL-1:0]  Abit;\n'
+     "\t\t\talways_ff @(posedge clk) begin\n"
+     "\t\t\t\tif(push)  Abit <= { Abit[DEPTH_IMPL-2:0], idat[b] };\n"
+     "\t\t\tend\n"
+     "\t\t\tassign\tArow[b] = Abit[Ptr[$left(Ptr)-1:0] +: 1];\n"
+     "\t\tend : genBit\n"),
+    (r"B <= A\[Ptr\[\$left\(Ptr\)-1:0\]\];", "B <= Arow;"),
+]
 _NETTYPE = (r"(?m)^`default_nettype\s+\w+\s*$", "")
 _RTLLIB_FIXES = {
     ("fifo", "hdl", "fifo.sv"): [(r"typedef\s+struct\s*\{(\s*int unsigned\s+lo;\s*int unsigned\s+hi;\s*)\}\s*abits_t;",
-                                  r"typedef struct packed {\1} abits_t;"), _NETTYPE],
+                                  r"typedef struct packed {\1} abits_t;"), _NETTYPE, *_SRL_PER_BIT],
     ("dwc", "hdl", "vpc.sv"): [_NETTYPE],
     ("thresholding", "hdl", "thresholding.sv"): [(r"p\.ptr\[M-1:SN\+1\] < 2\*\*stage - SCOPE_REDUCE",
                                                    "(p.ptr[M-1:0] >> (SN+1)) < 2**stage - SCOPE_REDUCE")],

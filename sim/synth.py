@@ -84,6 +84,11 @@ def classify(cells: dict[str, int]) -> CellCounts:
 # "distributed" memories to LUTRAM only, which cannot hold a ROM, and stops with "no valid
 # mapping found for memory": such ROMs are marked "logic", yosys's name for a LUT ROM
 DISTRIBUTED_ROMS_AS_LOGIC = 'setattr -set rom_style "logic" -set ram_style "logic" a:rom_style=distributed'
+# Vivado reads attribute names in any case; yosys only lower case: finn-rtllib's FIFOs mark their
+# memories (* RAM_STYLE = "distributed" *) / "block", which yosys ignored (a 100-deep
+# "distributed" FIFO became a RAMB36 where Vivado builds LUT RAM)
+VIVADO_RAM_STYLES = [f'setattr -set ram_style "{style}" a:RAM_STYLE={style}' for style in ("distributed", "block")]
+MEMORY_STYLES = [*VIVADO_RAM_STYLES, DISTRIBUTED_ROMS_AS_LOGIC]
 
 
 # Debian 12's yosys 0.23 cannot map some memories to UltraScale+ LUT RAM (a 784 x 8 bit RAM:
@@ -108,7 +113,7 @@ def synth(sources: list[Path], top: str, family: str = "xc7", data_files: list[P
 
     def run(options: str = ""):
         script = (
-            f"{reads}hierarchy -top {top}; {DISTRIBUTED_ROMS_AS_LOGIC}; "
+            f"{reads}hierarchy -top {top}; {'; '.join(MEMORY_STYLES)}; "
             f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf -nodsp{options}; "
             f"tee -q -o {work / 'stat.json'} stat -json"
             + (f"; write_json {work / 'netlist.json'}" if timing else "")
@@ -154,8 +159,8 @@ def synth_hierarchy(sources: list[Path], top: str, family: str = "xc7", work_dir
         shutil.copy(f, work / Path(f).name)
     files = " ".join(str(Path(s).resolve()) for s in sources)
     script = (f"read_slang -j 1 --allow-use-before-declare --best-effort-hierarchy {files} --top {top}\n"
-              f"{DISTRIBUTED_ROMS_AS_LOGIC}\n"
-              f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -nodsp\n"
+              + "".join(f"{c}\n" for c in MEMORY_STYLES)
+              + f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -nodsp\n"
               f"tee -q -o {work / 'stat.json'} stat -json\n"
               + (f"flatten\nwrite_json {work / 'netlist.json'}\n" if timing else ""))
     (work / "synth.ys").write_text(script)

@@ -122,3 +122,39 @@ def test_lut_estimate_tracks_yosys(op, seed, tmp_path):
     tolerance = heldout_lut_error(registry.abstract_op(node.op_type))
     assert abs(inst.lut_estimation() - lut) <= tolerance * lut, (op, inst.lut_estimation(), lut, tolerance)
     assert counts.bram18 == inst.bram_estimation(), (op, counts.bram18, inst.bram_estimation())
+
+
+
+@pytest.mark.parametrize("depth", [29, 100])
+def test_fifo_is_built_by_yosys_as_vivado_builds_it(depth, tmp_path):
+    """finn-rtllib's FIFO as the build ships it, by yosys as by Vivado: the shift path (DEPTH <= 33;
+    finn_compat's per-bit rewrite) one SRLC32E per data bit plus the output register, not a
+    flip-flop per stored bit (29 x 576 bits counted 16.7k FF and 8.6k LUT before the rewrite);
+    the (* RAM_STYLE = "distributed" *) path (34..257) LUT RAM, not a block RAM (yosys reads the
+    attribute in lower case only: sim/synth.py's MEMORY_STYLES). The same file stays exact in
+    Verilator under stalls and a reset."""
+    from bnnforge.finn_flow.rtl.synth import synth_node_of
+
+    from layer_cases import one_node, values
+
+    width = 48
+    model = one_node("StreamingFIFO", dict(depth=depth, folded_shape=[1, 8, 12], normal_shape=[1, 96],
+                                           dataType="INT4", impl_style="rtl", ram_style="auto"), [("in0", "INT4")], [])
+    frames = [values(np.random.default_rng(3), "INT4", (4, 96))]
+    want = reference(model, frames)
+    rtl = specialize(model)
+    node = rtl.graph.node[0]
+    inst = getCustomOp(node)
+    assert inst.get_outstream_width() == width
+    nodesim.prepare(inst, rtl, "rtl", tmp_path / "code")
+    run = nodesim.simulate_rtl(inst, frames, stall=(0.4, 0.4), seed=3, reset_test=True, work_dir=tmp_path / "s")
+    assert np.array_equal(run.outputs[0], want[0])
+    counts = synth_node_of(rtl, node, "xc7", tmp_path / "synth")
+    assert counts.bram18 == 0, counts
+    if depth <= 33:
+        assert counts.cells.get("SRLC32E", 0) == width, counts.cells
+        assert counts.lut + counts.lutram <= width + 32, counts
+    else:
+        assert counts.lutram >= width * 2, counts  # 128 entries x 48 bits: RAM64M, 3 bits per LUT
+        assert counts.lut + counts.lutram <= 5 * width, counts  # and the read mux of two 64-deep banks
+    assert counts.ff <= width + 48, counts  # output register, pointers, occupancy monitor: not the storage

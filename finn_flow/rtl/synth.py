@@ -40,6 +40,7 @@ def synth_node_of(model, node, family: str = "xc7", work_dir: Path | None = None
 
     inst = getCustomOp(node)
     work = Path(work_dir or tempfile.mkdtemp(prefix=f"bnnforge-synth-{node.name}-"))
+    work.mkdir(parents=True, exist_ok=True)
     if not Path(inst.get_nodeattr("code_gen_dir_ipgen") or "/nonexistent").is_dir():
         nodesim.prepare(inst, model, "rtl", work / "code")
     design = nodesim.node_design(inst, work)
