@@ -141,11 +141,12 @@ def _trial(model, folder: Path, x) -> _Trial:
 
 
 def _after_fork(model, fifo) -> bool:
-    """The FIFO is fed by a fork (DuplicateStreams), through width converters and FIFOs only."""
+    """The FIFO is fed by a fork (a node of several output streams: DuplicateStreams), through
+    width converters and FIFOs only."""
     node = model.find_producer(fifo.input[0])
-    while node is not None and (registry.is_fifo(node) or node.op_type.startswith("StreamingDataWidthConverter")):
+    while node is not None and registry.is_plumbing(node):
         node = model.find_producer(node.input[0])
-    return node is not None and node.op_type.startswith("DuplicateStreams")
+    return node is not None and len(node.output) > 1
 
 
 def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int = SIZING_FRAMES):
