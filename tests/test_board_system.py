@@ -39,8 +39,11 @@ def test_driver_runs_the_system_exactly(system_builds, tfc_run, board, tmp_path)
     alone = run_cli("sim", "network", build, "--run", tfc_run, "--images", "12", "--json", tmp_path / "n.json",
                     "--quiet")
     assert alone.returncode == 0, alone.stdout + alone.stderr
-    # the DMAs and the memory do not bound the throughput (12 frames: the pipeline fill counts too)
-    assert r["cycles_per_frame"] <= 1.1 * json.loads((tmp_path / "n.json").read_text())["cycles_per_frame"]
+    alone_cycles = json.loads((tmp_path / "n.json").read_text())["cycles_per_frame"]
+    # the 12-frame figure holds one pipeline fill: one image alone takes the fill, and the rest is
+    # the steady state, where the DMAs and the memory do not bound the throughput (issue target 0.98)
+    assert r["latency_cycles"] > 0 and "steady state" in out.stdout
+    assert alone_cycles / r["steady_cycles_per_frame"] >= 0.98, (alone_cycles, r)
 
 
 def _driver_variant(build, old, new):
