@@ -282,6 +282,8 @@ def main():
     ap.add_argument("--work", type=Path, default=HERE / "runs" / "timing")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--merge", action="store_true",
+                    help="replace only the measured rows (layer, folding, variant, family) in results/timing.json")
     args = ap.parse_args()
     from bnnforge.finn_flow import registry
 
@@ -292,11 +294,16 @@ def main():
         parts = list(ex.map(lambda c: measure(*c, families=args.families, variants=args.variants, work=args.work),
                             configs))
     rows = [r for p in parts for r in p]
+    out = HERE / "results"
+    if args.merge:  # e.g. one core re-measured after a change; the others keep their rows
+        key = lambda r: (r["layer"], r["folding"], r["variant"], r["family"])  # noqa: E731
+        new = {key(r): r for r in rows}
+        old = json.loads((out / "timing.json").read_text())["rows"]
+        rows = [new.pop(key(r), r) for r in old] + list(new.values())
     md = table(rows)
     print(md)
     if args.no_write:
         return
-    out = HERE / "results"
     (out / "timing.json").write_text(json.dumps(dict(before=BEFORE, target_mhz=TARGET, aim_mhz=AIM, rows=rows),
                                                 indent=1))
     (out / "timing.md").write_text(

@@ -51,8 +51,10 @@ BROKEN = {
     "MVAU popcount counts mismatches": ("MVAU/xnor_bit", 1, "dot_threshold.sv", "$countones(~(s1_x", "$countones((s1_x"),
     "MVAU threshold compare > instead of >=": ("MVAU/xnor_int4", 2, "dot_threshold.sv", "a >= CB'(", "a > CB'("),
     "LabelSelect tie order within a beat": ("LabelSelect", 2, "label_select.sv",
-                                            "lane_before[p][q] = n_val[q] >= n_val[p];",
-                                            "lane_before[p][q] = n_val[q] > n_val[p];"),
+                                            "before_in[p][q] = n_val[q] >= n_val[p];",
+                                            "before_in[p][q] = n_val[q] > n_val[p];"),
+    "LabelSelect merge: a beat entry equal to a list entry goes first": (
+        "LabelSelect", 2, "label_select.sv", "(t_val[j] > l_val[i])", "(t_val[j] >= l_val[i])"),
     "DWC ignoring output backpressure (drops beats)": ("StreamingDataWidthConverter", 1, "dwc_axi.sv",
                                                         ".ordy(m_axis_tready)", ".ordy(1'b1)"),
 }
