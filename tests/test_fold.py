@@ -148,3 +148,22 @@ def test_fold_plumbing_and_timing_are_what_the_build_gets(tfc_run, tmp_path):
     slow = json.loads((build / "report" / "timing_estimate.json").read_text())
     assert slow["meets_clock"] is False and slow["fmax_mhz"] == report["fmax_mhz"]
     assert any(ln.strip().startswith("WARNING: estimated Fmax") and report["slowest_layer"] in ln for ln in lines)
+
+    # the nodes keep their names through the insertion (their generated code is named after them),
+    # also when the graph order and the names' numbering disagree (InsertDWC sorts the graph, and
+    # FINN's SpecializeLayers renumbered every layer type in graph order: a residual network's
+    # MVAU_lut_rtl_7 held MVAU_lut_rtl_8's code)
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from bnnforge.finn_flow.flow.transforms import insert_width_converters_and_fifos
+
+    codegen = ModelWrapper(str(next((build / "intermediate_models").glob("*_codegen.onnx"))))
+    mvaus = [n for n in codegen.graph.node if n.op_type.startswith("MVAU")]
+    assert len(mvaus) >= 2
+    for node, name in zip(mvaus, reversed([n.name for n in mvaus])):
+        node.name = name
+    names = [n.name for n in mvaus]
+    after = insert_width_converters_and_fifos(codegen, load_board("pynq-z2").part)
+    # a chain: the MVAUs' order stays, and each keeps the name it came with (here not graph order)
+    assert [n.name for n in after.graph.node if n.op_type.startswith("MVAU")] == names
+    assert len({n.name for n in after.graph.node}) == len(after.graph.node)
