@@ -251,3 +251,26 @@ def _patched_copy(orig: Path, fixes: list[tuple[str, str]], tag: str) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
     return out
+
+
+# --- node names through FINN's transformations ------------------------------------------
+def keep_node_names(model, named: dict[tuple[str, ...], str]):
+    """Give the nodes named before a transformation (``named``: outputs -> name) their names back,
+    and the others ``{op_type}_{k}`` in graph order. FINN's SpecializeLayers ends in
+    GiveUniqueNodeNames, which renumbers a layer type whenever the graph order changed (InsertDWC
+    sorts the graph): a residual network's MVAU_lut_rtl_7 then held MVAU_lut_rtl_8's generated
+    code, which is named after the node."""
+    nodes = model.graph.node
+    new = [i for i, node in enumerate(nodes) if tuple(node.output) not in named]
+    for node in nodes:
+        node.name = named.get(tuple(node.output), "")
+    used = {node.name for node in nodes} - {""}
+    next_k: dict[str, int] = {}
+    for node in (nodes[i] for i in new):
+        k = next_k.get(node.op_type, 0)
+        while f"{node.op_type}_{k}" in used:
+            k += 1
+        node.name = f"{node.op_type}_{k}"
+        used.add(node.name)
+        next_k[node.op_type] = k + 1
+    return model

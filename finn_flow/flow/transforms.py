@@ -8,7 +8,7 @@ import logging
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from bnnforge.finn_flow import FINN_DOMAIN, registry
+from bnnforge.finn_flow import FINN_DOMAIN, finn_compat, registry
 
 log = logging.getLogger("bnnforge")
 
@@ -65,27 +65,6 @@ def insert_width_converters_and_fifos(model, part: str):
             if node.domain == FINN_DOMAIN:
                 getCustomOp(node).set_nodeattr("preferred_impl_style", "rtl")
         named = {tuple(n.output): n.name for n in model.graph.node if n.name}  # the inserted nodes have none
-        model = keep_node_names(model.transform(SpecializeLayers(part)), named)
+        model = finn_compat.keep_node_names(model.transform(SpecializeLayers(part)), named)
     return model
 
-
-def keep_node_names(model, named: dict[tuple[str, ...], str]):
-    """Give the nodes named before a transformation (``named``: outputs -> name) their names back,
-    and the others ``{op_type}_{k}`` in graph order. FINN's SpecializeLayers ends in
-    GiveUniqueNodeNames, which renumbers a layer type whenever the graph order changed (InsertDWC
-    sorts the graph): a residual network's MVAU_lut_rtl_7 then held MVAU_lut_rtl_8's generated
-    code, which is named after the node."""
-    nodes = model.graph.node
-    new = [i for i, node in enumerate(nodes) if tuple(node.output) not in named]
-    for node in nodes:
-        node.name = named.get(tuple(node.output), "")
-    used = {node.name for node in nodes} - {""}
-    next_k: dict[str, int] = {}
-    for node in (nodes[i] for i in new):
-        k = next_k.get(node.op_type, 0)
-        while f"{node.op_type}_{k}" in used:
-            k += 1
-        node.name = f"{node.op_type}_{k}"
-        used.add(node.name)
-        next_k[node.op_type] = k + 1
-    return model
