@@ -8,6 +8,7 @@ set (and compiled through ccache).
 """
 
 import json
+import os
 import re
 
 import numpy as np
@@ -316,7 +317,11 @@ def test_build_rtl_backend_and_sim_node(small_runs, tmp_path):
     design = verilator.Design((code / "stream_out_fifo.sv", code / "ram_sdp.sv", code / "dynamic_threshold.sv",
                                code / "DynamicThreshold_rtl_0.v"), "DynamicThreshold_rtl_0")
     assert verilator.lint(design) == ""
-    out = run_cli("sim", "node", out_dir, "DynamicThreshold_rtl_1", "--stall", "0.2")
+    scratch = tmp_path / "tmp"  # the run's scratch folders are removed (were left in /tmp by every call)
+    scratch.mkdir()
+    out = run_cli("sim", "node", out_dir, "DynamicThreshold_rtl_1", "--stall", "0.2",
+                  env={**os.environ, "TMPDIR": str(scratch)})
     assert out.returncode == 0 and "bit-exact" in out.stdout and "golden test vector" in out.stdout, out.stdout
+    assert not list(scratch.glob("bnnforge-DynamicThreshold_rtl_1-*")), list(scratch.iterdir())
     out = run_cli("sim", "node", out_dir, "NoSuchNode")
     assert out.returncode == 2 and "DynamicThreshold_rtl_0" in out.stderr

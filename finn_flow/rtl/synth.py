@@ -39,7 +39,10 @@ def synth_node_of(model, node, family: str = "xc7", work_dir: Path | None = None
     from qonnx.custom_op.registry import getCustomOp
 
     inst = getCustomOp(node)
-    work = Path(work_dir or tempfile.mkdtemp(prefix=f"bnnforge-synth-{node.name}-"))
+    if work_dir is None:  # only the counts are kept
+        with tempfile.TemporaryDirectory(prefix=f"bnnforge-synth-{node.name}-") as tmp:
+            return synth_node_of(model, node, family, Path(tmp), tool)
+    work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     if not Path(inst.get_nodeattr("code_gen_dir_ipgen") or "/nonexistent").is_dir():
         nodesim.prepare(inst, model, "rtl", work / "code")

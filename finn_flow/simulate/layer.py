@@ -142,7 +142,10 @@ def simulate_node(model, node, edges: list[dict[str, np.ndarray]], stall=0.0, wa
     ins = nodesim.stream_inputs(inst)
     inputs = [np.concatenate([e[node.input[i]] for e in edges]) for i, _ in ins]
     expected = [np.concatenate([e[out] for e in edges]) for out in node.output]
-    work = Path(work_dir or tempfile.mkdtemp(prefix=f"bnnforge-{node_name}-"))
+    if work_dir is None and not waves:  # nothing of the run is kept: its scratch folder goes with it
+        with tempfile.TemporaryDirectory(prefix=f"bnnforge-{node_name}-") as tmp:
+            return simulate_node(model, node, edges, stall, waves, Path(tmp), seed, source)
+    work = Path(work_dir or tempfile.mkdtemp(prefix=f"bnnforge-{node_name}-"))  # with waves: kept for them
     if not registry.is_rtl(node):
         nodesim.prepare(inst, model, "hls", work / "code")
         return LayerRun(nodesim.simulate_cpp(inst, inputs), expected, source=source)
