@@ -86,6 +86,21 @@ def run_dir(net: str) -> Path:
     return d
 
 
+def built_with(build: Path, folding: Path) -> bool:
+    """The build's rtl stage completed with this folding (a rerun reuses it; an interrupted or
+    other build is built again)."""
+    import hashlib
+
+    from bnnforge.errors import BnnforgeError
+    from bnnforge.finn_flow.flow.state import require_stage
+
+    try:
+        state = require_stage(build, "rtl")
+    except BnnforgeError:
+        return False
+    return state["config"].get("folding_sha256") == hashlib.sha256(folding.read_bytes()).hexdigest()
+
+
 def one(net: str, target: str, images: int, synth: bool) -> dict:
     run = run_dir(net)
     build = RUNS / "network_rtl" / f"{net}-{target}"
@@ -93,7 +108,9 @@ def one(net: str, target: str, images: int, synth: bool) -> dict:
     goal = ["--max-fps"] if target == "max" else ["--target-fps", target]
     bnnforge("fold", run / "model.onnx", "--board", "pynq-z2", *goal, "--out", folding)
     t0 = time.time()
-    bnnforge("build", run / "model.onnx", "--board", "pynq-z2", "--folding", folding, "--until", "rtl", "--out", build)
+    if not built_with(build, folding):
+        bnnforge("build", run / "model.onnx", "--board", "pynq-z2", "--folding", folding, "--until", "rtl", "--out",
+                 build)
     build_s = time.time() - t0
     sim_json = build / "sim_network.json"
     bnnforge("sim", "network", build, "--run", run, "--images", images, "--json", sim_json, "--quiet", ok=(0, 1))
