@@ -87,18 +87,13 @@ def run_dir(net: str) -> Path:
 
 
 def built_with(build: Path, folding: Path) -> bool:
-    """The build's rtl stage completed with this folding (a rerun reuses it; an interrupted or
-    other build is built again)."""
+    """The build's rtl stage completed with this folding (a rerun reuses it)."""
     import hashlib
 
-    from bnnforge.errors import BnnforgeError
-    from bnnforge.finn_flow.flow.state import require_stage
+    from system_rtl import rtl_state
 
-    try:
-        state = require_stage(build, "rtl")
-    except BnnforgeError:
-        return False
-    return state["config"].get("folding_sha256") == hashlib.sha256(folding.read_bytes()).hexdigest()
+    state = rtl_state(build)
+    return state is not None and state["config"].get("folding_sha256") == hashlib.sha256(folding.read_bytes()).hexdigest()
 
 
 def one(net: str, target: str, images: int, synth: bool) -> dict:

@@ -96,23 +96,23 @@ def dma_synth(build: Path, board: str) -> dict:
     return {"LUT": counts.lut + counts.lutram, "FF": counts.ff, "BRAM18": counts.bram18}
 
 
-def rtl_built(build: Path) -> bool:
-    """The build folder's rtl stage completed (an interrupted build is built again)."""
+def rtl_state(build: Path) -> dict | None:
+    """The build state of a folder whose rtl stage completed, else None (an interrupted build is
+    built again)."""
     from bnnforge.errors import BnnforgeError
     from bnnforge.finn_flow.flow.state import require_stage
 
     try:
-        require_stage(build, "rtl")
-        return True
+        return require_stage(build, "rtl")
     except BnnforgeError:
-        return False
+        return None
 
 
 def one(net: str, board: str, images: int, synth_accelerator: bool) -> dict:
     run = trained(net)
     build = RUNS / f"{net}-{board}"
     t0 = time.time()
-    if not rtl_built(build):
+    if rtl_state(build) is None:
         bnnforge("build", run / "model.onnx", "--board", board, "--target-fps", TARGET_FPS, "--until", "rtl", "--out",
                  build)
     row = {"net": net, "board": board, "target_fps": TARGET_FPS, "images": images, "build_s": time.time() - t0}

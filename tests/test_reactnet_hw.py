@@ -97,6 +97,8 @@ def test_reactnet_rtl_bit_exact_under_stalls_at_the_estimate(runs, builds, binar
         # DyBNN's binarizer beside the skip FIFO holds up to two frames, which the sizing's deep run
         # allows the fork's FIFOs (with one frame: 33,028 vs 32,768); the sized design measures one
         # cycle per frame above the estimate (docs/DESIGN.md, "Residual networks in hardware")
+        sizing = json.loads((build / "report" / "fifo_sizing.json").read_text())
+        assert r["cycles_per_frame"] == sizing["cycles_per_frame_sized"], (r, sizing)
         assert r["estimated_cycles_per_frame"] <= r["cycles_per_frame"] <= r["estimated_cycles_per_frame"] + 1, r
 
 

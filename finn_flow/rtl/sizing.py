@@ -42,7 +42,7 @@ from bnnforge.sim import harness
 FINN_MIN_DEPTH = 2  # FINN's InsertFIFO minimum (finn-rtllib's fifo needs DEPTH >= 2)
 DEEP_CAP = 1 << 15  # a FIFO deeper than this would not be built: the deep run caps there
 # the deep run's FIFOs after a fork, in frames (measured: a DyBNN reactnet, width 0.125, 3,000 fps,
-# ran 33,043 cycles/frame with one frame, the estimate's 32,768 with two)
+# sized to 33,028 cycles/frame with one frame, 32,769 with two; estimate 32,768)
 SKIP_DEEP_FRAMES = 2
 SIZING_FRAMES = 3
 MAX_ROUNDS = 6
