@@ -122,16 +122,17 @@ BROKEN = {
     ),
     "lab padding off by one": ("lab", "lab_binarizer.sv", "(32'(centre_col) + j < W + P)", "(32'(centre_col) + j <= W + P)"),
     "dynthresh overwrites a full frame buffer": (
-        "dynthresh", "dynamic_threshold.sv",
-        "assign in0_V_TREADY = ap_rst_n && !f_full[f_wr];",
-        "assign in0_V_TREADY = ap_rst_n;",
+        "dynthresh", "frame_pingpong.sv", "assign f_ready = rst_n && !f_full[f_wr];", "assign f_ready = rst_n;",
+    ),
+    "dynthresh pairs a frame with the previous frame's thresholds": (
+        "dynthresh", "frame_pingpong.sv", "if (r_fold_last) rp_addr <= (rd ^ r_last) ?",
+        "if (r_fold_last) rp_addr <= rd ?",
     ),
     "dynrprelu compares > instead of >=": (
         "dynrprelu", "dynamic_rprelu.sv", "$signed(s2_d[p*CB+:CB]) >= t;", "$signed(s2_d[p*CB+:CB]) > t;",
     ),
     "dynrprelu overwrites a full offset buffer": (
-        "dynrprelu", "dynamic_rprelu.sv", "assign in1_V_TREADY = ap_rst_n && !o_full[o_wr];",
-        "assign in1_V_TREADY = ap_rst_n;",
+        "dynrprelu", "frame_pingpong.sv", "assign p_ready = rst_n && !p_full[p_wr];", "assign p_ready = rst_n;",
     ),
 }
 
@@ -195,7 +196,11 @@ def test_generated_parameters_are_what_runs(backend, tmp_path, monkeypatch):
     ("dynamic_threshold", {"RAM_STYLE": "block"}),
 ])
 def test_rtl_lint_clean(module, params):
-    sources = tuple(toolenv.rtl_dir() / f for f in ("stream_out_fifo.sv", "ram_sdp.sv", f"{module}.sv"))
+    from bnnforge.finn_flow.ops.dynamic_threshold import DynamicThreshold_rtl
+    from bnnforge.finn_flow.ops.lab_binarizer import LabBinarizer_rtl
+
+    op = {"lab_binarizer": LabBinarizer_rtl, "dynamic_threshold": DynamicThreshold_rtl}[module]
+    sources = tuple(toolenv.rtl_dir() / f for f in op.rtl_sources())
     assert verilator.lint(verilator.Design(sources, module, tuple(params.items()))) == ""
 
 
@@ -314,8 +319,8 @@ def test_build_rtl_backend_and_sim_node(small_runs, tmp_path):
     assert "DynamicThreshold_rtl_0" in out.stdout
     # the generated top + core pass Verilator lint as one design
     code = next(out_dir.glob("code/*DynamicThreshold_rtl_0*"))
-    design = verilator.Design((code / "stream_out_fifo.sv", code / "ram_sdp.sv", code / "dynamic_threshold.sv",
-                               code / "DynamicThreshold_rtl_0.v"), "DynamicThreshold_rtl_0")
+    design = verilator.Design((code / "stream_out_fifo.sv", code / "ram_sdp.sv", code / "frame_pingpong.sv",
+                               code / "dynamic_threshold.sv", code / "DynamicThreshold_rtl_0.v"), "DynamicThreshold_rtl_0")
     assert verilator.lint(design) == ""
     scratch = tmp_path / "tmp"  # the run's scratch folders are removed (were left in /tmp by every call)
     scratch.mkdir()

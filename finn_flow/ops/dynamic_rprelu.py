@@ -159,7 +159,7 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
     """RTL backend: sim/rtl/dynamic_rprelu.sv with the node's parameters and threshold ROM."""
 
     RTL_MODULE = "dynamic_rprelu"
-    RTL_DEPS = ("stream_out_fifo.sv", "ram_sdp.sv", "rom.sv")
+    RTL_DEPS = ("stream_out_fifo.sv", "ram_sdp.sv", "rom.sv", "frame_pingpong.sv")
     # fitted to yosys on 12 random configurations (benchmarks/layer_heldout.py --fit: no build
     # had this layer when it was calibrated), scored on others in benchmarks/results/layer_heldout.md;
     # the comparators and count adders get no weight of their own: in these configurations they

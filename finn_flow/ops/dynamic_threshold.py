@@ -199,7 +199,7 @@ class DynamicThreshold_rtl(BnnforgeRTL, DynamicThreshold, RTLBackend):
     """RTL backend: sim/rtl/dynamic_threshold.sv with the node's parameters."""
 
     RTL_MODULE = "dynamic_threshold"
-    RTL_DEPS = ("stream_out_fifo.sv", "ram_sdp.sv")
+    RTL_DEPS = ("stream_out_fifo.sv", "ram_sdp.sv", "frame_pingpong.sv")
     # fitted to yosys (benchmarks/layer_rtl.py --fit), except frame_buffer_luts: that fit predates the
     # RTL honoring ram_style (yosys had put "distributed" buffers in block RAM); 1.0 = the LUTRAM model,
     # measured with yosys on distributed buffers (4 shapes, LUT + LUTRAM incl. read mux: 0.99 x the model)

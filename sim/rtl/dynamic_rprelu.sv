@@ -52,79 +52,31 @@ module dynamic_rprelu #(
   localparam int XB = PE * IN_BITS;
   localparam int OB = PE * O_BITS;
   localparam int TB = PE * N_T * T_BITS;  // one ROM word: a fold's thresholds
-  localparam int NW = (N > 1) ? $clog2(N) : 1;
   localparam int FW = (FOLD > 1) ? $clog2(FOLD) : 1;
   localparam int DW = ((IN_BITS > O_BITS) ? IN_BITS : O_BITS) + 1;  // z - o
   localparam int CB = (DW > T_BITS) ? DW : T_BITS;  // compare width
   localparam int CNTW = $clog2(N_T + 1);
   localparam int LATENCY = 4;  // issue -> S1 -> S2 -> S3 -> S4 (push)
   localparam int FIFO_DEPTH = 8;  // >= LATENCY + 2: one beat per cycle
+  localparam int FAW = $clog2(2 * N);
+  localparam int PAW = (FOLD > 1) ? $clog2(2 * FOLD) : 1;
 
-  // offsets: two buffers of FOLD words in one array (buffer b, word i at b*FOLD + i); the
-  // frame buffers: ram_sdp fbuf below
+  // offsets: two buffers of FOLD words in one array; the frame buffers: ram_sdp fbuf below
   logic [OB-1:0] obuf[2*FOLD];
-  logic [1:0] f_full, o_full;
-  logic f_wr, o_wr, rd;
-  logic [NW-1:0] f_cnt, r_cnt;
-  logic [FW-1:0] o_cnt, r_fold;
-  logic f_fire, o_fire, issue, last_issue;
-  logic can_issue;
-  logic [$clog2(2*N)-1:0] f_addr, rf_addr;
-  logic [$clog2(2*FOLD)-1:0] o_addr, ro_addr;
-  assign f_addr = f_wr ? ($bits(f_addr))'(N) + ($bits(f_addr))'(f_cnt) : ($bits(f_addr))'(f_cnt);
-  assign rf_addr = rd ? ($bits(rf_addr))'(N) + ($bits(rf_addr))'(r_cnt) : ($bits(rf_addr))'(r_cnt);
-  assign o_addr = o_wr ? ($bits(o_addr))'(FOLD) + ($bits(o_addr))'(o_cnt) : ($bits(o_addr))'(o_cnt);
-  assign ro_addr = rd ? ($bits(ro_addr))'(FOLD) + ($bits(ro_addr))'(r_fold) : ($bits(ro_addr))'(r_fold);
+  logic f_we, o_we, issue, can_issue;
+  logic [FAW-1:0] f_addr, rf_addr;
+  logic [PAW-1:0] o_addr, ro_addr;
+  logic [FW-1:0] r_fold;
 
-  // --- writers: frames on in0, offset sets on in1 ----------------------------------------
-  assign in0_V_TREADY = ap_rst_n && !f_full[f_wr];
-  assign in1_V_TREADY = ap_rst_n && !o_full[o_wr];
-  assign f_fire = in0_V_TVALID && in0_V_TREADY;
-  assign o_fire = in1_V_TVALID && in1_V_TREADY;
+  // frames on in0, offset sets on in1; frame k is paired with offset set k
+  frame_pingpong #(.N(N), .FOLD(FOLD)) ctrl (
+      .clk(ap_clk), .rst_n(ap_rst_n),
+      .f_valid(in0_V_TVALID), .f_ready(in0_V_TREADY), .f_we(f_we), .f_addr(f_addr),
+      .p_valid(in1_V_TVALID), .p_ready(in1_V_TREADY), .p_we(o_we), .p_addr(o_addr),
+      .can_issue(can_issue), .issue(issue), .rf_addr(rf_addr), .rp_addr(ro_addr), .r_fold(r_fold)
+  );
 
-  always_ff @(posedge ap_clk) if (o_fire) obuf[o_addr] <= in1_V_TDATA[OB-1:0];
-
-  // --- reader: the full frame against its offsets -----------------------------------------
-  assign issue = ap_rst_n && can_issue && f_full[rd] && o_full[rd];
-  assign last_issue = issue && r_cnt == NW'(N - 1);
-
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) begin
-      f_full <= '0;
-      o_full <= '0;
-      f_wr <= 1'b0;
-      o_wr <= 1'b0;
-      rd <= 1'b0;
-      f_cnt <= '0;
-      o_cnt <= '0;
-      r_cnt <= '0;
-      r_fold <= '0;
-    end else begin
-      if (f_fire) begin
-        if (f_cnt == NW'(N - 1)) begin
-          f_cnt <= '0;
-          f_full[f_wr] <= 1'b1;
-          f_wr <= !f_wr;
-        end else f_cnt <= f_cnt + 1'b1;
-      end
-      if (o_fire) begin
-        if (o_cnt == FW'(FOLD - 1)) begin
-          o_cnt <= '0;
-          o_full[o_wr] <= 1'b1;
-          o_wr <= !o_wr;
-        end else o_cnt <= o_cnt + 1'b1;
-      end
-      if (issue) begin
-        r_fold <= (r_fold == FW'(FOLD - 1)) ? '0 : r_fold + 1'b1;
-        r_cnt  <= last_issue ? '0 : r_cnt + 1'b1;
-      end
-      if (last_issue) begin  // the last word was read at this edge: both buffers are free
-        f_full[rd] <= 1'b0;
-        o_full[rd] <= 1'b0;
-        rd <= !rd;
-      end
-    end
-  end
+  always_ff @(posedge ap_clk) if (o_we) obuf[o_addr] <= in1_V_TDATA[OB-1:0];
 
   // --- S1: registered reads of the frame buffer, the offsets and the threshold ROM ---------
   logic s1_valid;
@@ -139,7 +91,7 @@ module dynamic_rprelu #(
 
   // both frame buffers in one memory (buffer b, word i at b*N + i), registered read
   ram_sdp #(.WIDTH(XB), .DEPTH(2 * N), .RAM_STYLE(RAM_STYLE)) fbuf (
-      .clk(ap_clk), .we(f_fire), .waddr(f_addr), .wdata(in0_V_TDATA[XB-1:0]), .raddr(rf_addr), .rdata(s1_z)
+      .clk(ap_clk), .we(f_we), .waddr(f_addr), .wdata(in0_V_TDATA[XB-1:0]), .raddr(rf_addr), .rdata(s1_z)
   );
   rom #(.WIDTH(TB), .DEPTH(FOLD), .FILE(THRESH_FILE), .ROM_STYLE(RAM_STYLE_THRESH), .AW(FW)) trom (
       .clk(ap_clk), .addr(r_fold), .rdata(s1_t)

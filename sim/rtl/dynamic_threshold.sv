@@ -40,77 +40,30 @@ module dynamic_threshold #(
   localparam int N = H * W * FOLD;  // beats per frame
   localparam int XB = PE * IN_BITS;
   localparam int TB = PE * T_BITS;
-  localparam int NW = (N > 1) ? $clog2(N) : 1;
-  localparam int FW = (FOLD > 1) ? $clog2(FOLD) : 1;
   localparam int CB = (IN_BITS > T_BITS) ? IN_BITS : T_BITS;  // compare width
   localparam int FIFO_DEPTH = 4;
+  localparam int FAW = $clog2(2 * N);
+  localparam int PAW = (FOLD > 1) ? $clog2(2 * FOLD) : 1;
 
-  // two buffers each (write one, read the other), one dimension: a [2][N] array reaches
-  // yosys as a memory of two N-word rows, mapped to flip-flops instead of block RAM
-  // (the frame buffers: ram_sdp fbuf below)
+  // threshold buffers: two of FOLD words in one array (a [2][FOLD] array reaches yosys as a
+  // memory of two rows, mapped to flip-flops); the frame buffers: ram_sdp fbuf below
   logic [TB-1:0] tbuf[2*FOLD];
-  logic [1:0] f_full, t_full;
-  logic f_wr, t_wr, rd;
-  logic [NW-1:0] f_cnt, r_cnt;
-  logic [FW-1:0] t_cnt, r_fold;
-  logic f_fire, t_fire, issue, last_issue;
-  logic can_issue;
-  logic [$clog2(2*N)-1:0] f_addr, rf_addr;  // buffer b, word i: b*N + i
-  logic [$clog2(2*FOLD)-1:0] t_addr, rt_addr;
-  assign f_addr = f_wr ? ($bits(f_addr))'(N) + ($bits(f_addr))'(f_cnt) : ($bits(f_addr))'(f_cnt);
-  assign rf_addr = rd ? ($bits(rf_addr))'(N) + ($bits(rf_addr))'(r_cnt) : ($bits(rf_addr))'(r_cnt);
-  assign t_addr = t_wr ? ($bits(t_addr))'(FOLD) + ($bits(t_addr))'(t_cnt) : ($bits(t_addr))'(t_cnt);
-  assign rt_addr = rd ? ($bits(rt_addr))'(FOLD) + ($bits(rt_addr))'(r_fold) : ($bits(rt_addr))'(r_fold);
+  logic f_we, t_we, issue, can_issue;
+  logic [FAW-1:0] f_addr, rf_addr;
+  logic [PAW-1:0] t_addr, rt_addr;
+  /* verilator lint_off UNUSEDSIGNAL */  // the fold counter addresses a ROM in dynamic_rprelu only
+  logic [((FOLD > 1) ? $clog2(FOLD) : 1)-1:0] r_fold;
+  /* verilator lint_on UNUSEDSIGNAL */
 
-  // --- writers: frames on in0, threshold sets on in1 -------------------------------------
-  assign in0_V_TREADY = ap_rst_n && !f_full[f_wr];
-  assign in1_V_TREADY = ap_rst_n && !t_full[t_wr];
-  assign f_fire = in0_V_TVALID && in0_V_TREADY;
-  assign t_fire = in1_V_TVALID && in1_V_TREADY;
+  // frames on in0, threshold sets on in1; frame k is compared with threshold set k
+  frame_pingpong #(.N(N), .FOLD(FOLD)) ctrl (
+      .clk(ap_clk), .rst_n(ap_rst_n),
+      .f_valid(in0_V_TVALID), .f_ready(in0_V_TREADY), .f_we(f_we), .f_addr(f_addr),
+      .p_valid(in1_V_TVALID), .p_ready(in1_V_TREADY), .p_we(t_we), .p_addr(t_addr),
+      .can_issue(can_issue), .issue(issue), .rf_addr(rf_addr), .rp_addr(rt_addr), .r_fold(r_fold)
+  );
 
-  always_ff @(posedge ap_clk) if (t_fire) tbuf[t_addr] <= in1_V_TDATA[TB-1:0];
-
-  // --- reader: compare the full frame against its thresholds ------------------------------
-  assign issue = can_issue && f_full[rd] && t_full[rd];
-  assign last_issue = issue && r_cnt == NW'(N - 1);
-
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) begin
-      f_full <= '0;
-      t_full <= '0;
-      f_wr <= 1'b0;
-      t_wr <= 1'b0;
-      rd <= 1'b0;
-      f_cnt <= '0;
-      t_cnt <= '0;
-      r_cnt <= '0;
-      r_fold <= '0;
-    end else begin
-      if (f_fire) begin
-        if (f_cnt == NW'(N - 1)) begin
-          f_cnt <= '0;
-          f_full[f_wr] <= 1'b1;
-          f_wr <= !f_wr;
-        end else f_cnt <= f_cnt + 1'b1;
-      end
-      if (t_fire) begin
-        if (t_cnt == FW'(FOLD - 1)) begin
-          t_cnt <= '0;
-          t_full[t_wr] <= 1'b1;
-          t_wr <= !t_wr;
-        end else t_cnt <= t_cnt + 1'b1;
-      end
-      if (issue) begin
-        r_fold <= (r_fold == FW'(FOLD - 1)) ? '0 : r_fold + 1'b1;
-        r_cnt  <= last_issue ? '0 : r_cnt + 1'b1;
-      end
-      if (last_issue) begin  // the last word was read at this edge: both buffers are free
-        f_full[rd] <= 1'b0;
-        t_full[rd] <= 1'b0;
-        rd <= !rd;
-      end
-    end
-  end
+  always_ff @(posedge ap_clk) if (t_we) tbuf[t_addr] <= in1_V_TDATA[TB-1:0];
 
   // --- stage 1: registered buffer reads -------------------------------------------------
   logic s1_valid;
@@ -124,7 +77,7 @@ module dynamic_threshold #(
 
   // both frame buffers in one memory (buffer b, word i at b*N + i), registered read
   ram_sdp #(.WIDTH(XB), .DEPTH(2 * N), .RAM_STYLE(RAM_STYLE)) fbuf (
-      .clk(ap_clk), .we(f_fire), .waddr(f_addr), .wdata(in0_V_TDATA[XB-1:0]), .raddr(rf_addr), .rdata(s1_x)
+      .clk(ap_clk), .we(f_we), .waddr(f_addr), .wdata(in0_V_TDATA[XB-1:0]), .raddr(rf_addr), .rdata(s1_x)
   );
 
   logic [PE-1:0] s1_bits;
