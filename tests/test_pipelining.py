@@ -59,22 +59,50 @@ def test_deep_mvau_pipeline_exact_under_stalls_and_reset(name, tmp_path):
     assert free.cycles_per_frame == free.exp_cycles
 
 
-def test_lab_k5_full_parallel_8bit_exact(tmp_path):
-    """LAB at K = 5, PE = C, 8-bit inputs and weights: the deepest LAB pipeline."""
-    rng = np.random.default_rng(5)
-    c, k, h, w = 4, 5, 5, 6
-    weights = rng.integers(-128, 128, (c, k, k))
-    x = rng.integers(-128, 128, (3, c, h, w))
+def lab_case(c, pe, in_bits, w_bits, k=5, h=5, w=6, seed=5):
+    """A LAB layer with random weights of the full range and thresholds among its sums."""
+    rng = np.random.default_rng(seed)
+    weights = rng.integers(-(2 ** (w_bits - 1)), 2 ** (w_bits - 1), (c, k, k))
+    x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (3, c, h, w))
     acc = golden.conv2d(x, weights[:, None], k // 2, groups=c)
     t = rng.integers(acc.min() - 1, acc.max() + 2, c)
     t[0] = acc[0, 0, 0, 0]
-    p = LabParams(weights, t, h, w, 8, 8, c)
-    want = golden.lab_binarizer(x, p.weights, p.thresholds)
+    p = LabParams(weights, t, h, w, in_bits, w_bits, pe)
+    return p, x, golden.lab_binarizer(x, p.weights, p.thresholds)
+
+
+# (C, PE, input bits, weight bits): 8 x 8 at PE = C (constant weights: one fold), and products
+# split into weight slices of 3, 3, 2 and 3, 2 bits with the weights read per fold
+@pytest.mark.parametrize("c,pe,in_bits,w_bits", [(4, 4, 8, 8), (6, 2, 7, 8), (4, 1, 5, 5)])
+def test_lab_k5_wide_products_exact(c, pe, in_bits, w_bits, tmp_path):
+    """LAB at K = 5 with wide products: the deepest LAB pipelines."""
+    p, x, want = lab_case(c, pe, in_bits, w_bits)
     y, run = simulate_params(p, "rtl", [x], stall=(0.3, 0.4), reset_test=True, seed=2, work_dir=tmp_path / "a")
     assert np.array_equal(y, want) and run.phases[0].aborted
     y, run = simulate_params(p, "rtl", [x], seed=2, work_dir=tmp_path / "c")
     assert np.array_equal(y, want)
     assert run.cycles_per_frame == run.exp_cycles
+
+
+def test_lab_weight_slice_sign_error_is_caught(tmp_path):
+    """A low weight slice taken as signed (its top bit as -2^2 instead of +2^2) must fail."""
+    from bnnforge.finn_flow.simulate.layer import layer_of_params
+
+    p, x, want = lab_case(6, 2, 7, 8)
+    model = p.to_model(layer_of_params(p).backend_class("rtl").__name__)
+    inst = getCustomOp(model.graph.node[0])
+    nodesim.prepare(inst, model, "rtl", tmp_path / "code")
+    src = tmp_path / "code" / "lab_binarizer.sv"
+
+    def output():
+        y = nodesim.simulate_rtl(inst, [x.transpose(0, 2, 3, 1)], work_dir=tmp_path / "w").outputs[0]
+        return y.transpose(0, 3, 1, 2)
+
+    assert np.array_equal(output(), want)
+    good = "x * $signed({1'b0, w[LO+:SLB]})"
+    assert good in src.read_text()
+    src.write_text(src.read_text().replace(good, "x * $signed(w[LO+:SLB])"))
+    assert not np.array_equal(output(), want)
 
 
 def _synth_mvau(tmp_path, edit=None, family="xc7"):

@@ -21,7 +21,7 @@ from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from finn.custom_op.fpgadataflow.rtl import register_custom_op as register_rtl_op
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
-from bnnforge.finn_flow.ops.params import LabParams, lab_exp_cycles
+from bnnforge.finn_flow.ops.params import LabParams, lab_exp_cycles, lab_product_leaves
 from bnnforge.finn_flow.ops.backends import (
     BnnforgeHLS,
     BnnforgeRTL,
@@ -266,14 +266,15 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
                     "rom_bits": 1.021, "memory_luts": 1.0}
 
     def lut_terms(self):
-        """K*K products per PE lane (IN_BITS x W_BITS), their sum and threshold compare at the
-        accumulator width, the weight/threshold ROMs (LUT logic) and the row banks and delay
-        line in LUTRAM."""
+        """K*K products per PE lane (IN_BITS x W_BITS), their sum (one leaf per product, or per
+        weight slice of a wide product) and threshold compare at the accumulator width, the
+        weight/threshold ROMs (LUT logic) and the row banks and delay line in LUTRAM."""
         _, _, c = self._dims()
         pe, k = self.get_nodeattr("PE"), self.get_nodeattr("KernelSize")
         a, wb, acc = self._widths()
         taps = k * k
-        return {"control": 1, "product_bits": pe * taps * a * wb, "sum_bits": pe * taps * acc, "compare_bits": pe * acc,
+        leaves = taps * lab_product_leaves(a, wb)
+        return {"control": 1, "product_bits": pe * taps * a * wb, "sum_bits": pe * leaves * acc, "compare_bits": pe * acc,
                 "rom_bits": pe * (taps * wb + acc) * math.ceil(c // pe / 64), "memory_luts": self._memory_cost()[0]}
 
     def rtl_parameters(self, model):

@@ -36,6 +36,12 @@ def lab_acc_bits(input_bits: int, weight_bits: int, k: int) -> int:
     return input_bits + weight_bits + math.ceil(math.log2(k * k))
 
 
+def lab_product_leaves(input_bits: int, weight_bits: int) -> int:
+    """Sum-tree leaves per LAB tap: a wide product (both operands over 4 bits) is split into
+    3-bit weight slices (sim/rtl/lab_binarizer.sv, NSL; its SLICE_BITS default)."""
+    return math.ceil(weight_bits / 3) if input_bits > 4 and weight_bits > 4 else 1
+
+
 def dynthresh_exp_cycles(h: int, w: int, c: int, pe: int) -> int:
     """Steady-state cycles per frame with the ping-pong frame buffer (one beat per cycle;
     the latency is about one frame more)."""

@@ -24,9 +24,9 @@
 // Pipeline (registers between the stages; docs/DESIGN.md, "Timing estimate"): issue (bank
 // addresses) -> bank read (+ the banks' output register when they may be block RAM) ->
 // window column (bank rotation, frame-edge rows zeroed) -> delay line and registered K x K
-// window (frame-edge columns zeroed) with the fold's weights -> products and their sum
-// (pipe_tree, stream_out_fifo.sv) -> sum and threshold registered -> compare registered ->
-// output FIFO. Latency LATENCY cycles from issue to push (below); the FIFO is LATENCY + 2
+// window (frame-edge columns zeroed) with the fold's weights -> products (a wide one as
+// 3-bit weight slices) and their sum (pipe_tree, stream_out_fifo.sv) -> sum and threshold
+// registered -> compare registered -> output FIFO. Latency LATENCY cycles from issue to push (below); the FIFO is LATENCY + 2
 // deep (a power of two), so every cycle can issue.
 module lab_binarizer #(
     parameter int C = 4,
@@ -37,6 +37,7 @@ module lab_binarizer #(
     parameter int IN_BITS = 4,
     parameter int W_BITS = 4,
     parameter int ACC_BITS = 12,
+    parameter int SLICE_BITS = 3,  // weight bits per partial product of a wide product (below)
     parameter WEIGHTS_FILE = "",
     parameter THRESHOLDS_FILE = "",
     parameter RAM_STYLE = "auto",  // row banks: "block" / "distributed" (attribute), "auto": the tool decides
@@ -75,12 +76,18 @@ module lab_binarizer #(
   localparam int PB = IN_BITS + W_BITS;  // a product
   // products of a 1- or 2-bit operand share a stage with the first adder level
   localparam int FIRST = (IN_BITS <= 2 || W_BITS <= 2) ? 1 : 0;
+  // a wide product (both operands over 4 bits: 8-bit pixels x 8-bit weights is 8 to 10 logic
+  // levels) is a sum of NSL: x times SLB-bit slices of the weight (unsigned, the top one
+  // signed), shifted, each a tree leaf (registered before the adders)
+  localparam int SLB = SLICE_BITS;
+  localparam int NSL = (IN_BITS > 4 && W_BITS > 4) ? (W_BITS + SLB - 1) / SLB : 1;
+  localparam int NLEAF = KK * NSL;
   localparam int LPS = 2;  // adder levels per register stage
   function automatic int tree_lat(int n, int first);  // pipe_tree's register stages
     tree_lat = ($clog2(n) >= first) ? ($clog2(n) - first) / LPS + 1 : 0;
   endfunction
   // issue -> bank read (BL) -> column -> window -> sum tree -> sum -> compare (push)
-  localparam int LATENCY = BL + 2 + tree_lat(KK, FIRST) + 2;
+  localparam int LATENCY = BL + 2 + tree_lat(NLEAF, FIRST) + 2;
   localparam int FIFO_DEPTH = 1 << $clog2(LATENCY + 2);
 
   // --- parameters ROMs ------------------------------------------------------------
@@ -122,7 +129,6 @@ module lab_binarizer #(
   logic [FW-1:0] rd_fold;
   logic [CW-1:0] rd_col;
   logic [RW-1:0] rd_row;
-  logic [SW-1:0] rd_slot;  // bank of row rd_row
   logic [AW-1:0] rd_addr;  // rd_col * FOLD + rd_fold
   logic [LW-1:0] need;  // input beats the read of row rd_row needs ahead: min(P, H-1-rd_row) rows
   logic [LW-1:0] need_after;  // the same for the row after rd_row
@@ -141,6 +147,16 @@ module lab_binarizer #(
   function automatic logic [RW-1:0] row_after(logic [RW-1:0] r);
     row_after = (r == RW'(H - 1)) ? '0 : r + 1'b1;
   endfunction
+  // window row i of the pixels of row r is frame row r - P + i: inside the frame?
+  function automatic logic [K-1:0] rows_ok(logic [RW-1:0] r);
+    /* verilator lint_off UNSIGNED */  // constant for the window rows i >= P
+    for (int i = 0; i < K; i++) rows_ok[i] = (32'(r) + i >= P) && (32'(r) + i < H + P);
+    /* verilator lint_on UNSIGNED */
+  endfunction
+  // window row i of row r is kept in bank (r - P + i) mod K: one-hot, registered (rotated at
+  // every row change) so that no modular adder sits before the bank selects
+  logic [K-1:0] row_bank[K];  // row_bank[i][b]: window row i is in bank b
+  logic [K-1:0] row_ok;  // rows_ok(rd_row), registered
 
   assign at_frame_start = (rd_row == '0) && (rd_col == '0) && (rd_fold == '0);
   // steps during a frame tail must keep the fold order of the delay line
@@ -191,7 +207,8 @@ module lab_binarizer #(
       rd_fold <= '0;
       rd_col <= '0;
       rd_row <= '0;
-      rd_slot <= '0;
+      for (int i = 0; i < K; i++) row_bank[i] <= K'(1) << ((i - P + K) % K);
+      row_ok <= rows_ok('0);
       rd_addr <= '0;
       need <= need_of('0);
       need_p1 <= need_of('0) + 1'b1;
@@ -205,7 +222,8 @@ module lab_binarizer #(
         rd_fold <= '0;
         if (rd_col == CW'(W - 1)) begin
           rd_col  <= '0;
-          rd_slot <= (rd_slot == SW'(K - 1)) ? '0 : rd_slot + 1'b1;
+          for (int i = 0; i < K; i++) row_bank[i] <= K'({row_bank[i], row_bank[i][K-1]});  // b -> b + 1 mod K
+          row_ok  <= rows_ok(rd_row1);
           rd_row  <= rd_row1;
           rd_row1 <= rd_row2;
           rd_row2 <= row_after(rd_row2);
@@ -256,24 +274,13 @@ module lab_binarizer #(
   endgenerate
   // the step's controls, BL cycles later with its bank words: {real, fold, column, bank of
   // every window row}: row i of the window = frame row rd_row - P + i, kept in bank
-  // (rd_slot - P + i) mod K; its select is one-hot, all zero outside the frame (or for a
-  // bubble). Registered with a reset: no slow shift-register primitive at the column mux.
+  // row_bank[i]; its select is one-hot, all zero outside the frame (or for a bubble).
+  // Registered with a reset: no slow shift-register primitive at the column mux.
   localparam int SCW = 1 + FW + CW + K * K;
   logic [K*K-1:0] sel;  // window row i reads bank b iff sel[i*K + b]
   generate
     for (genvar i = 0; i < K; i++) begin : g_sel
-      localparam int OFF = (i - P + K) % K;  // bank offset of window row i, in 0..K-1
-      logic [SW:0] slot_sum;
-      logic [SW-1:0] slot;
-      logic row_ok;
-      assign slot_sum = (SW + 1)'(rd_slot) + (SW + 1)'(OFF);
-      assign slot = (slot_sum >= (SW + 1)'(K)) ? SW'(slot_sum - (SW + 1)'(K)) : SW'(slot_sum);
-      /* verilator lint_off UNSIGNED */  // constant for the window rows i >= P
-      assign row_ok = (32'(rd_row) + i >= P) && (32'(rd_row) + i < H + P);
-      /* verilator lint_on UNSIGNED */
-      for (genvar b = 0; b < K; b++) begin : g_bank
-        assign sel[i*K+b] = rd_fire && row_ok && slot == SW'(b);
-      end
+      assign sel[i*K+:K] = (rd_fire && row_ok[i]) ? row_bank[i] : '0;
     end
   endgenerate
   logic s1_valid, s1_real;
@@ -392,17 +399,31 @@ module lab_binarizer #(
   end
 
   // --- products (natural width: IN_BITS x W_BITS, extended by the tree) and their sum -------
-  logic [PE*KK*PB-1:0] prods;
+  logic [PE*NLEAF*PB-1:0] prods;
   generate
     for (genvar t = 0; t < PE * KK; t++) begin : g_prod
       logic signed [IN_BITS-1:0] x;
       logic signed [W_BITS-1:0] w;
-      // narrow multipliers belong in LUTs, not DSP slices
-      (* use_dsp = "no" *) logic signed [PB-1:0] xw;
       assign x = $signed(w_x[t*IN_BITS+:IN_BITS]);
       assign w = $signed(w_w[t*W_BITS+:W_BITS]);
-      assign xw = x * w;
-      assign prods[t*PB+:PB] = xw;
+      if (NSL > 1) begin : g_split
+        // lane p tap t' leaf t'*NSL + s: x * w[SLB*s +: SLB] << SLB*s (the top slice: signed)
+        for (genvar sl = 0; sl < NSL; sl++) begin : g_slice
+          localparam int LO = SLB * sl;
+          (* use_dsp = "no" *) logic signed [PB-1:0] xs;
+          if (sl == NSL - 1) begin : g_top
+            assign xs = PB'(x * $signed(w[W_BITS-1:LO])) << LO;
+          end else begin : g_low
+            assign xs = PB'(x * $signed({1'b0, w[LO+:SLB]})) << LO;
+          end
+          assign prods[(t*NSL+sl)*PB+:PB] = xs;
+        end
+      end else begin : g_whole
+        // narrow multipliers belong in LUTs, not DSP slices
+        (* use_dsp = "no" *) logic signed [PB-1:0] xw;
+        assign xw = x * w;
+        assign prods[t*PB+:PB] = xw;
+      end
     end
   endgenerate
   logic t_valid;
@@ -410,7 +431,7 @@ module lab_binarizer #(
   logic [PE*ACC_BITS-1:0] sums;
   pipe_tree #(
       .LANES(PE),
-      .N(KK),
+      .N(NLEAF),
       .IW(PB),
       .OW(ACC_BITS),
       .SIGNED(1'b1),
