@@ -26,8 +26,8 @@
 // window column (bank rotation, frame-edge rows zeroed) -> delay line and registered K x K
 // window (frame-edge columns zeroed) with the fold's weights -> products (a wide one as
 // 3-bit weight slices) and their sum (pipe_tree, stream_out_fifo.sv) -> sum and threshold
-// registered -> compare registered -> output FIFO. Latency LATENCY cycles from issue to push (below); the FIFO is LATENCY + 2
-// deep (a power of two), so every cycle can issue.
+// registered -> compare registered -> output FIFO. Latency LATENCY cycles from issue to
+// push (below); the FIFO is LATENCY + 2 deep (a power of two), so every cycle can issue.
 module lab_binarizer #(
     parameter int C = 4,
     parameter int H = 4,
