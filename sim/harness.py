@@ -43,6 +43,7 @@ from bnnforge.errors import UserError
 from bnnforge.sim.verilator import SimBuildError, SimRunError, first_errors
 
 TEMPLATE = Path(__file__).resolve().parent / "harness" / "harness.cpp"
+SCOPE = "dut"  # the harness's instance of the top module: %m of an instance is dut.<top>.<instance>...
 EXE_NAME = "harness"
 META_NAME = "harness.json"
 EXIT_DONE, EXIT_USAGE, EXIT_DEADLOCK, EXIT_CYCLE_LIMIT = 0, 1, 2, 3
@@ -328,7 +329,7 @@ def _build_failed(what: str, log: Path, keep: Path):
 def run(exe: Path, input_beats: list[int], frames: int, out_beats_per_frame: int, stall_in: float = 0.0,
         stall_out: float = 0.0, seed: int = 1, max_idle_cycles: int = 100_000, max_cycles: int | None = None,
         record_taps: bool = False, waves: bool = False, work_dir: Path | None = None,
-        tail_cycles: int = 32, data_files: tuple[Path, ...] = ()) -> HarnessResult:
+        tail_cycles: int = 32, data_files: tuple[Path, ...] = (), plusargs: tuple[str, ...] = ()) -> HarnessResult:
     """Stream ``input_beats`` (all ``frames`` back to back) through the design built as
     ``exe`` and collect ``frames * out_beats_per_frame`` output beats. TVALID has a random
     gap before each beat with probability ``stall_in`` per cycle, TREADY is low with
@@ -337,7 +338,8 @@ def run(exe: Path, input_beats: list[int], frames: int, out_beats_per_frame: int
     when the executable fails or when the design sends more beats than expected (within
     ``tail_cycles`` after the last one). ``waves`` writes ``work_dir/dump.fst`` (needs a
     ``build(..., waves=True)`` executable). ``data_files`` (memory files the design reads by
-    name with $readmemh) are copied into the run folder."""
+    name with $readmemh) are copied into the run folder; ``plusargs`` ("+name=value") reach the
+    design's $value$plusargs."""
     exe = Path(exe)
     input_beats = [int(b) for b in input_beats]  # numpy integers too
     meta = json.loads((exe.parent / META_NAME).read_text())
@@ -357,7 +359,7 @@ def run(exe: Path, input_beats: list[int], frames: int, out_beats_per_frame: int
                "--status", status_file.name, "--stall-in", repr(float(stall_in)), "--stall-out", repr(float(stall_out)),
                "--seed", str(seed), "--max-idle", str(max_idle_cycles), "--tail", str(tail_cycles)]
         cmd += (["--max-cycles", str(max_cycles)] if max_cycles is not None else []) + \
-            (["--taps", "."] if record_taps else []) + (["--waves", "dump.fst"] if waves else [])
+            (["--taps", "."] if record_taps else []) + (["--waves", "dump.fst"] if waves else []) + list(plusargs)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
         wall = time.perf_counter() - t0

@@ -81,8 +81,9 @@ def simulate_beats(model, rtl_dir: Path, beats: list[int], frames: int, stall_ou
 
 def simulate(model, rtl_dir: Path, x: np.ndarray, stall_out: float = 0.0, stall_in: float = 0.0, seed: int = 1,
              waves: bool = False, record_taps: bool = False, work_dir: Path | None = None,
-             max_idle_cycles: int | None = None):
-    """Stream N images (dataflow layout) back to back through the stitched design."""
+             max_idle_cycles: int | None = None, plusargs: tuple[str, ...] = ()):
+    """Stream N images (dataflow layout) back to back through the stitched design
+    (``plusargs``: for the design's $value$plusargs, e.g. the sizing FIFOs' depths)."""
     spec = harness_spec(rtl_dir)
     exe = harness.build(spec, waves=waves)
     d = stitch.load_design(rtl_dir)
@@ -92,7 +93,7 @@ def simulate(model, rtl_dir: Path, x: np.ndarray, stall_out: float = 0.0, stall_
     t0 = time.perf_counter()
     result = harness.run(exe, input_beats(model, x), frames, per, stall_in=stall_in, stall_out=stall_out, seed=seed,
                          max_idle_cycles=idle, record_taps=record_taps, waves=waves, work_dir=work_dir,
-                         data_files=tuple(Path(rtl_dir) / f for f in d["data_files"]))
+                         data_files=tuple(Path(rtl_dir) / f for f in d["data_files"]), plusargs=plusargs)
     wall = time.perf_counter() - t0
     latency = result.cycles[per - 1] - result.first_in if result.cycles and result.first_in is not None else 0
     fifo_max = {name[: -len("_maxcount")]: v for name, v in result.counters.items()}

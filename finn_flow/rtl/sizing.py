@@ -1,4 +1,8 @@
-"""FIFO sizing without Vivado: the stitched design in Verilator (netsim), three runs.
+"""FIFO sizing without Vivado: the stitched design in Verilator (netsim).
+
+The sizing runs use one build of the design in which every FIFO is bnnforge's stand-in for
+finn-rtllib's (sim/rtl/sizing_fifo.sv, as deep as the deep run below) whose depth is a
+plusarg: every trial is a run, not a Verilator build.
 
 1. *Deep*: every FIFO one frame of its stream deep (no layer ever waits for room), the input
    at full rate, frames back to back, the output always ready: the throughput the layers
@@ -15,7 +19,10 @@
    ran full are doubled and the check repeats.
 4. *Shrink*: peaks are an upper bound (a producer may wait without slowing the bottleneck),
    so all depths are scaled down by the smallest of SHRINK_FACTORS that keeps the
-   throughput without a deadlock (each trial is a Verilator build: a few, not a search).
+   throughput without a deadlock.
+5. *Real check*: the chosen depths with finn-rtllib's FIFOs, the design that ships (one more
+   Verilator build). Should it be slower than the deep run or stop (the stand-in is not the
+   real FIFO cycle for cycle), step 3 runs again on real builds from there.
 
 A design that stops making progress raises a SizingError naming the stalled streams
 (within a bound of cycles, never a hang).
@@ -31,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bnnforge import toolenv
 from bnnforge.errors import CheckFailed
 from bnnforge.finn_flow import registry
 from bnnforge.finn_flow.rtl import network as netsim
@@ -87,14 +95,13 @@ def set_depths(model, depths: dict[str, int], part: str, clock_ns: float, code_r
     return model
 
 
-def _deepen_full(scratch, sizes: dict[str, FifoSize], work: Path, x, target: float, part: str, clock_ns: float,
-                 log) -> _Trial:
+def _deepen_full(try_depths, sizes: dict[str, FifoSize], target: float, log, what: str = "") -> _Trial:
     """The check at full input rate: FIFOs that ran full while the design was slower than
     ``target`` or stopped (a deadlock: a fork whose short branch cannot hold what the long
-    one needs before its first output) are doubled, up to MAX_ROUNDS times."""
+    one needs before its first output) are doubled, up to MAX_ROUNDS times.
+    ``try_depths(depths) -> _Trial`` runs one candidate."""
     for round_ in range(MAX_ROUNDS):
-        set_depths(scratch, {n: s.depth for n, s in sizes.items()}, part, clock_ns, work / "code")
-        check = _trial(scratch, work / "check", x)
+        check = try_depths({n: s.depth for n, s in sizes.items()})
         if check.keeps(target):
             break
         full = [n for n, s in sizes.items() if check.fifo_max.get(n, 0) >= s.depth and s.depth < s.deep]
@@ -102,18 +109,9 @@ def _deepen_full(scratch, sizes: dict[str, FifoSize], work: Path, x, target: flo
             break
         for n in full:
             sizes[n].depth = min(sizes[n].deep, 2 * sizes[n].depth)
-        what = "a deadlock" if check.deadlock else f"{check.cycles_per_frame:.0f} cycles/frame"
-        log(f"  round {round_ + 1}: {what}, deepening {len(full)} full FIFO(s): {', '.join(full)}")
+        result = "a deadlock" if check.deadlock else f"{check.cycles_per_frame:.0f} cycles/frame"
+        log(f"  round {round_ + 1}{what}: {result}, deepening {len(full)} full FIFO(s): {', '.join(full)}")
     return check
-
-
-def _run(model, folder: Path, x, stall_in: float, part: str, clock_ns: float):
-    stitch.stitch(model, folder)
-    try:
-        run, result = netsim.simulate(model, folder, x, stall_in=stall_in)
-    except harness.HarnessDeadlock as e:
-        raise SizingError(f"the stitched design stopped making progress: {netsim.describe_deadlock(e.deadlock, folder)}") from None
-    return run, result
 
 
 @dataclasses.dataclass
@@ -129,15 +127,29 @@ class _Trial:
         return self.deadlock is None and self.cycles_per_frame <= cycles
 
 
-def _trial(model, folder: Path, x) -> _Trial:
-    stitch.stitch(model, folder)
+def _trial(model, folder: Path, x, plusargs: tuple[str, ...] = ()) -> _Trial:
+    """A full-rate run of the design stitched in ``folder``."""
     try:
-        run, _ = netsim.simulate(model, folder, x)
+        run, _ = netsim.simulate(model, folder, x, plusargs=plusargs)
     except harness.HarnessDeadlock as e:
         counters = e.result.counters if e.result is not None else {}
         fifo_max = {name[: -len("_maxcount")]: v for name, v in counters.items()}
         return _Trial(math.inf, fifo_max, netsim.describe_deadlock(e.deadlock, folder))
     return _Trial(run.cycles_per_frame, run.fifo_max)
+
+
+def stitch_for_sizing(model, folder: Path) -> None:
+    """The stitched design with sizing_fifo.sv in place of finn-rtllib's fifo.sv: its FIFOs as
+    deep as the model's depths, each one's depth set per run by depth_plusargs."""
+    stitch.stitch(model, folder)
+    (Path(folder) / "fifo.sv").write_text((toolenv.rtl_dir() / "sizing_fifo.sv").read_text())
+
+
+def depth_plusargs(depths: dict[str, int]) -> tuple[str, ...]:
+    """Plusargs setting each sizing FIFO's depth (FIFO node name -> depth); a FIFO left out is fatal."""
+    inst = "fifo"  # finn-rtllib's fifo inside FINN's StreamingFIFO_rtl wrapper
+    return ("+fifo_limit_required",
+            *(f"+fifo_limit:{harness.SCOPE}.{stitch.TOP}.{stitch.instance_name(n)}.{inst}={d}" for n, d in depths.items()))
 
 
 def _after_fork(model, fifo) -> bool:
@@ -165,27 +177,59 @@ def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int
         sizes[name] = FifoSize(inst.get_outstream_width(), inst.get_nodeattr("depth"), deep, 0, 0)
     x, _ = reference.build_inputs(work / "no-vectors", model, frames)  # random inputs: timing is data independent
     scratch = copy.deepcopy(model)
-    set_depths(scratch, {n: s.deep for n, s in sizes.items()}, part, clock_ns, work / "code")
-    deep, _ = _run(scratch, work / "deep", x, 0.0, part, clock_ns)
+    deep_depths = {n: s.deep for n, s in sizes.items()}
+    set_depths(scratch, deep_depths, part, clock_ns, work / "code")
+    stitch_for_sizing(scratch, work / "sizing")
+
+    def simulated(depths: dict[str, int], stall_in: float = 0.0):
+        try:
+            return netsim.simulate(scratch, work / "sizing", x, stall_in=stall_in, plusargs=depth_plusargs(depths))[0]
+        except harness.HarnessDeadlock as e:
+            raise SizingError(f"the stitched design stopped making progress: "
+                              f"{netsim.describe_deadlock(e.deadlock, work / 'sizing')}") from None
+
+    deep = simulated(deep_depths)
     in_beats = len(input_beats(scratch, x[:1]))
     # the input at the design's own rate: a gap before a beat with this probability per cycle
     rate_gap = max(0.0, min(MAX_RATE_GAP, 1.0 - in_beats / deep.cycles_per_frame))
-    paced, _ = _run(scratch, work / "deep", x, rate_gap, part, clock_ns)
+    paced = simulated(deep_depths, rate_gap)
     for name, s in sizes.items():
         s.peak = paced.fifo_max.get(name, 0)
         s.depth = min(s.deep, max(FINN_MIN_DEPTH, s.peak))
-    log(f"  deep FIFOs: {deep.cycles_per_frame:.0f} cycles/frame; sizing to peak occupancy at that rate")
-    check = _deepen_full(scratch, sizes, work, x, deep.cycles_per_frame, part, clock_ns, log)
+    log(f"  deep FIFOs (stand-ins, one build): {deep.cycles_per_frame:.0f} cycles/frame; sizing to peak occupancy at that rate")
+
+    def sizing_trial(depths: dict[str, int]) -> _Trial:
+        return _trial(scratch, work / "sizing", x, depth_plusargs(depths))
+
+    check = _deepen_full(sizing_trial, sizes, deep.cycles_per_frame, log)
     if check.keeps(deep.cycles_per_frame):
         for factor in SHRINK_FACTORS:  # the smallest scaling of all depths that keeps the throughput
             scaled = {n: max(FINN_MIN_DEPTH, math.ceil(s.depth * factor)) for n, s in sizes.items()}
-            set_depths(scratch, scaled, part, clock_ns, work / "code")
-            trial = _trial(scratch, work / "check", x)
+            trial = sizing_trial(scaled)
             if trial.keeps(deep.cycles_per_frame):
                 for n, d in scaled.items():
                     sizes[n].depth = d
                 check = trial
                 break
+
+    def real_trial(depths: dict[str, int], folder: str = "check") -> _Trial:
+        set_depths(scratch, depths, part, clock_ns, work / "code")
+        stitch.stitch(scratch, work / folder)
+        return _trial(scratch, work / folder, x)
+
+    # the design that ships: finn-rtllib's FIFOs at the chosen depths, against the same FIFOs
+    # deep (their latencies differ from the stand-in's: DyBNN's reactnet ran 32,768 cycles/frame
+    # with deep stand-ins and 32,769 with deep finn-rtllib FIFOs)
+    real_deep = real_trial(deep_depths, "deep")
+    if real_deep.deadlock is not None:
+        raise SizingError(f"the stitched design stopped making progress: {real_deep.deadlock}")
+    deep = dataclasses.replace(deep, cycles_per_frame=real_deep.cycles_per_frame)
+    real = real_trial({n: s.depth for n, s in sizes.items()})
+    if not real.keeps(deep.cycles_per_frame):
+        result = "a deadlock" if real.deadlock else f"{real.cycles_per_frame:.0f} cycles/frame"
+        log(f"  with finn-rtllib's FIFOs: {result} (deep: {deep.cycles_per_frame:.0f}); deepening on real builds")
+        real = _deepen_full(real_trial, sizes, deep.cycles_per_frame, log, " (finn-rtllib FIFOs)")
+    check = real
     if check.deadlock is not None:
         raise SizingError(f"the stitched design stopped making progress with FIFOs sized to their peaks (doubled "
                           f"{MAX_ROUNDS} times where full): {check.deadlock}")

@@ -173,7 +173,7 @@ def accelerator_sv(model, graph_edges: list[Edge], ports: dict[str, list[tuple[s
                 conns.append(f".maxcount({node.name}_maxcount_w)")
             else:
                 conns.append(f".{port}()")
-        body.append(f"  {top} {node.name}_i (\n    " + ",\n    ".join(conns) + "\n  );")
+        body.append(f"  {top} {instance_name(node.name)} (\n    " + ",\n    ".join(conns) + "\n  );")
     waiver = "  /* verilator lint_off PINCONNECTEMPTY */  // status outputs of FINN's layers (AXI-lite, FIFO fill)"
     return "\n".join(head + [waiver] + body + ["endmodule", ""])
 
@@ -209,6 +209,11 @@ def system_shape(model, graph_edges: list[Edge], board) -> SystemShape:
     return SystemShape(board.axi_port_width, board.axi_address_bits, inp.width, outp.width,
                        beats_per_frame(first.get_folded_input_shape(ind)),
                        beats_per_frame(last.get_folded_output_shape(out)))
+
+
+def instance_name(node_name: str) -> str:
+    """A node's instance in the generated top (TOP)."""
+    return f"{node_name}_i"
 
 
 def stitch(model, folder: Path, board=None) -> StitchedDesign:

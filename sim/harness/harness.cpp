@@ -192,7 +192,7 @@ static bool parse_args(int argc, char** argv, Args& a) {
     bool have_expect = false;
     for (int i = 1; i < argc; ++i) {
         std::string k = argv[i];
-        if (k.rfind("+verilator", 0) == 0) continue;
+        if (k.rfind("+", 0) == 0) continue;  // a plusarg for the design ($value$plusargs) or Verilator
         if (i + 1 >= argc) return false;
         const char* v = argv[++i];
         if (k == "--in") a.in = v;
@@ -268,7 +268,7 @@ int main(int argc, char** argv) {
 
     auto ctx = std::make_unique<VerilatedContext>();
     ctx->commandArgs(argc, argv);
-    auto dut = std::make_unique<Vdut>(ctx.get(), "dut");
+    auto dut = std::make_unique<Vdut>(ctx.get(), "dut");  // harness.py SCOPE
 #if VM_TRACE_FST
     std::unique_ptr<VerilatedFstC> fst;
     if (a.waves) {
