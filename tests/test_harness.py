@@ -198,3 +198,44 @@ def test_waves(tmp_path):
     r = harness.run(exe, x, 1, 8, stall_out=0.5, waves=True, work_dir=tmp_path)
     assert r.beats == expected(x, 72)
     assert (tmp_path / "dump.fst").stat().st_size > 100
+
+
+SIZING_TOP = """
+module sizing_top (
+    input logic ap_clk, input logic ap_rst_n,
+    input logic [7:0] s_axis_0_tdata, input logic s_axis_0_tvalid, output logic s_axis_0_tready,
+    output logic [7:0] m_axis_0_tdata, output logic m_axis_0_tvalid, input logic m_axis_0_tready,
+    output logic [5:0] f_maxcount
+);
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [5:0] count;
+  /* verilator lint_on UNUSEDSIGNAL */
+  fifo #(.DEPTH(20), .DATA_WIDTH(8)) fifo (
+      .clk(ap_clk), .rst(!ap_rst_n), .idat(s_axis_0_tdata), .ivld(s_axis_0_tvalid), .irdy(s_axis_0_tready),
+      .odat(m_axis_0_tdata), .ovld(m_axis_0_tvalid), .ordy(m_axis_0_tready), .count(count), .maxcount(f_maxcount));
+endmodule
+"""
+
+
+def test_sizing_fifo_depth_is_a_plusarg(tmp_path):
+    """FIFO sizing's stand-in for finn-rtllib's fifo (one build, many depths): its capacity is
+    the +fifo_limit of its instance (the occupancy never exceeds it and reaches it when the
+    output stalls), data in order; a FIFO without one is fatal under +fifo_limit_required."""
+    from bnnforge import toolenv
+
+    top = tmp_path / "sizing_top.sv"
+    top.write_text(SIZING_TOP)
+    exe = harness.build(harness.HarnessSpec(top="sizing_top", sources=(toolenv.rtl_dir() / "sizing_fifo.sv", top),
+                                            s_axis=("s_axis_0", 8), m_axis=("m_axis_0", 8),
+                                            counters=(("f_maxcount", 6),)))
+    beats = [random.Random(5).randrange(256) for _ in range(300)]
+    peaks = {}
+    for depth in (2, 7, 20):
+        r = harness.run(exe, beats, 3, 100, stall_out=0.9, seed=2, plusargs=(f"+fifo_limit:dut.sizing_top.fifo={depth}",))
+        assert r.beats == beats
+        peaks[depth] = r.counters["f_maxcount"]
+    assert peaks == {2: 2, 7: 7, 20: 20}, peaks
+    with pytest.raises(harness.HarnessError, match="no \\+fifo_limit"):
+        harness.run(exe, beats, 3, 100, plusargs=("+fifo_limit_required", "+fifo_limit:dut.other.fifo=4"))
+    with pytest.raises(harness.HarnessError, match="outside 2..20"):
+        harness.run(exe, beats, 3, 100, plusargs=("+fifo_limit:dut.sizing_top.fifo=21",))
