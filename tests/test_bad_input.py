@@ -283,12 +283,15 @@ def test_ctrl_c_during_build_then_the_same_command(world, tmp_path):
 
 
 def test_ctrl_c_during_train_then_the_same_command(tmp_path):
-    argv = ["train", "--arch", "tfc", "--width", "0.125", "--dataset", "digits", "--epochs", "3", "--subset", "600",
+    # 40 short epochs (~0.05 s each): the interrupt, sent within 0.2 s of the first checkpoint,
+    # lands mid-training (with 3 epochs the run could finish before the signal arrived)
+    argv = ["train", "--arch", "tfc", "--width", "0.125", "--dataset", "digits", "--epochs", "40", "--subset", "600",
             "--batch-size", "50", "--seed", "3", "--quiet", "--out"]
     reference = tmp_path / "uninterrupted"
     assert cli.main([*argv, str(reference)]) == 0
     out = tmp_path / "interrupted"
     _interrupt([*argv, str(out)], lambda: (out / "checkpoint.pt").exists())
+    assert not (out / "metrics.json").exists(), "the run finished before the interrupt reached it"
     assert cli.main([*argv, str(out)]) == 0  # the same command again: it resumes the unfinished run
     want = json.loads((reference / "metrics.json").read_text())
     got = json.loads((out / "metrics.json").read_text())

@@ -161,6 +161,17 @@ def _after_fork(model, fifo) -> bool:
     return node is not None and len(node.output) > 1
 
 
+def _deep_sizes(model, fifos) -> dict[str, FifoSize]:
+    """Every FIFO's depth in the deep run: a frame of its stream (SKIP_DEEP_FRAMES after a fork)."""
+    sizes = {}
+    for name, inst in fifos.items():
+        beats = int(np.prod(inst.get_folded_output_shape()[:-1]))
+        in_frames = SKIP_DEEP_FRAMES if _after_fork(model, inst.onnx_node) else 1
+        deep = min(DEEP_CAP, max(FINN_MIN_DEPTH, in_frames * beats))
+        sizes[name] = FifoSize(inst.get_outstream_width(), inst.get_nodeattr("depth"), deep, 0, 0)
+    return sizes
+
+
 def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int = SIZING_FRAMES):
     """Choose every FIFO's depth (see the module docstring); returns the model with the
     depths set and its FIFOs' RTL regenerated, and a report."""
@@ -169,12 +180,7 @@ def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int
         return model, {"fifos": {}}
     work = Path(work or tempfile.mkdtemp(prefix="bnnforge-sizing-"))
     part = board.part
-    sizes = {}
-    for name, inst in fifos.items():
-        beats = int(np.prod(inst.get_folded_output_shape()[:-1]))
-        in_frames = SKIP_DEEP_FRAMES if _after_fork(model, inst.onnx_node) else 1
-        deep = min(DEEP_CAP, max(FINN_MIN_DEPTH, in_frames * beats))
-        sizes[name] = FifoSize(inst.get_outstream_width(), inst.get_nodeattr("depth"), deep, 0, 0)
+    sizes = _deep_sizes(model, fifos)
     x, _ = reference.build_inputs(work / "no-vectors", model, frames)  # random inputs: timing is data independent
     scratch = copy.deepcopy(model)
     deep_depths = {n: s.deep for n, s in sizes.items()}
