@@ -223,14 +223,16 @@ def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int
         stitch.stitch(scratch, work / folder)
         return _trial(scratch, work / folder, x)
 
-    # the design that ships: finn-rtllib's FIFOs at the chosen depths, against the same FIFOs
-    # deep (their latencies differ from the stand-in's: DyBNN's reactnet ran 32,768 cycles/frame
-    # with deep stand-ins and 32,769 with deep finn-rtllib FIFOs)
-    real_deep = real_trial(deep_depths, "deep")
-    if real_deep.deadlock is not None:
-        raise SizingError(f"the stitched design stopped making progress: {real_deep.deadlock}")
-    deep = dataclasses.replace(deep, cycles_per_frame=real_deep.cycles_per_frame)
+    # the design that ships: finn-rtllib's FIFOs at the chosen depths; slower than the deep
+    # stand-ins, it is held to the same FIFOs deep (their latencies differ from the stand-in's:
+    # DyBNN's reactnet ran 32,768 cycles/frame with deep stand-ins, 32,769 with deep finn-rtllib FIFOs)
     real = real_trial({n: s.depth for n, s in sizes.items()})
+    if not real.keeps(deep.cycles_per_frame):
+        real_deep = real_trial(deep_depths, "deep")
+        if real_deep.deadlock is not None:
+            raise SizingError(f"the stitched design stopped making progress: {real_deep.deadlock}")
+        deep = dataclasses.replace(deep, cycles_per_frame=real_deep.cycles_per_frame)
+        real = real_trial({n: s.depth for n, s in sizes.items()})  # (built: the cached harness)
     if not real.keeps(deep.cycles_per_frame):
         result = "a deadlock" if real.deadlock else f"{real.cycles_per_frame:.0f} cycles/frame"
         log(f"  with finn-rtllib's FIFOs: {result} (deep: {deep.cycles_per_frame:.0f}); deepening on real builds")
