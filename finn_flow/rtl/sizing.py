@@ -141,7 +141,10 @@ def _trial(model, folder: Path, x, plusargs: tuple[str, ...] = ()) -> _Trial:
 def stitch_for_sizing(model, folder: Path) -> None:
     """The stitched design with sizing_fifo.sv in place of finn-rtllib's fifo.sv: its FIFOs as
     deep as the model's depths, each one's depth set per run by depth_plusargs."""
-    stitch.stitch(model, folder)
+    design = stitch.stitch(model, folder)
+    if "fifo.sv" not in design.sources:  # the stand-in would not be built: every trial would size nothing
+        raise SizingError(f"the stitched design has FIFOs but no finn-rtllib fifo.sv among its sources "
+                          f"({', '.join(design.sources)}): FIFO sizing needs FINN's RTL FIFOs (impl_style rtl)")
     (Path(folder) / "fifo.sv").write_text((toolenv.rtl_dir() / "sizing_fifo.sv").read_text())
 
 
