@@ -157,6 +157,16 @@ def synth_hierarchy(sources: list[Path], top: str, family: str = "xc7", work_dir
     work.mkdir(parents=True, exist_ok=True)
     for f in data_files:
         shutil.copy(f, work / Path(f).name)
+    if data_files:
+        # slang opens a relative $readmemh path (finn-rtllib's thresholding.sv: "./<node>_threshs_0_0.dat")
+        # from the reading source's folder, not the working directory: the sources go beside the data
+        copies = [work / Path(src).name for src in sources]
+        if len({c.name for c in copies}) < len(copies):
+            raise ValueError(f"sources of {top} share a file name: {[str(x) for x in sources]}")
+        for src, copy in zip(sources, copies):
+            if Path(src).resolve() != copy:
+                shutil.copy(src, copy)
+        sources = copies
     files = " ".join(str(Path(s).resolve()) for s in sources)
     script = (f"read_slang -j 1 --allow-use-before-declare --best-effort-hierarchy {files} --top {top}\n"
               + "".join(f"{c}\n" for c in MEMORY_STYLES)

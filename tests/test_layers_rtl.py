@@ -160,3 +160,24 @@ def test_fifo_is_built_by_yosys_as_vivado_builds_it(depth, tmp_path):
         assert counts.lutram >= width * 2, counts  # 128 entries x 48 bits: RAM64M, 3 bits per LUT
         assert counts.lut + counts.lutram <= 5 * width, counts  # and the read mux of two 64-deep banks
     assert counts.ff <= width + 48, counts  # output register, pointers, occupancy monitor: not the storage
+
+
+def test_finn_thresholding_synthesizes_with_its_threshold_files(tmp_path):
+    """FINN's Thresholding_rtl reads "./<node>_threshs_<pe>_<stage>.dat", which the slang frontend
+    opens from the reading source's folder (finn-rtllib's), not the working directory: `sim synth`
+    of such a node (and so `sim synth --network` of a reactnet-sign build) failed with an internal
+    error. The synthesis must find the file (no file: an error, not a silent empty memory)."""
+    from bnnforge.finn_flow.rtl.synth import synth_node_of
+
+    rng = np.random.default_rng(4)
+    while True:  # a case with thresholds in memory files (more than one step)
+        model, _ = CASES["Thresholding"](rng)
+        if getCustomOp(model.graph.node[0]).get_nodeattr("numSteps") > 1:
+            break
+    rtl = specialize(model)
+    node = rtl.graph.node[0]
+    nodesim.prepare(getCustomOp(node), rtl, "rtl", tmp_path / "code")
+    dat = sorted((tmp_path / "code").rglob("*.dat"))
+    assert dat, list((tmp_path / "code").rglob("*"))
+    counts = synth_node_of(rtl, node, "xc7", tmp_path / "synth")
+    assert counts.lut > 0 and counts.fmax_mhz > 0, counts
