@@ -148,7 +148,7 @@ def table(rows: list[dict]) -> str:
         e = r.get("estimate_stitched", r["estimate"])
         ys = f"{y['LUT'] + y['LUTRAM']:,} / {y['FF']:,} / {y['BRAM18']:.0f}" if y else "-"
         if "yosys_error" in r:
-            ys = "synthesis did not finish (see JSON)"
+            ys = "synthesis failed (yosys_error in the JSON)"
         lines.append(
             f"| {r['net']} | {r['target']} | {r['images']} | {r['mismatches']} | {r['cycles_per_frame']:,.0f} | "
             f"{r['estimated_cycles_per_frame']:,} | {r['ratio']:.3f} | {r['fps']:,.0f} | {r['sim_frames_per_s']:.1f} | "
