@@ -204,6 +204,7 @@ def write_report(rows: list[dict], results: Path) -> None:
         notes.append(f"Not measured yet: {', '.join(missing)}.")
     commits = sorted({r["commit"] for r in rows if "commit" in r})
     notes.append(f"Measured with commit(s) {', '.join(commits) or 'not recorded'}.")
+    notes += [f"{r['net']} @ {r['target']}: {r['note']} ({r['yosys_commit']})." for r in rows if r.get("note")]
     if failed:
         notes.append(f"Failed: {', '.join(failed)} (the error is in its row; rerun with a longer --timeout).")
     print(md)
