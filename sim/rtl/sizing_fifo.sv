@@ -53,21 +53,22 @@ module fifo #(
 
   logic [DATA_WIDTH-1:0] mem[DEPTH-1];
   logic [AW-1:0] wr_ptr, rd_ptr;
-  logic [CW-1:0] held;  // words in the memory (not counting the output register)
-  logic [CW-1:0] total, peak;
-  logic vld;
+  logic [CW-1:0] held, held_next;  // words in the memory (not counting the output register)
+  logic [CW-1:0] peak, count_next;
+  logic vld, vld_next;
   logic [DATA_WIDTH-1:0] b;
-  logic we, drain, bload, push, pop;
+  logic we, drain, bload;
 
   assign irdy = 32'(held) < limit - 1;
   assign we = irdy && ivld;
   assign bload = !vld || ordy;
   assign drain = held != 0 && bload;
+  assign held_next = held + CW'(we) - CW'(drain);
+  assign vld_next = bload ? drain : vld;
+  assign count_next = held_next + CW'(vld_next);  // the words held after this edge, as finn-rtllib counts
   assign odat = b;
   assign ovld = vld;
-  assign push = we;
-  assign pop = vld && ordy;
-  assign count = total;
+  assign count = held + CW'(vld);
   assign maxcount = peak;
 
   function automatic logic [AW-1:0] next(logic [AW-1:0] p);
@@ -80,7 +81,6 @@ module fifo #(
       rd_ptr <= '0;
       held <= '0;
       vld <= 1'b0;
-      total <= '0;
       peak <= '0;
     end else begin
       if (we) begin
@@ -88,13 +88,10 @@ module fifo #(
         wr_ptr <= next(wr_ptr);
       end
       if (drain) rd_ptr <= next(rd_ptr);
-      held <= held + CW'(we) - CW'(drain);
-      if (bload) begin
-        vld <= drain;
-        b <= mem[rd_ptr];
-      end
-      total <= total + CW'(push) - CW'(pop);
-      if (total + CW'(push) - CW'(pop) > peak) peak <= total + CW'(push) - CW'(pop);
+      held <= held_next;
+      vld <= vld_next;
+      if (bload) b <= mem[rd_ptr];
+      if (count_next > peak) peak <= count_next;
     end
   end
 endmodule
