@@ -1,5 +1,11 @@
+import atexit
+import json
+import os
+import select
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,16 +14,54 @@ REPO = Path(__file__).resolve().parents[1]
 BNNFORGE = [sys.executable, "-m", "bnnforge.cli"]
 
 
+class _Zygote:
+    """tests/cli_zygote.py, started on first use in this (xdist worker) process."""
+
+    proc: subprocess.Popen | None = None
+
+    @classmethod
+    def get(cls) -> subprocess.Popen:
+        if cls.proc is None or cls.proc.poll() is not None:
+            cls.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_zygote.py"))],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+            atexit.register(cls.proc.kill)
+        return cls.proc
+
+    @classmethod
+    def answer(cls, proc: subprocess.Popen, timeout: float | None) -> dict:
+        if timeout is not None and not select.select([proc.stdout], [], [], timeout)[0]:
+            raise TimeoutError
+        line = proc.stdout.readline()
+        if not line:
+            cls.proc = None
+            raise RuntimeError(f"the CLI zygote ended (exit code {proc.wait()})")
+        return json.loads(line)
+
+
 def run_cli(*args, env=None, cwd=None, timeout=1800):
-    """Run the bnnforge CLI in a child process; returns CompletedProcess (text)."""
-    return subprocess.run(
-        [*BNNFORGE, *map(str, args)],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """Run the bnnforge CLI in a process of its own; returns CompletedProcess (text). Without
+    ``env`` the process is a fork of tests/cli_zygote.py (the imports done once, see there),
+    with ``env`` a fresh ``python -m bnnforge.cli`` (settings read at import time apply). The
+    forked process gets this process's environment as it is now (tests monkeypatch it)."""
+    argv = [*map(str, args)]
+    if env is not None:
+        return subprocess.run([*BNNFORGE, *argv], env=env, cwd=cwd, capture_output=True, text=True,
+                              timeout=timeout)
+    proc = _Zygote.get()
+    with tempfile.TemporaryDirectory(prefix="run_cli-") as tmp:
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        proc.stdin.write(json.dumps({"args": argv, "cwd": str(Path(cwd or os.getcwd()).resolve()),
+                                     "stdout": str(out), "stderr": str(err), "env": dict(os.environ)}) + "\n")
+        proc.stdin.flush()
+        pid = _Zygote.answer(proc, 600)["pid"]
+        try:
+            rc = _Zygote.answer(proc, timeout)["rc"]
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
+            _Zygote.answer(proc, None)
+            raise subprocess.TimeoutExpired([*BNNFORGE, *argv], timeout) from None
+        return subprocess.CompletedProcess([*BNNFORGE, *argv], rc, out.read_text(errors="replace"),
+                                           err.read_text(errors="replace"))
 
 
 @pytest.fixture
