@@ -57,7 +57,7 @@ def harness_spec(rtl_dir: Path) -> harness.HarnessSpec:
     out = next(e for e in edges if e.consumer is None)
     return harness.HarnessSpec(
         top=d["top"],
-        sources=tuple(rtl_dir / s for s in d["sources"]),
+        sources=tuple(rtl_dir / s for s in stitch.accelerator_sources(d)),
         control=(rtl_dir / stitch.RTL_WAIVERS,),
         defines=(d["taps_define"],),
         s_axis=("s_axis_0", inp.width),

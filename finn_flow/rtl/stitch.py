@@ -74,7 +74,10 @@ def _node_files(inst) -> tuple[list[Path], list[Path]]:
 
 
 def edges(model) -> list[Edge]:
-    """Every stream of the dataflow graph: graph input, node-to-node, graph output."""
+    """Every stream of the dataflow graph: graph input, node-to-node, graph output. A stream's
+    wire is named after the node output that drives it (the graph input after its tensor):
+    FINN names the tensors it inserts at random, and the same design should be the same RTL
+    (its compiled simulation is then reused)."""
     from qonnx.custom_op.registry import getCustomOp
 
     producers = {out: n for n in model.graph.node for out in n.output}
@@ -89,11 +92,13 @@ def edges(model) -> list[Edge]:
             width = inst.get_instream_width_padded(i)
             if prod is None and tensor not in inputs:
                 raise StitchError(f"{node.name}: input {tensor} is neither a graph input nor produced by a node")
-            result.append(Edge(tensor, _ident(tensor), width, prod.name if prod else None, node.name))
+            wire = _ident(f"{prod.name}_out{list(prod.output).index(tensor)}") if prod else _ident(tensor)
+            result.append(Edge(tensor, wire, width, prod.name if prod else None, node.name))
     for out in model.graph.output:
         prod = producers[out.name]
         o = list(prod.output).index(out.name)
-        result.append(Edge(out.name, _ident(out.name), getCustomOp(prod).get_outstream_width_padded(o), prod.name, None))
+        result.append(Edge(out.name, _ident(f"{prod.name}_out{o}"), getCustomOp(prod).get_outstream_width_padded(o),
+                           prod.name, None))
     return result
 
 
@@ -316,6 +321,14 @@ def load_design(rtl_dir: Path) -> dict:
     if not path.exists():
         raise StitchError(f"{rtl_dir} has no {DESIGN_JSON}: run `bnnforge build ... --until rtl` first")
     return json.loads(path.read_text())
+
+
+def accelerator_sources(design: dict) -> list[str]:
+    """The sources of the accelerator alone (design.json's "sources" up to its top; the system
+    around it, when stitched with a board, comes after): the same design sized in rtl_sizing/
+    then has the same files, so its compiled simulation is reused."""
+    sources = design["sources"]
+    return sources[:sources.index(f"{TOP}.sv") + 1]
 
 
 def design_edges(design: dict) -> list[Edge]:
