@@ -8,6 +8,7 @@ as it was before pipelining (the sim/rtl sources of commit BEFORE), "after" the 
 Targets: 1.25x the board clock (125 MHz xc7, 250 MHz xcup), aim 200 / 300 MHz.
 
     .venv/bin/python benchmarks/timing.py [--only NAME ...] [--families xc7 xcup] [--jobs N]
+    .venv/bin/python benchmarks/timing.py --networks [--only NAME ...] [--boards pynq-z2 zcu104]
 
 Writes benchmarks/results/timing.json and .md; yosys runs are cached in WORK (by sources,
 memory files and family), so a rerun after a change to one core re-synthesizes that core.
@@ -281,6 +282,114 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# --- whole networks (--networks) ---------------------------------------------------------
+# Each network trained one short epoch: the timing depends on its structure, widths and
+# folding; the weights only change what the ROMs hold.
+NETS = {
+    "tfc": ("--arch", "tfc"),
+    "cnv w0.5 sign": ("--arch", "cnv", "--width", "0.5", "--binarizer", "sign"),
+    "cnv w0.5 lab": ("--arch", "cnv", "--width", "0.5", "--binarizer", "lab"),
+    "cnv w1 sign": ("--arch", "cnv", "--width", "1", "--binarizer", "sign"),
+    "cnv w1 lab": ("--arch", "cnv", "--width", "1", "--binarizer", "lab"),
+}
+NET_TARGETS = ("3000", "max")
+BOARDS = ("pynq-z2", "zcu104")
+NET_TIMEOUT_S = 3 * 3600
+
+
+def _bnnforge(*args) -> subprocess.CompletedProcess:
+    out = subprocess.run([sys.executable, "-m", "bnnforge.cli", *map(str, args)], capture_output=True, text=True,
+                         timeout=NET_TIMEOUT_S)
+    if out.returncode != 0:
+        raise RuntimeError(f"bnnforge {' '.join(map(str, args))} failed ({out.returncode}):\n"
+                           f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return out
+
+
+def _slug(*parts: str) -> str:
+    return "-".join(parts).replace(" ", "-")
+
+
+def net_run(net: str, work: Path) -> Path:
+    """The trained and exported run of ``net`` (trained here when missing)."""
+    d = work / "nets" / _slug(net)
+    if not (d / "model.onnx").exists():
+        print(f"training {net} (fashion-mnist, 1 epoch, 2,000 images)", flush=True)
+        _bnnforge("train", *NETS[net], "--dataset", "fashion-mnist", "--epochs", "1", "--subset", "2000", "--seed", "0",
+                  "--out", d, "--quiet")
+        _bnnforge("export", d)
+    return d
+
+
+def measure_network(net: str, target: str, board: str, work: Path) -> dict:
+    """`bnnforge build --until rtl` (FIFOs sized in Verilator, the timing estimate of every layer,
+    FIFOs and width converters included) and the fps that follows at the estimated Fmax."""
+    run = net_run(net, work)
+    build = work / "nets" / _slug(net, target, board)
+    report = build / "report" / "timing_estimate.json"
+    t0 = time.time()
+    if not report.exists():
+        goal = ["--max-fps"] if target == "max" else ["--target-fps", target]
+        _bnnforge("build", run / "model.onnx", "--board", board, *goal, "--until", "rtl", "--out", build)
+    t = json.loads(report.read_text())
+    cycles = int(json.loads((build / "report" / "estimate_network_performance.json").read_text())["max_cycles"])
+    fmax = t.get("fmax_mhz")
+    clock_mhz = round(1e3 / t["clock_ns"], 3)
+    row = dict(net=net, target=target, board=board, family=t.get("family"), cycles_per_frame=cycles,
+               clock_mhz=clock_mhz, fmax_mhz=fmax, logic_levels=t.get("logic_levels"),
+               critical_path_ns=t.get("critical_path_ns"), slowest_layer=t.get("slowest_layer"),
+               fps_at_clock=round(clock_mhz * 1e6 / cycles, 1),
+               fps_at_fmax=None if fmax is None else round(fmax * 1e6 / cycles, 1),
+               lut=sum(v["LUT"] for v in t.get("layers", {}).values()), error=t.get("error"),
+               build_s=round(time.time() - t0, 1))
+    print(f"{net:14s} {target:5s} {board:8s} {cycles:8d} cycles  Fmax {fmax} MHz ({row['slowest_layer']}) "
+          f"clock {clock_mhz:.0f} MHz ({row['build_s']} s)", flush=True)
+    return row
+
+
+def network_table(rows: list[dict]) -> str:
+    lines = ["| network | target | board | cycles/frame | clock MHz | estimated Fmax MHz | levels | slowest layer | "
+             "fps at the clock | fps at the Fmax | yosys LUT |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.get("error") or r["fmax_mhz"] is None:
+            why = f"failed: {r['error'].splitlines()[0]}" if r.get("error") else "no register-to-register path"
+            lines.append(f"| {r['net']} | {r['target']} | {r['board']} | {r['cycles_per_frame']:,} | "
+                         f"{r['clock_mhz']:.0f} | {why} | | | | | |")
+            continue
+        below = " **<clock**" if r["fmax_mhz"] < r["clock_mhz"] else ""
+        lines.append(f"| {r['net']} | {r['target']} | {r['board']} | {r['cycles_per_frame']:,} | {r['clock_mhz']:.0f} | "
+                     f"{r['fmax_mhz']:.0f}{below} | {r['logic_levels']} | {r['slowest_layer']} | "
+                     f"{r['fps_at_clock']:,.0f} | {r['fps_at_fmax']:,.0f} | {r['lut']:,} |")
+    return "\n".join(lines)
+
+
+def main_networks(args) -> None:
+    """Whole networks: rows merged into results/timing.json ("networks") by (net, target, board)."""
+    nets = [n for n in NETS if not args.only or any(o in n for o in args.only)]
+    rows = []
+    for board in args.boards:
+        for target in NET_TARGETS:
+            for net in nets:
+                try:
+                    rows.append(measure_network(net, target, board, args.work))
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    print(f"{net} {target} {board}: {str(e).splitlines()[0]}", flush=True)
+    out = HERE / "results"
+    data = json.loads((out / "timing.json").read_text())
+    key = lambda r: (r["net"], r["target"], r["board"])  # noqa: E731
+    new = {key(r): r for r in rows}
+    merged = [new.pop(key(r), r) for r in data.get("networks", [])] + list(new.values())
+    order = {k: i for i, k in enumerate((n, t, b) for b in BOARDS for t in NET_TARGETS for n in NETS)}
+    merged.sort(key=lambda r: order.get(key(r), len(order)))
+    print(network_table(merged))
+    if args.no_write:
+        return
+    data["networks"] = merged
+    (out / "timing.json").write_text(json.dumps(data, indent=1))
+    write_markdown(data)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", help="configurations whose name contains one of these")
@@ -289,14 +398,20 @@ def main():
     ap.add_argument("--work", type=Path, default=HERE / "runs" / "timing")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--networks", action="store_true",
+                    help="whole networks instead of single cores (tfc, cnv w0.5 and full width, sign and LAB; "
+                         "3,000 fps and --max-fps; on the boards of --boards); rows merged into results/timing.json")
+    ap.add_argument("--boards", nargs="*", default=list(BOARDS), choices=BOARDS)
     ap.add_argument("--merge", action="store_true",
                     help="replace only the measured rows (layer, folding, variant, family) in results/timing.json")
     args = ap.parse_args()
+    if args.networks:
+        main_networks(args)
+        return
     from bnnforge.finn_flow import registry
 
     registry.load()
     configs = [c for c in CONFIGS if not args.only or any(o in f"{c[0]} {c[1]}" for o in args.only)]
-    t0 = time.time()
     with ThreadPoolExecutor(args.jobs) as ex:
         parts = list(ex.map(lambda c: measure(*c, families=args.families, variants=args.variants, work=args.work),
                             configs))
@@ -307,26 +422,45 @@ def main():
         new = {key(r): r for r in rows}
         old = json.loads((out / "timing.json").read_text())["rows"]
         rows = [new.pop(key(r), r) for r in old] + list(new.values())
-    md = table(rows)
-    print(md)
+    print(table(rows))
     if args.no_write:
         return
-    (out / "timing.json").write_text(json.dumps(dict(before=BEFORE, target_mhz=TARGET, aim_mhz=AIM, rows=rows),
-                                                indent=1))
-    (out / "timing.md").write_text(
-        "# Estimated critical paths of bnnforge's RTL cores, before and after pipelining\n\n"
-        f"`benchmarks/timing.py` ({sum(r['synth_s'] for r in rows) / 60:.0f} min of yosys runs, "
-        "each cached by content; under the load of a shared 2-core machine): yosys synth_xilinx of each node's generated RTL "
-        "and the static timing estimate of `sim/timing.py` (docs/DESIGN.md, \"Timing estimate\"). "
-        f"before: sim/rtl of commit {BEFORE}; after: this commit. Cells: logic levels, critical path (ns), "
-        "estimated Fmax (MHz); target 1.25x the board clock: 125 MHz on xc7 (PYNQ-Z2, xc7z020-1), "
-        "250 MHz on xcup (ZCU104); aim 200 / 300 MHz. **<target**: below 1.25x the board clock; (<aim): after, below the aim. "
-        "Empty cells were not run: the before MVAU's single-stage $countones is slow in yosys (the 256-bit "
-        "one took 704 s on xc7; at 784 bits yosys used > 7 GB and had not finished after 30 min), so the "
-        "wide XNOR MVAUs have before on xc7 only or not at all. full: SIMD = the whole input and PE = "
-        "all channels of the configuration named (channel counts kept small where the synthesis of many "
-        "lanes would take long; the lanes are independent, so more of them change the paths only "
-        "through fanout).\n\n" + md + "\n")
+    data = json.loads((out / "timing.json").read_text()) if (out / "timing.json").exists() else {}
+    data.update(before=BEFORE, target_mhz=TARGET, aim_mhz=AIM, rows=rows)
+    (out / "timing.json").write_text(json.dumps(data, indent=1))
+    write_markdown(data)
+
+
+def write_markdown(data: dict) -> None:
+    rows = data["rows"]
+    md = ("# Estimated critical paths of bnnforge's RTL cores, before and after pipelining\n\n"
+          f"`benchmarks/timing.py` ({sum(r['synth_s'] for r in rows) / 60:.0f} min of yosys runs, "
+          "each cached by content; under the load of a shared 2-core machine): yosys synth_xilinx of each node's generated RTL "
+          "and the static timing estimate of `sim/timing.py` (docs/DESIGN.md, \"Timing estimate\"). "
+          f"before: sim/rtl of commit {BEFORE}; after: this commit. Cells: logic levels, critical path (ns), "
+          "estimated Fmax (MHz); target 1.25x the board clock: 125 MHz on xc7 (PYNQ-Z2, xc7z020-1), "
+          "250 MHz on xcup (ZCU104); aim 200 / 300 MHz. **<target**: below 1.25x the board clock; (<aim): after, below the aim. "
+          "Empty cells were not run: the before MVAU's single-stage $countones is slow in yosys (the 256-bit "
+          "one took 704 s on xc7; at 784 bits yosys used > 7 GB and had not finished after 30 min), so the "
+          "wide XNOR MVAUs have before on xc7 only or not at all. full: SIMD = the whole input and PE = "
+          "all channels of the configuration named (channel counts kept small where the synthesis of many "
+          "lanes would take long; the lanes are independent, so more of them change the paths only "
+          "through fanout).\n\n" + table(rows) + "\n")
+    nets = data.get("networks")
+    if nets:
+        done = {(r["net"], r["target"], r["board"]) for r in nets}
+        missing = [f"{n} @ {t} on {b}" for b in BOARDS for t in NET_TARGETS for n in NETS if (n, t, b) not in done]
+        md += ("\n## Whole networks\n\n"
+               "`benchmarks/timing.py --networks`: `bnnforge build --until rtl` on the board (folding from `fold` "
+               "for 3,000 fps or `--max-fps`, FIFOs sized in Verilator), whose timing step synthesizes every "
+               "layer out of context, FINN's and the FIFOs and width converters included; the design's "
+               "estimated Fmax is its slowest layer's. Networks trained one epoch on 2,000 Fashion-MNIST "
+               "images (the paths depend on structure, widths and folding; the weights only fill the ROMs). "
+               "fps at the Fmax: cycles/frame at the estimated Fmax, what a build with that clock would reach "
+               "if Vivado confirms it. **<clock**: the estimate is below the board's clock.\n\n"
+               + network_table(nets) + "\n"
+               + (f"\nNot measured yet: {', '.join(missing)}.\n" if missing else ""))
+    (HERE / "results" / "timing.md").write_text(md)
 
 
 if __name__ == "__main__":
