@@ -7,8 +7,9 @@ as a fresh process, 0.4 s forked), minutes of `make test` on a 2-core machine.
 Each command still runs in a process of its own, as a user's would: the child of a fork made
 before anything ran, with the test's environment as it is at the call, its own working folder,
 stdin from /dev/null, stdout and stderr on files (fd level, so the tools it starts write there
-too), `main()` of bnnforge.cli, the exit handlers, then its exit code. A test that passes an
-environment of its own gets a fresh process instead (some settings are read at import time).
+too), `main()` of bnnforge.cli, the exit handlers, then its exit code. The environment is the
+test's (as it is at the call, or the one it passes) plus what the imports set where it is
+missing, as in a fresh process.
 
 Protocol, one JSON object per line: request {"args", "env", "cwd", "stdout", "stderr"} on
 stdin; answers {"pid"} when the child started, then {"rc"} when it ended."""
@@ -18,6 +19,7 @@ import importlib
 import json
 import os
 import sys
+import tempfile
 import traceback
 
 # what the commands import lazily and takes seconds: imported once here
@@ -38,12 +40,17 @@ def _exit_code(code) -> int:
     return 1
 
 
-def _child(req: dict) -> None:
+def _child(req: dict, set_by_imports: dict[str, str]) -> None:
     """Run one command in this (forked) process and leave with its exit code."""
     rc = 1
     try:
+        # the environment a fresh process would have after the same imports (FINN sets a few
+        # variables where they are missing); the temporary folder found again from it
         os.environ.clear()
         os.environ.update(req["env"])
+        for k, v in set_by_imports.items():
+            os.environ.setdefault(k, v)
+        tempfile.tempdir = None
         os.chdir(req["cwd"])
         for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
                                 (1, req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
@@ -73,11 +80,13 @@ def _child(req: dict) -> None:
 
 
 def serve() -> None:
+    before = dict(os.environ)
     for name in PRELOAD:
         importlib.import_module(name)
     from bnnforge.finn_flow import registry
 
     registry.load()
+    set_by_imports = {k: v for k, v in os.environ.items() if before.get(k) != v}
     answer = sys.stdout
     for line in sys.stdin:
         req = json.loads(line)
@@ -85,7 +94,7 @@ def serve() -> None:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _child(req)
+            _child(req, set_by_imports)
         answer.write(json.dumps({"pid": pid}) + "\n")
         answer.flush()
         _, status = os.waitpid(pid, 0)

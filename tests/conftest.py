@@ -39,19 +39,16 @@ class _Zygote:
 
 
 def run_cli(*args, env=None, cwd=None, timeout=1800):
-    """Run the bnnforge CLI in a process of its own; returns CompletedProcess (text). Without
-    ``env`` the process is a fork of tests/cli_zygote.py (the imports done once, see there),
-    with ``env`` a fresh ``python -m bnnforge.cli`` (settings read at import time apply). The
-    forked process gets this process's environment as it is now (tests monkeypatch it)."""
+    """Run the bnnforge CLI in a process of its own, a fork of tests/cli_zygote.py (the imports
+    done once, see there); returns CompletedProcess (text). Its environment is ``env``, else
+    this process's as it is now (tests monkeypatch it)."""
     argv = [*map(str, args)]
-    if env is not None:
-        return subprocess.run([*BNNFORGE, *argv], env=env, cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout)
     proc = _Zygote.get()
     with tempfile.TemporaryDirectory(prefix="run_cli-") as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
         proc.stdin.write(json.dumps({"args": argv, "cwd": str(Path(cwd or os.getcwd()).resolve()),
-                                     "stdout": str(out), "stderr": str(err), "env": dict(os.environ)}) + "\n")
+                                     "stdout": str(out), "stderr": str(err),
+                                     "env": dict(os.environ if env is None else env)}) + "\n")
         proc.stdin.flush()
         pid = _Zygote.answer(proc, 600)["pid"]
         try:

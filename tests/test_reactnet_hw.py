@@ -1,4 +1,4 @@
-"""ReActNet hardware (issue 25, deliverables 3 and 4): residual BNNs (sign, LAB, DyBNN binarizers;
+"""ReActNet hardware (issue 25, deliverables 3 and 4): residual BNNs (LAB and DyBNN binarizers;
 width 0.125, one block per stage, digits) through `build --until rtl` and `sim network`
 bit-exact under random stalls at the estimated cycles per frame; a residual block's skip FIFO
 set too shallow is a deadlock naming its streams, not a hang; `verify` compares the layers
@@ -14,11 +14,13 @@ import pytest
 
 from conftest import run_cli
 
-BINARIZERS = ("sign", "lab", "dybnn")
+# no sign reactnet here: its hardware is LAB's with the LAB layer left out (the RPReLU stages are
+# FINN Thresholding in both); benchmarks/network_rtl.py runs it on 1,000 images
+BINARIZERS = ("lab", "dybnn")
 FPS = "3000"
 # op types the flow makes of a residual network (the shortcut fork and join, the head's pool)
 RESIDUAL_OPS = ("DuplicateStreams_rtl", "ElementwiseAdd_lut_rtl", "GlobalAccPool_rtl")
-CUSTOM_OPS = {"sign": (), "lab": ("LabBinarizer_rtl",), "dybnn": ("DynamicThreshold_rtl", "DynamicRPReLU_rtl")}
+CUSTOM_OPS = {"lab": ("LabBinarizer_rtl",), "dybnn": ("DynamicThreshold_rtl", "DynamicRPReLU_rtl")}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -117,12 +119,12 @@ def _skip_fifo(model):
     raise AssertionError("no DuplicateStreams -> FIFO -> ElementwiseAdd path in the graph")
 
 
-@pytest.mark.parametrize("binarizer", ["sign", "lab"])
-def test_sizing_sizes_the_skip_fifo(builds, binarizer):
+def test_sizing_sizes_the_skip_fifo(builds):
     """FIFOs sized in Verilator: the first block's skip FIFO (a frame deep as the rtl stage inserts
     it, two in the deep run) is sized to what the shortcut holds while the conv branch fills its window: more than
-    FINN's minimum of 2, less than the frame, at the deep design's throughput."""
-    build = builds[binarizer]
+    FINN's minimum of 2, less than the frame, at the deep design's throughput (LAB's; beside
+    DyBNN's binarizer, which holds whole frames, the bound is another)."""
+    build = builds["lab"]
     sizing = json.loads((build / "report" / "fifo_sizing.json").read_text())
     assert sizing["method"] == "sim"
     assert sizing["cycles_per_frame_sized"] <= sizing["cycles_per_frame_deep"], sizing
@@ -138,7 +140,7 @@ def test_shallow_skip_fifo_is_a_named_deadlock(builds, tmp_path):
     output (the 3x3 window's rows); a skip FIFO of 2 stops the fork: `sim network` stops within
     its bound (exit 1, a failed check) and names the stalled streams: the fork into the skip
     FIFO and the FIFO into the Add hold beats nobody takes."""
-    build = builds["sign"]
+    build = builds["lab"]
     model = _graph(build)
     node = _skip_fifo(model)
     fifo, fork, add = node.name, model.find_producer(node.input[0]).name, model.find_consumer(node.output[0]).name
