@@ -365,28 +365,31 @@ def network_table(rows: list[dict]) -> str:
 
 
 def main_networks(args) -> None:
-    """Whole networks: rows merged into results/timing.json ("networks") by (net, target, board)."""
+    """Whole networks: each row merged into results/timing.json ("networks") by (net, target,
+    board) as soon as it is measured (a long run cut short keeps what it measured)."""
     nets = [n for n in NETS if not args.only or any(o in n for o in args.only)]
-    rows = []
     for board in args.boards:
         for target in NET_TARGETS:
             for net in nets:
                 try:
-                    rows.append(measure_network(net, target, board, args.work))
+                    row = measure_network(net, target, board, args.work)
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
                     print(f"{net} {target} {board}: {str(e).splitlines()[0]}", flush=True)
-    out = HERE / "results"
-    data = json.loads((out / "timing.json").read_text())
+                    continue
+                if not args.no_write:
+                    _merge_network_row(row)
+    out = HERE / "results" / "timing.json"
+    print(network_table(json.loads(out.read_text()).get("networks", [])))
+
+
+def _merge_network_row(row: dict) -> None:
+    out = HERE / "results" / "timing.json"
+    data = json.loads(out.read_text())
     key = lambda r: (r["net"], r["target"], r["board"])  # noqa: E731
-    new = {key(r): r for r in rows}
-    merged = [new.pop(key(r), r) for r in data.get("networks", [])] + list(new.values())
+    rows = [r for r in data.get("networks", []) if key(r) != key(row)] + [row]
     order = {k: i for i, k in enumerate((n, t, b) for b in BOARDS for t in NET_TARGETS for n in NETS)}
-    merged.sort(key=lambda r: order.get(key(r), len(order)))
-    print(network_table(merged))
-    if args.no_write:
-        return
-    data["networks"] = merged
-    (out / "timing.json").write_text(json.dumps(data, indent=1))
+    data["networks"] = sorted(rows, key=lambda r: order.get(key(r), len(order)))
+    out.write_text(json.dumps(data, indent=1))
     write_markdown(data)
 
 
