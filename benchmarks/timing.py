@@ -294,16 +294,20 @@ NETS = {
 }
 NET_TARGETS = ("3000", "max")
 BOARDS = ("pynq-z2", "zcu104")
-NET_TIMEOUT_S = 3 * 3600
+NET_TIMEOUT_S = 3 * 3600  # one command (the full-width cnv's build at --max-fps is long)
 
 
-def _bnnforge(*args) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "bnnforge.cli", *map(str, args)], capture_output=True, text=True,
-                         timeout=NET_TIMEOUT_S)
-    if out.returncode != 0:
-        raise RuntimeError(f"bnnforge {' '.join(map(str, args))} failed ({out.returncode}):\n"
-                           f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
-    return out
+def _network_keys() -> list[tuple[str, str, str]]:
+    """(net, target, board) of every whole-network row, in table order."""
+    return [(n, t, b) for b in BOARDS for t in NET_TARGETS for n in NETS]
+
+
+def _bnnforge(*args):
+    """bnnforge in a fresh process (network_rtl.py's runner: a failure is SystemExit with its output)."""
+    import network_rtl
+
+    network_rtl.TIMEOUT["s"] = NET_TIMEOUT_S
+    return network_rtl.bnnforge(*args)
 
 
 def _slug(*parts: str) -> str:
@@ -373,7 +377,7 @@ def main_networks(args) -> None:
             for net in nets:
                 try:
                     row = measure_network(net, target, board, args.work)
-                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                except SystemExit as e:  # a failed command (its output in the message); the next row
                     print(f"{net} {target} {board}: {str(e).splitlines()[0]}", flush=True)
                     continue
                 if not args.no_write:
@@ -387,7 +391,7 @@ def _merge_network_row(row: dict) -> None:
     data = json.loads(out.read_text())
     key = lambda r: (r["net"], r["target"], r["board"])  # noqa: E731
     rows = [r for r in data.get("networks", []) if key(r) != key(row)] + [row]
-    order = {k: i for i, k in enumerate((n, t, b) for b in BOARDS for t in NET_TARGETS for n in NETS)}
+    order = {k: i for i, k in enumerate(_network_keys())}
     data["networks"] = sorted(rows, key=lambda r: order.get(key(r), len(order)))
     out.write_text(json.dumps(data, indent=1))
     write_markdown(data)
@@ -452,7 +456,7 @@ def write_markdown(data: dict) -> None:
     nets = data.get("networks")
     if nets:
         done = {(r["net"], r["target"], r["board"]) for r in nets}
-        missing = [f"{n} @ {t} on {b}" for b in BOARDS for t in NET_TARGETS for n in NETS if (n, t, b) not in done]
+        missing = [f"{n} @ {t} on {b}" for n, t, b in _network_keys() if (n, t, b) not in done]
         md += ("\n## Whole networks\n\n"
                "`benchmarks/timing.py --networks`: `bnnforge build --until rtl` on the board (folding from `fold` "
                "for 3,000 fps or `--max-fps`, FIFOs sized in Verilator), whose timing step synthesizes every "

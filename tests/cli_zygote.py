@@ -5,11 +5,10 @@ torch, brevitas, qonnx and FINN before doing anything (`bnnforge fold` of a smal
 as a fresh process, 0.4 s forked), minutes of `make test` on a 2-core machine.
 
 Each command still runs in a process of its own, as a user's would: the child of a fork made
-before anything ran, with the test's environment as it is at the call, its own working folder,
-stdin from /dev/null, stdout and stderr on files (fd level, so the tools it starts write there
-too), `main()` of bnnforge.cli, the exit handlers, then its exit code. The environment is the
-test's (as it is at the call, or the one it passes) plus what the imports set where it is
-missing, as in a fresh process.
+before anything ran, with its own working folder, stdin from /dev/null, stdout and stderr on
+files (fd level, so the tools it starts write there too), `main()` of bnnforge.cli, the exit
+handlers, then its exit code. The environment is the test's (as it is at the call, or the one
+it passes) plus what the imports set where it is missing, as in a fresh process.
 
 Protocol, one JSON object per line: request {"args", "env", "cwd", "stdout", "stderr"} on
 stdin; answers {"pid"} when the child started, then {"rc"} when it ended."""
