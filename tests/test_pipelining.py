@@ -72,7 +72,7 @@ def lab_case(c, pe, in_bits, w_bits, k=5, h=5, w=6, seed=5):
 
 
 # (C, PE, input bits, weight bits): 8 x 8 at PE = C (constant weights: one fold), and products
-# split into weight slices of 3, 3, 2 and 3, 2 bits with the weights read per fold
+# split into 2-bit weight slices with the weights read per fold (4 and 3 slices)
 @pytest.mark.parametrize("c,pe,in_bits,w_bits", [(4, 4, 8, 8), (6, 2, 7, 8), (4, 1, 5, 5)])
 def test_lab_k5_wide_products_exact(c, pe, in_bits, w_bits, tmp_path):
     """LAB at K = 5 with wide products: the deepest LAB pipelines."""

@@ -273,7 +273,7 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
         pe, k = self.get_nodeattr("PE"), self.get_nodeattr("KernelSize")
         a, wb, acc = self._widths()
         taps = k * k
-        leaves = taps * lab_product_leaves(a, wb)
+        leaves = taps * lab_product_leaves(a, wb, c // pe)
         return {"control": 1, "product_bits": pe * taps * a * wb, "sum_bits": pe * leaves * acc, "compare_bits": pe * acc,
                 "rom_bits": pe * (taps * wb + acc) * math.ceil(c // pe / 64), "memory_luts": self._memory_cost()[0]}
 

@@ -36,10 +36,20 @@ def lab_acc_bits(input_bits: int, weight_bits: int, k: int) -> int:
     return input_bits + weight_bits + math.ceil(math.log2(k * k))
 
 
-def lab_product_leaves(input_bits: int, weight_bits: int) -> int:
+def lab_slice_bits(fold: int) -> int:
+    """Weight bits per partial product of a wide LAB product (sim/rtl/lab_binarizer.sv,
+    SLICE_BITS). 3 when the weights are constants (one fold). With a few folds the weight
+    register's bits are functions of the fold index only, so synthesis merges the 200 of a
+    K = 5, 8-bit kernel into a handful of flops each driving over 1,000 loads: 2-bit slices
+    take a logic level off that path (K = 5, 8 x 8 bits, C = 3, PE = 1 on xc7: 192 -> 215 MHz
+    estimated, 3,386 -> 3,816 LUT; docs/DESIGN.md)."""
+    return 3 if fold == 1 else 2
+
+
+def lab_product_leaves(input_bits: int, weight_bits: int, fold: int) -> int:
     """Sum-tree leaves per LAB tap: a wide product (both operands over 4 bits) is split into
-    3-bit weight slices (sim/rtl/lab_binarizer.sv, NSL; its SLICE_BITS default)."""
-    return math.ceil(weight_bits / 3) if input_bits > 4 and weight_bits > 4 else 1
+    weight slices of lab_slice_bits (sim/rtl/lab_binarizer.sv, NSL)."""
+    return math.ceil(weight_bits / lab_slice_bits(fold)) if input_bits > 4 and weight_bits > 4 else 1
 
 
 def dynthresh_exp_cycles(h: int, w: int, c: int, pe: int) -> int:
@@ -160,7 +170,8 @@ class LabParams:
 
     def rtl_parameters(self) -> dict[str, int]:
         return dict(C=self.channels, H=self.height, W=self.width, K=self.kernel, PE=self.pe,
-                    IN_BITS=self.input_bits, W_BITS=self.weight_bits, ACC_BITS=self.acc_bits)
+                    IN_BITS=self.input_bits, W_BITS=self.weight_bits, ACC_BITS=self.acc_bits,
+                    SLICE_BITS=lab_slice_bits(self.fold))
 
     @property
     def exp_cycles_rtl(self) -> int:

@@ -25,7 +25,7 @@
 // addresses) -> bank read (+ the banks' output register when they may be block RAM) ->
 // window column (bank rotation, frame-edge rows zeroed) -> delay line and registered K x K
 // window (frame-edge columns zeroed) with the fold's weights -> products (a wide one as
-// 3-bit weight slices) and their sum (pipe_tree, stream_out_fifo.sv) -> sum and threshold
+// weight slices) and their sum (pipe_tree, stream_out_fifo.sv) -> sum and threshold
 // registered -> compare registered -> output FIFO. Latency LATENCY cycles from issue to
 // push (below); the FIFO is LATENCY + 2 deep (a power of two), so every cycle can issue.
 module lab_binarizer #(
@@ -37,7 +37,7 @@ module lab_binarizer #(
     parameter int IN_BITS = 4,
     parameter int W_BITS = 4,
     parameter int ACC_BITS = 12,
-    parameter int SLICE_BITS = 3,  // weight bits per partial product of a wide product (below)
+    parameter int SLICE_BITS = 3,  // weight bits per partial product of a wide product (below; bnnforge sets it)
     parameter WEIGHTS_FILE = "",
     parameter THRESHOLDS_FILE = "",
     parameter RAM_STYLE = "auto",  // row banks: "block" / "distributed" (attribute), "auto": the tool decides
@@ -78,7 +78,8 @@ module lab_binarizer #(
   localparam int FIRST = (IN_BITS <= 2 || W_BITS <= 2) ? 1 : 0;
   // a wide product (both operands over 4 bits: 8-bit pixels x 8-bit weights is 8 to 10 logic
   // levels) is a sum of NSL: x times SLB-bit slices of the weight (unsigned, the top one
-  // signed), shifted, each a tree leaf (registered before the adders)
+  // signed), shifted, each a tree leaf (registered before the adders); 2-bit slices where
+  // the weights come from a few-word ROM (its register's bits merge into high-fanout flops)
   localparam int SLB = SLICE_BITS;
   localparam int NSL = (IN_BITS > 4 && W_BITS > 4) ? (W_BITS + SLB - 1) / SLB : 1;
   localparam int NLEAF = KK * NSL;
