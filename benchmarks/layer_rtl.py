@@ -439,6 +439,107 @@ def summarize(rows: list[dict]) -> list[dict]:
     return per
 
 
+# --- out of sample: builds the fit never saw ----------------------------------------------------
+
+
+HELDOUT_TARGET = {"layer": 0.15, "design": 0.10}  # issue "Timing and resources the tuner can trust"
+
+
+def default_heldout() -> list[Path]:
+    """Builds of the other benchmarks whose rtl stage ran its timing step (benchmarks/timing.py
+    --networks: tfc, cnv w0.5 and full width, both boards; network_rtl.py's reactnets)."""
+    return sorted(p.parent.parent for p in (HERE / "runs").glob("*/**/report/timing_estimate.json")
+                  if "layer_rtl" not in p.parts)
+
+
+def heldout(build_dirs: list[Path], fit_rows: list[dict], log) -> dict:
+    """Every node of builds the LUT models were not fitted to, against the yosys count of the
+    build's own timing step (report/timing_estimate.json: each node synthesized out of context
+    by the same functions as this benchmark's, on the build board's family), and the whole
+    design's yosys total against the sum of the estimates. A node whose configuration (op and
+    description) is among the fit's rows is marked seen and left out of the per-type error."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge.boards import load_board
+    from bnnforge.finn_flow import registry
+    from bnnforge.finn_flow.simulate import reference
+
+    seen = {(r["op"], r["config"]) for r in fit_rows}
+    rows, designs = [], []
+    for b in build_dirs:
+        report = json.loads((b / "report" / "timing_estimate.json").read_text())
+        if "layers" not in report:
+            log(f"  {b.name}: its timing step failed ({report.get('error', '?').splitlines()[0]}), left out")
+            continue
+        board = load_board(json.loads((b / "build_state.json").read_text())["config"]["board"])
+        model, path = reference.latest_model(b, "rtl")
+        y_total = e_total = 0.0
+        for node in model.graph.node:
+            layer = registry.layer_of(node)
+            y = float(report["layers"][node.name]["LUT"])
+            e = float(getCustomOp(node).lut_estimation(board.part))
+            config = describe({"model": str(path), "node": node.name, "op": layer.op})
+            rows.append({"build": b.name, "board": board.name, "op": layer.op, "node": node.name, "config": config,
+                         "ours": registry.is_ours(node.op_type), "LUT": y, "est_LUT": e,
+                         "seen": (layer.op, config) in seen})
+            y_total, e_total = y_total + y, e_total + e
+        designs.append({"build": b.name, "board": board.name, "family": report["family"], "nodes": len(model.graph.node),
+                        "unseen": sum(not r["seen"] for r in rows if r["build"] == b.name),
+                        "yosys_LUT": y_total, "est_LUT": e_total, "ratio": y_total / max(1.0, e_total)})
+        log(f"  held out {b.name}: yosys {y_total:.0f} LUT vs estimate {e_total:.0f} ({y_total / max(1.0, e_total):.3f}x)")
+    per = []
+    for layer in registry.LAYERS:
+        rs = [r for r in rows if r["op"] == layer.op and not r["seen"]]
+        if rs:
+            errs = [(r["est_LUT"] - r["LUT"]) / max(1.0, r["LUT"]) for r in rs]
+            per.append({"op": layer.op, "ours": layer.rtl_by == "bnnforge", "nodes": len(rs),
+                        "configs": len({r["config"] for r in rs}), "lut_err_mean": statistics.mean(map(abs, errs)),
+                        "lut_err_max": max(map(abs, errs)), "lut_signed_mean": statistics.mean(errs),
+                        "builds": sorted({r["build"] for r in rs})})
+    return {"builds": [b.name for b in build_dirs], "designs": designs, "summary": per, "rows": rows,
+            "target": HELDOUT_TARGET}
+
+
+def heldout_markdown(result: dict) -> list[str]:
+    h = result.get("heldout")
+    if not h:
+        return []
+    fit = {s["op"]: s for s in result["summary"] if s.get("configs")}
+
+    def pct(v):
+        return f"{100 * v:.0f} %"
+
+    lines = ["", "## Out of sample: builds the fit never saw", "",
+             f"Held-out builds: {', '.join(h['builds'])}. Their nodes against the yosys counts of each build's own "
+             "timing step (report/timing_estimate.json: every node synthesized out of context, on the build board's "
+             "family); estimates by the current models. Nodes whose configuration is among the in-sample rows above "
+             "are left out of the per-type errors. Targets: "
+             f"{pct(h['target']['layer'])} per layer type (bnnforge's), {pct(h['target']['design'])} for the whole "
+             "design.", "",
+             "| layer | RTL | in-sample error mean / max | held-out nodes (configs) | held-out error mean | max | bias | target |",
+             "|---|---|---|---|---|---|---|---|"]
+    for s in h["summary"]:
+        f = fit.get(s["op"])
+        ins = f"{pct(f['lut_err_mean'])} / {pct(f['lut_err_max'])}" if f else "-"
+        verdict = ("met" if s["lut_err_max"] <= h["target"]["layer"] else "NOT met") if s["ours"] else ""
+        lines.append(f"| {s['op']} | {'bnnforge' if s['ours'] else 'FINN'} | {ins} | {s['nodes']} ({s['configs']}) | "
+                     f"{pct(s['lut_err_mean'])} | {pct(s['lut_err_max'])} | {100 * s['lut_signed_mean']:+.0f} % | "
+                     f"{verdict} |")
+    lines += ["", "| held-out build | board | nodes (unseen) | yosys LUT | estimated LUT | yosys / estimate | target |",
+              "|---|---|---|---|---|---|---|"]
+    for d in h["designs"]:
+        ok = abs(d["yosys_LUT"] - d["est_LUT"]) / max(1.0, d["yosys_LUT"]) <= h["target"]["design"]
+        lines.append(f"| {d['build']} | {d['board']} | {d['nodes']} ({d['unseen']}) | {d['yosys_LUT']:,.0f} | "
+                     f"{d['est_LUT']:,.0f} | {d['ratio']:.3f} | {'met' if ok else 'NOT met'} |")
+    lines += ["", "| held-out build | node | layer | configuration | yosys LUT | model LUT | error |",
+              "|---|---|---|---|---|---|---|"]
+    for r in h["rows"]:
+        if not r["seen"]:
+            lines.append(f"| {r['build']} | {r['node']} | {r['op']} | {r['config']} | {r['LUT']:.0f} | "
+                         f"{r['est_LUT']:.0f} | {100 * (r['est_LUT'] - r['LUT']) / max(1.0, r['LUT']):+.0f} % |")
+    return lines
+
+
 def markdown(result: dict) -> str:
     lines = [
         "# RTL layers: cycles and resources of real configurations",
@@ -486,6 +587,7 @@ def markdown(result: dict) -> str:
                       + "; ".join(result["left_out_yosys_timeout"]) + "."]
     lines += ["", f"Run time: {result['seconds'] / 60:.1f} min ({result['measured_now']} configurations measured in "
                   f"this run, the rest from the cache)."]
+    lines += heldout_markdown(result)
     return "\n".join(lines) + "\n"
 
 
@@ -511,6 +613,12 @@ def main():
                     help="print the LUT_PER_TERM coefficients of bnnforge's layer types fitted to the measurements "
                          "(to paste into finn_flow/ops/); the report shows the current ones")
     ap.add_argument("--results", type=Path, default=HERE / "results")
+    ap.add_argument("--heldout", type=Path, nargs="*", metavar="BUILD",
+                    help="builds to score out of sample (default: every build of the other benchmarks with a timing "
+                         "report, e.g. benchmarks/timing.py --networks)")
+    ap.add_argument("--heldout-only", action="store_true",
+                    help="only (re)score the held-out builds; the in-sample rows of results/layer_rtl.json stay as "
+                         "they are (their builds need not be on this machine)")
     args = ap.parse_args()
 
     from bnnforge.finn_flow import registry
@@ -520,6 +628,17 @@ def main():
 
     def log(msg):
         print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
+
+    heldout_builds = default_heldout() if args.heldout is None else args.heldout
+    if args.heldout_only:
+        path = args.results / "layer_rtl.json"
+        result = json.loads(path.read_text())
+        result["heldout"] = heldout(heldout_builds, result["rows"], log)
+        path.write_text(json.dumps(result, indent=1, default=float) + "\n")
+        text = markdown(result)
+        (args.results / "layer_rtl.md").write_text(text)
+        print(text.split("## Configurations")[0] + "\n".join(heldout_markdown(result)[:40]))
+        return
 
     args.work.mkdir(parents=True, exist_ok=True)
     if args.builds:
@@ -578,6 +697,7 @@ def main():
         return
     for r in rows:
         r.pop("cells", None)
+    result["heldout"] = heldout(heldout_builds, rows, log)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "layer_rtl.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     text = markdown(result)
