@@ -54,19 +54,30 @@ def prepare_finn() -> None:
 
 # LUTs of finn-rtllib's width converter: coefficients of width_converter_terms, fitted to yosys
 # on the calibration half of benchmarks/width_converter.py (the other half scores them)
-WIDTH_CONVERTER_LUTS = {"control": 31.23, "up_out_bits": 0.136, "down_in_bits_x_log2_ratio": 1.513,
-                        "down_in_bits": 0.0}
+WIDTH_CONVERTER_LUTS = {"control": 25.01, "up_out_bits": 0.097, "up_words": 1.255, "down_in_bits_x_log2_ratio": 1.576,
+                        "down_in_bits": 0.0, "shift_control": 11.247, "serial_in_bits": 0.829}
 
 
 def width_converter_terms(in_bits: int, out_bits: int) -> dict[str, float]:
-    """Upsizing shifts input words into an output register (a LUT per few output bits);
-    downsizing selects each output word from the registered input with a ratio:1 multiplexer
-    per output bit, in_bits * log2(ratio) LUT inputs in all."""
+    """dwc_axi hands vpc.sv a vector of in_bits x out_bits one-bit elements, so a converter with
+    a 1-bit side takes vpc's shift paths: to 1 bit, the input word is loaded into a shift
+    register and shifted out a bit per beat; from 1 bit, bits are shifted in until the output
+    word is full (LUTs for the counter, few for the data). Otherwise upsizing writes each input
+    word into its place in the output register (a write enable per word, a LUT per few output
+    bits) and downsizing selects each output word from the registered input with a ratio:1
+    multiplexer per output bit, in_bits * log2(ratio) LUT inputs in all."""
+    terms = dict.fromkeys(WIDTH_CONVERTER_LUTS, 0.0)
+    if in_bits == 1 or out_bits == 1:
+        terms.update(shift_control=1.0, serial_in_bits=float(in_bits) if out_bits == 1 else 0.0)
+        return terms
     down = in_bits > out_bits
     ratio = max(in_bits, out_bits) / min(in_bits, out_bits)
-    return {"control": 1.0, "up_out_bits": 0.0 if down else float(out_bits),
-            "down_in_bits_x_log2_ratio": in_bits * math.log2(ratio) if down else 0.0,
-            "down_in_bits": float(in_bits) if down else 0.0}
+    terms["control"] = 1.0
+    if down:
+        terms.update(down_in_bits_x_log2_ratio=in_bits * math.log2(ratio), down_in_bits=float(in_bits))
+    else:
+        terms.update(up_out_bits=float(out_bits), up_words=ratio)
+    return terms
 
 
 def width_converter_luts(in_bits: int, out_bits: int) -> float:
