@@ -17,8 +17,8 @@ resources the tuner can trust"): within 15 % of yosys per layer type.
     .venv/bin/python benchmarks/layer_heldout.py --fit --ops DynamicRPReLU   # calibrate a type no build has
 
 --fit measures seeds 1..N instead (a calibration set, disjoint from the scored one) and prints
-the LUT_PER_TERM that layer_rtl.fit finds for them, for a layer type the real builds of
-layer_rtl.py do not contain.
+the LUT_PER_TERM that layer_rtl.fit finds for them and the nodes of layer_rtl.CALIBRATION_BUILDS
+(the builds layer_rtl.py's held-out table leaves out).
 
 Writes benchmarks/results/layer_heldout.json and .md; measurements are cached in
 benchmarks/runs/layer_heldout/measured.json by configuration and RTL sources.
@@ -137,8 +137,12 @@ def main():
             rows.append(row)
             print(f"[{time.time() - t0:6.0f} s] {op} {seed} {config}: LUT {row['LUT']} vs {row['est_LUT']}, "
                   f"BRAM18 {row['BRAM18']:g} vs {row['est_BRAM18']:g}", flush=True)
-    if args.fit:
-        print(json.dumps(layer_rtl.fit(rows), indent=1))
+    if args.fit:  # the random configurations and the nodes of the calibration builds
+        ops = set(args.ops or ours_ops())
+        builds = [r for r in layer_rtl.build_rows(layer_rtl.calibration_builds(), print)[0] if r["op"] in ops]
+        print(f"calibration: {len(rows)} random configurations, {len(builds)} nodes of "
+              f"{', '.join(layer_rtl.CALIBRATION_BUILDS)}")
+        print(json.dumps(layer_rtl.fit(rows + builds), indent=1))
         return
     result = {"benchmark": "layer_heldout", "part": layer_rtl.PART, "configurations": args.configs,
               "first_seed": FIRST_SEED, "target": TARGET, "summary": summarize(rows), "rows": rows}

@@ -172,17 +172,24 @@ def _thresholds(rng, acc_lo, acc_hi, channels, steps):
 
 
 MVAU_FORMS = ("xnor_bit", "xnor_int4", "xnor_acc", "pixels_bipolar", "int_hidden", "uint_int5")
+# how often the flow emits each form: every hidden layer of a tfc / cnv / reactnet is XNOR (the
+# logits without activation), one first layer on pixels, the DyBNN hyper branch's integers
+MVAU_FORM_WEIGHTS = (0.3, 0.2, 0.1, 0.2, 0.1, 0.1)
 
 
-def mvau(rng, frames=3, form=None):
+def mvau(rng, frames=3, form=None, shape=None):
     """The MVAU forms the flow emits: XNOR-popcount with a 1-bit or a 4-bit output, XNOR without
     activation (the logits), 8-bit pixels x bipolar weights (first conv), and the DyBNN hyper
-    branch's integer forms."""
+    branch's integer forms. ``shape``: (MW, MH, SIMD, PE, numInputVectors) instead of a small
+    random one."""
     form = form or str(rng.choice(MVAU_FORMS))
-    mw = int(rng.choice([4, 6, 9, 12, 16]))
-    mh = int(rng.choice([2, 4, 6, 8]))
-    simd, pe = int(rng.choice(divisors(mw))), int(rng.choice(divisors(mh)))
-    vecs = [[1], [1, 2, 3], [1, 1, 1]][int(rng.integers(0, 3))]
+    if shape:
+        mw, mh, simd, pe, vecs = shape
+    else:
+        mw = int(rng.choice([4, 6, 9, 12, 16]))
+        mh = int(rng.choice([2, 4, 6, 8]))
+        simd, pe = int(rng.choice(divisors(mw))), int(rng.choice(divisors(mh)))
+        vecs = [[1], [1, 2, 3], [1, 1, 1]][int(rng.integers(0, 3))]
     xnor, act, out = 0, 0, None
     if form.startswith("xnor"):
         idt, wdt, xnor = "BINARY", "BINARY", 1
@@ -211,6 +218,22 @@ def mvau(rng, frames=3, form=None):
                  [("in0", idt)], inits)
     x = values(rng, idt, (frames, *vecs[1:], mw))
     return m, [x.reshape(frames, *vecs[1:], mw) if len(vecs) > 1 else x.reshape(frames, mw)]
+
+
+def realistic_mvau(rng, frames=1):
+    """An MVAU like the layers of tfc / cnv / reactnet builds, in the forms the flow emits them
+    (MVAU_FORM_WEIGHTS): dot lengths of a 3x3 conv over 3..128 channels or an FC layer (9, 27 or
+    784 for 8-bit pixels), 10..256 outputs, a folding from one lane to 64 x 8 XNOR lanes or
+    16 x 4 multi-bit products (yosys needs minutes beyond), one vector or a feature map. What
+    benchmarks/layer_heldout.py calibrates and scores the MVAU's LUT model on."""
+    form = str(rng.choice(MVAU_FORMS, p=MVAU_FORM_WEIGHTS))
+    xnor = form.startswith("xnor")
+    mw = int(rng.choice([27, 64, 144, 256, 288, 576, 784, 1152] if form != "pixels_bipolar" else [9, 27, 784]))
+    mh = int(rng.choice([10, 16, 32, 64, 128, 256]))
+    simd = int(rng.choice([d for d in divisors(mw) if d <= (64 if xnor else 16)]))
+    pe = int(rng.choice([d for d in divisors(mh) if d <= (8 if xnor else 4)]))
+    side = int(rng.choice([1, 4, 8, 16, 30]))
+    return mvau(rng, frames, form, (mw, mh, simd, pe, [1] if side == 1 else [1, side, side]))
 
 
 def vvau(rng, frames=3):
