@@ -223,15 +223,16 @@ def mvau(rng, frames=3, form=None, shape=None):
 def realistic_mvau(rng, frames=1):
     """An MVAU like the layers of tfc / cnv / reactnet builds, in the forms the flow emits them
     (MVAU_FORM_WEIGHTS): dot lengths of a 3x3 conv over 3..128 channels or an FC layer (9, 27 or
-    784 for 8-bit pixels), 10..256 outputs, a folding from one lane to 64 x 8 XNOR lanes or
-    16 x 4 multi-bit products (yosys needs minutes beyond), one vector or a feature map. What
+    784 for 8-bit pixels), 10..256 outputs, a folding from one lane to 2,048 XNOR lanes (SIMD
+    <= 256, PE <= 16: a full-width cnv's layers at 3,000 fps have 1,024-1,152) or 16 x 4
+    multi-bit products (yosys needs minutes beyond), one vector or a feature map. What
     benchmarks/layer_heldout.py calibrates and scores the MVAU's LUT model on."""
     form = str(rng.choice(MVAU_FORMS, p=MVAU_FORM_WEIGHTS))
     xnor = form.startswith("xnor")
     mw = int(rng.choice([27, 64, 144, 256, 288, 576, 784, 1152] if form != "pixels_bipolar" else [9, 27, 784]))
     mh = int(rng.choice([10, 16, 32, 64, 128, 256]))
-    simd = int(rng.choice([d for d in divisors(mw) if d <= (64 if xnor else 16)]))
-    pe = int(rng.choice([d for d in divisors(mh) if d <= (8 if xnor else 4)]))
+    simd = int(rng.choice([d for d in divisors(mw) if d <= (256 if xnor else 16)]))
+    pe = int(rng.choice([d for d in divisors(mh) if d <= (16 if xnor else 4) and d * simd <= 2048]))
     side = int(rng.choice([1, 4, 8, 16, 30]))
     return mvau(rng, frames, form, (mw, mh, simd, pe, [1] if side == 1 else [1, side, side]))
 
