@@ -495,9 +495,8 @@ def build_rows(build_dirs: list[Path], log) -> tuple[list[dict], list[dict]]:
             mine.append({"build": b.name, "board": board.name, "model": str(path), "op": layer.op, "node": node.name,
                          "config": config, "ours": registry.is_ours(node.op_type),
                          "LUT": float(report["layers"][node.name]["LUT"]),
-                         "est_LUT": float(getCustomOp(node).lut_estimation(board.part))})
-            mine[-1]["est"] = {"LUT": mine[-1]["est_LUT"]}  # as fit() reads a row
-        y, e = sum(r["LUT"] for r in mine), sum(r["est_LUT"] for r in mine)
+                         "est": {"LUT": float(getCustomOp(node).lut_estimation(board.part))}})
+        y, e = sum(r["LUT"] for r in mine), sum(r["est"]["LUT"] for r in mine)
         designs.append({"build": b.name, "board": board.name, "family": report["family"], "nodes": len(mine),
                         "yosys_LUT": y, "est_LUT": e, "ratio": y / max(1.0, e)})
         rows += mine
@@ -524,7 +523,7 @@ def heldout(build_dirs: list[Path], fit_rows: list[dict], log) -> dict:
     for layer in registry.LAYERS:
         rs = [r for r in rows if r["op"] == layer.op and not r["seen"]]
         if rs:
-            errs = [(r["est_LUT"] - r["LUT"]) / max(1.0, r["LUT"]) for r in rs]
+            errs = [(r["est"]["LUT"] - r["LUT"]) / max(1.0, r["LUT"]) for r in rs]
             per.append({"op": layer.op, "ours": layer.rtl_by == "bnnforge", "nodes": len(rs),
                         "configs": len({r["config"] for r in rs}), "lut_err_mean": statistics.mean(map(abs, errs)),
                         "lut_err_max": max(map(abs, errs)), "lut_signed_mean": statistics.mean(errs),
@@ -573,8 +572,9 @@ def heldout_markdown(result: dict) -> list[str]:
               "|---|---|---|---|---|---|---|"]
     for r in h["rows"]:
         if not r["seen"]:
+            e = r["est"]["LUT"]
             lines.append(f"| {r['build']} | {r['node']} | {r['op']} | {r['config']} | {r['LUT']:.0f} | "
-                         f"{r['est_LUT']:.0f} | {100 * (r['est_LUT'] - r['LUT']) / max(1.0, r['LUT']):+.0f} % |")
+                         f"{e:.0f} | {100 * (e - r['LUT']) / max(1.0, r['LUT']):+.0f} % |")
     return lines
 
 
