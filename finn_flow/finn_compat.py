@@ -50,6 +50,13 @@ def prepare_finn() -> None:
     from finn.custom_op.fpgadataflow.rtl.streamingdatawidthconverter_rtl import StreamingDataWidthConverter_rtl
 
     StreamingDataWidthConverter_rtl.lut_estimation = _width_converter_lut_estimation
+    # FINN costs a deep ram_style "auto" FIFO as fifo.sv's "ultra" (URAM) build on every part;
+    # 7-series parts (PYNQ-Z2) have no URAM, where the same memory is block RAM (yosys, and
+    # Vivado on a part without URAM), so fold's BRAM budget and the reports missed it (a
+    # reactnet's 25088 x 8 skip FIFO: 16 BRAM18 by yosys, 0 estimated).
+    from finn.custom_op.fpgadataflow.streamingfifo import StreamingFIFO
+
+    StreamingFIFO.get_fifo_cost = _fifo_cost_on_part(StreamingFIFO.get_fifo_cost)
 
 
 # LUTs of finn-rtllib's width converter: coefficients of width_converter_terms, fitted to yosys
@@ -87,6 +94,21 @@ def width_converter_luts(in_bits: int, out_bits: int) -> float:
 
 def _width_converter_lut_estimation(self, fpgapart=None) -> int:
     return int(round(width_converter_luts(self.get_instream_width(), self.get_outstream_width())))
+
+
+def _fifo_cost_on_part(finn_cost):
+    def get_fifo_cost(self, fpgapart):
+        cost = finn_cost(self, fpgapart)
+        if cost.uram and str(fpgapart).startswith("xc7"):
+            from finn.util.resource_models import _fifo_cost
+
+            # fifo.sv still elaborates its "ultra" structure (its LUTs as FINN counts them); the
+            # memory's tiles are block RAM
+            bram = _fifo_cost(self.get_nodeattr("depth"), self.get_instream_width_padded(), "block").bram
+            return type(cost)(cost.bram + bram, 0, cost.lut)
+        return cost
+
+    return get_fifo_cost
 
 
 def _give_unique_parameter_tensors(self, model):

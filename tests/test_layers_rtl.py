@@ -165,6 +165,22 @@ def test_fifo_is_built_by_yosys_as_vivado_builds_it(depth, tmp_path):
     assert counts.ff <= width + 48, counts  # output register, pointers, occupancy monitor: not the storage
 
 
+def test_deep_fifo_on_a_part_without_uram_is_estimated_in_block_ram():
+    """fifo.sv builds a deep ram_style "auto" FIFO in its "ultra" structure on every part; FINN
+    estimates URAM for it even on the PYNQ-Z2's xc7z020, which has none: yosys (and Vivado) map
+    that memory to block RAM, 16 BRAM18 for 25088 x 8 bits (a reactnet skip FIFO's). The estimate
+    must say so (finn_compat); on the ZCU104's part it stays URAM."""
+    from layer_cases import one_node
+
+    model = one_node("StreamingFIFO", dict(depth=25088, folded_shape=[1, 25088, 1], normal_shape=[1, 25088],
+                                           dataType="UINT8", impl_style="rtl", ram_style="auto"), [("in0", "UINT8")], [])
+    inst = getCustomOp(specialize(model).graph.node[0])
+    assert inst.get_ram_style() == "ultra"
+    assert (inst.bram_estimation("xc7z020clg400-1"), inst.uram_estimation("xc7z020clg400-1")) == (16, 0)
+    assert inst.bram_estimation("xczu7ev-ffvc1156-2-e") == 0 and inst.uram_estimation("xczu7ev-ffvc1156-2-e") > 0
+    assert inst.lut_estimation("xc7z020clg400-1") == inst.lut_estimation("xczu7ev-ffvc1156-2-e")
+
+
 def test_finn_thresholding_synthesizes_with_its_threshold_files(tmp_path):
     """FINN's Thresholding_rtl reads "./<node>_threshs_<pe>_<stage>.dat", which the slang frontend
     opens from the reading source's folder (finn-rtllib's), not the working directory: `sim synth`
