@@ -94,7 +94,7 @@ class _MatrixRTL(BnnforgeRTL):
         idt, wdt = self.get_input_datatype(0), self.get_input_datatype(1)
         xnor = idt.name == wdt.name == "BIPOLAR" or ("binaryXnorMode" in self.get_nodeattr_types()
                                                      and g("binaryXnorMode"))
-        leaf = 1 if xnor else (idt.bitwidth() + 1) + (wdt.bitwidth() + 1)  # the product's width
+        leaf = (idt.bitwidth() + 1) + (wdt.bitwidth() + 1)  # a multi-bit product's width
         # the RTL sizes its accumulator from the weights; without them, the datatypes' worst case
         # (FINN's accDataType is INT32 until minimize_bit_width)
         worst = self._dot_length() * max(abs(idt.min()), abs(idt.max())) * max(abs(wdt.min()), abs(wdt.max()))
@@ -106,6 +106,8 @@ class _MatrixRTL(BnnforgeRTL):
             if resolve_ram_style(rom_width, rom_depth, g("ram_style")) == "distributed" else 0
         return {"control": 1, "xnor_lanes": pe * simd if xnor else 0,
                 "product_bits": 0 if xnor else pe * simd * idt.bitwidth() * wdt.bitwidth(),
+                # an XNOR lane's popcount tree is its own term (xnor_lanes): per lane it costs what
+                # no multiple of a multi-bit tree's bits predicts
                 "adder_tree_bits": 0 if xnor else pe * simd * leaf, "accumulator_bits": pe * acc,
                 "threshold_compare_bits": pe * n_thresh * acc, "weight_rom_luts": weight_rom,
                 "input_buffer_luts": self._input_buffer_luts(),
