@@ -333,7 +333,12 @@ def measure_network(net: str, target: str, board: str, work: Path) -> dict:
     report = build / "report" / "timing_estimate.json"
     t0 = time.time()
     if not report.exists():
-        goal = ["--max-fps"] if target == "max" else ["--target-fps", target]
+        if target == "max":  # `build` takes a target fps or a folding; the board's maximum is `fold`'s search
+            folding = build.with_suffix(".folding.json")
+            _bnnforge("fold", run / "model.onnx", "--board", board, "--max-fps", "--out", folding)
+            goal = ["--folding", folding]
+        else:
+            goal = ["--target-fps", target]
         _bnnforge("build", run / "model.onnx", "--board", board, *goal, "--until", "rtl", "--out", build)
     t = json.loads(report.read_text())
     cycles = int(json.loads((build / "report" / "estimate_network_performance.json").read_text())["max_cycles"])
