@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from bnnforge.finn_flow import FINN_DOMAIN
 
 
@@ -50,6 +52,16 @@ def prepare_finn() -> None:
     from finn.custom_op.fpgadataflow.rtl.streamingdatawidthconverter_rtl import StreamingDataWidthConverter_rtl
 
     StreamingDataWidthConverter_rtl.lut_estimation = _width_converter_lut_estimation
+    # FINN costs its RTL sliding window generator at 300 LUT plus the buffer whatever its
+    # shape, and its padding at 0 (130-770 and about 70 LUT by yosys): bnnforge's measured
+    # models instead (benchmarks/finn_layer_models.py)
+    from finn.custom_op.fpgadataflow.rtl.convolutioninputgenerator_rtl import ConvolutionInputGenerator_rtl
+    from finn.custom_op.fpgadataflow.rtl.fmpadding_rtl import FMPadding_rtl
+
+    for op, cls in (("ConvolutionInputGenerator", ConvolutionInputGenerator_rtl), ("FMPadding", FMPadding_rtl)):
+        FINN_LUT_ESTIMATION[op] = cls.lut_estimation
+        if any(FINN_LAYER_MODELS[op][0].values()):
+            cls.lut_estimation = _model_lut_estimation(op)
     # FINN costs a deep ram_style "auto" FIFO as fifo.sv's "ultra" (URAM) build on every part;
     # 7-series parts (PYNQ-Z2) have no URAM, where the same memory is block RAM (yosys, and
     # Vivado on a part without URAM), so fold's BRAM budget and the reports missed it (a
@@ -94,6 +106,69 @@ def width_converter_luts(in_bits: int, out_bits: int) -> float:
 
 def _width_converter_lut_estimation(self, fpgapart=None) -> int:
     return int(round(width_converter_luts(self.get_instream_width(), self.get_outstream_width())))
+
+
+# FINN's own lut_estimation of the classes whose estimate finn_compat replaces (what
+# benchmarks/finn_layer_models.py compares bnnforge's models against)
+FINN_LUT_ESTIMATION = {}
+
+# LUTs of FINN's RTL sliding window generator and padding: coefficients of swg_terms /
+# fmpadding_terms, fitted to yosys on the calibration half of benchmarks/finn_layer_models.py
+SWG_LUTS = {"control": 0.0, "buffer_luts": 0.0, "counter_bits": 0.0, "stream_bits": 0.0, "window_bits": 0.0,
+            "depthwise": 0.0}
+FMPADDING_LUTS = {"control": 0.0, "counter_bits": 0.0, "stream_bits": 0.0}
+
+
+def _bits(n: int) -> int:
+    """Bits of a counter to n."""
+    return max(1, math.ceil(math.log2(max(n, 2))))
+
+
+def swg_terms(inst) -> dict[str, float]:
+    """finn-rtllib's swg: a circular line buffer in LUT RAM (default style, SIMD x bits wide, as
+    deep as FINN's get_buffer_depth) read out one window element per beat, or k - 1 row buffers
+    and a k x k window register emitted in one beat (parallel style); its controller counts
+    rows, columns, kernel positions, channel folds and buffer addresses."""
+    from bnnforge.finn_flow.ops.memory import lutram_luts
+
+    g = inst.get_nodeattr
+    k, _ = g("ConvKernelDim")
+    h, w = g("IFMDim")
+    simd, c = g("SIMD"), g("IFMChannels")
+    width = simd * inst.get_input_datatype().bitwidth()
+    depth = inst.get_buffer_depth()
+    parallel = inst.select_impl_style() == "parallel"
+    return {"control": 1.0,
+            "buffer_luts": float((k - 1) * lutram_luts(width, max(w - k, 1)) if parallel else lutram_luts(width, depth)),
+            "counter_bits": float(_bits(h) + _bits(w) + _bits(k * k) + _bits(c // simd) + _bits(depth)),
+            "stream_bits": 0.0 if parallel else float(width),
+            "window_bits": float(k * k * width) if parallel else 0.0,
+            "depthwise": float(g("depthwise"))}
+
+
+def fmpadding_terms(inst) -> dict[str, float]:
+    """finn-rtllib's fmpadding: x, y and channel-fold counters compared against run-time
+    registers, and the stream's data forced to zero in the padding (byte-padded width)."""
+    g = inst.get_nodeattr
+    h, w = g("ImgDim")
+    pad = g("Padding")
+    simd = g("SIMD")
+    stream = 8 * math.ceil(simd * inst.get_input_datatype().bitwidth() / 8)
+    return {"control": 1.0,
+            "counter_bits": float(_bits(w + pad[1] + pad[3]) + _bits(h + pad[0] + pad[2]) + _bits(g("NumChannels") // simd)),
+            "stream_bits": float(stream)}
+
+
+FINN_LAYER_MODELS = {"ConvolutionInputGenerator": (SWG_LUTS, swg_terms), "FMPadding": (FMPADDING_LUTS, fmpadding_terms)}
+
+
+def _model_lut_estimation(op: str):
+    coefs, terms = FINN_LAYER_MODELS[op]
+
+    def lut_estimation(self, fpgapart=None) -> int:
+        return int(round(sum(coefs[k] * v for k, v in terms(self).items())))
+
+    return lut_estimation
 
 
 def _fifo_cost_on_part(finn_cost):
@@ -169,6 +244,37 @@ def fix_xnor_accumulators(model):
         if inst.get_nodeattr("noActivation"):
             inst.set_nodeattr("outputDataType", fixed.name)
             model.set_tensor_datatype(node.output[0], fixed)
+    return model
+
+
+def bipolar_weights(model):
+    """MinimizeWeightBitWidth gives +-1 weights INT2, the smallest type holding -1 and 1 that
+    it considers (BIPOLAR holds no 0): the first layer's 8-bit x +-1 products then store a low
+    weight bit that is always 1, twice the weight memory (a 784 x 64 ROM in LUTs: 2,346 LUT
+    estimated, 1,211 by yosys, which folds the constant bit; a block-RAM ROM keeps it). Run
+    after the last MinimizeWeightBitWidth: the weights of non-XNOR MVAU/VVAU nodes whose values
+    are all -1 or +1 become BIPOLAR (one bit, 1 = +1), which FINN's HLS (Recast<Binary>) and
+    bnnforge's RTL (W_KIND bipolar) both compute with."""
+    from qonnx.core.datatype import DataType
+    from qonnx.custom_op.registry import getCustomOp
+
+    for node in model.graph.node:
+        if not node.domain.startswith(FINN_DOMAIN) or len(node.input) < 2:
+            continue
+        inst = getCustomOp(node)
+        if "weightDataType" not in inst.get_nodeattr_types() or inst.get_nodeattr("weightDataType") == "BIPOLAR":
+            continue
+        if "binaryXnorMode" in inst.get_nodeattr_types() and inst.get_nodeattr("binaryXnorMode"):
+            continue
+        if inst.get_input_datatype(0).name == "BIPOLAR":  # FINN computes BIPOLAR x BIPOLAR as a popcount
+            continue
+        if "runtime_writeable_weights" in inst.get_nodeattr_types() and inst.get_nodeattr("runtime_writeable_weights"):
+            continue
+        w = model.get_initializer(node.input[1])
+        if w is None or not np.isin(w, (-1, 1)).all():
+            continue
+        inst.set_nodeattr("weightDataType", "BIPOLAR")
+        model.set_tensor_datatype(node.input[1], DataType["BIPOLAR"])
     return model
 
 

@@ -195,7 +195,7 @@ def mvau(rng, frames=3, form=None, shape=None):
         idt, wdt, xnor = "BINARY", "BINARY", 1
         lo, hi = 0, mw
     else:
-        idt, wdt = {"pixels_bipolar": ("UINT8", "INT2"), "int_hidden": ("INT6", "INT4"),
+        idt, wdt = {"pixels_bipolar": ("UINT8", "BIPOLAR"), "int_hidden": ("INT6", "INT4"),
                     "uint_int5": ("UINT4", "INT4")}[form]
         lo, hi = -(2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth())) * mw, \
             2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth()) * mw

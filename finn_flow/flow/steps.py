@@ -285,19 +285,20 @@ def step_fold(model, ctx):
 
 
 def step_minimize_bit_width(model, ctx):
-    """FINN's bit-width minimization, with the XNOR accumulator fix (see finn_compat)."""
+    """FINN's bit-width minimization, with the XNOR accumulator and +-1 weight fixes (see finn_compat)."""
     from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
     from finn.transformation.fpgadataflow.minimize_weight_bit_width import MinimizeWeightBitWidth
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from qonnx.transformation.infer_datatypes import InferDataTypes
 
-    from bnnforge.finn_flow.finn_compat import fix_xnor_accumulators
+    from bnnforge.finn_flow.finn_compat import bipolar_weights, fix_xnor_accumulators
 
     model = model.transform(MinimizeWeightBitWidth()).transform(MinimizeAccumulatorWidth())
     model = fix_xnor_accumulators(model)
     model = model.transform(InferDataTypes())
     model = model.transform(RoundAndClipThresholds()).transform(InferDataTypes())
-    return model.transform(MinimizeWeightBitWidth()).transform(InferDataTypes())
+    model = model.transform(MinimizeWeightBitWidth())
+    return bipolar_weights(model).transform(InferDataTypes())
 
 
 def step_estimate(model, ctx):

