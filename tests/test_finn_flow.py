@@ -139,28 +139,6 @@ def test_finn_graph_executes_like_golden(small_runs, binarizer, lab_impl):
     assert np.array_equal(logits, vec["golden/fc_out"][:2])
 
 
-def test_pixel_layer_weights_are_one_bit(small_runs):
-    """The first layer's +-1 weights over 8-bit pixels are BIPOLAR after minimize_bit_width (FINN
-    alone picks INT2, whose low bit is always 1: twice the weight memory) and its ROM holds one
-    bit per weight. (That the RTL computes with them exactly: test_layers_rtl's MVAU/pixels_bipolar
-    and test_network_rtl's whole networks.)"""
-    from qonnx.custom_op.registry import getCustomOp
-
-    from bnnforge.boards import load_board
-    from bnnforge.finn_flow.flow.graph_cache import prepared_graph
-
-    board = load_board("pynq-z2")
-    hw = prepared_graph(small_runs["sign"] / "model.onnx", board, board.clock_ns)
-    mvaus = [(n, getCustomOp(n)) for n in hw.graph.node if n.op_type.startswith("MVAU")]
-    pixels = [(n, m) for n, m in mvaus if m.get_input_datatype(0).name == "UINT8"]
-    assert pixels, [m.get_input_datatype(0).name for _, m in mvaus]
-    for node, m in pixels:
-        assert m.get_input_datatype(1).name == "BIPOLAR"
-        assert set(np.unique(hw.get_initializer(node.input[1]))) == {-1, 1}
-        width, _ = m._rom_shape()
-        assert width == m.get_nodeattr("PE") * m.get_nodeattr("SIMD")
-
-
 def test_verify_has_finn_csim_and_rtl_columns(small_runs):
     out = run_cli("verify", small_runs["dybnn"], "--samples", "2")
     assert out.returncode == 0, out.stdout + out.stderr

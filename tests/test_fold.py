@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from bnnforge.boards import load_board
@@ -98,6 +99,27 @@ def test_fold_objectives_take_the_cheapest_option_of_every_layer(lab_model):
             assert cost(option) == pytest.approx(min(cost(o) for o in feasible)), (objective, group.nodes)
     with pytest.raises(fold.FoldingError, match="allowed cost, lut"):
         fold.for_target(groups, board, board.clock_ns, 3000, objective="dsp")
+
+
+def test_pixel_layer_weights_are_one_bit(lab_model):
+    """The first layer's +-1 weights over 8-bit pixels are BIPOLAR after minimize_bit_width (FINN
+    alone picks INT2, whose low bit is always 1: twice the weight memory) and its ROM holds one
+    bit per weight. (That the RTL computes with them exactly: test_layers_rtl's MVAU/pixels_bipolar
+    and test_network_rtl's whole networks.)"""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge.finn_flow.flow.graph_cache import prepared_graph
+
+    board = load_board("pynq-z2")
+    hw = prepared_graph(lab_model, board, board.clock_ns)  # cached by the fold runs above
+    mvaus = [(n, getCustomOp(n)) for n in hw.graph.node if n.op_type.startswith("MVAU")]
+    pixels = [(n, m) for n, m in mvaus if m.get_input_datatype(0).name == "UINT8"]
+    assert pixels, [m.get_input_datatype(0).name for _, m in mvaus]
+    for node, m in pixels:
+        assert m.get_input_datatype(1).name == "BIPOLAR"
+        assert set(np.unique(hw.get_initializer(node.input[1]))) == {-1, 1}
+        width, _ = m._rom_shape()
+        assert width == m.get_nodeattr("PE") * m.get_nodeattr("SIMD")
 
 
 def test_fold_plumbing_and_timing_are_what_the_build_gets(tfc_run, tmp_path):
