@@ -60,8 +60,7 @@ def prepare_finn() -> None:
 
     for op, cls in (("ConvolutionInputGenerator", ConvolutionInputGenerator_rtl), ("FMPadding", FMPadding_rtl)):
         FINN_LUT_ESTIMATION[op] = cls.lut_estimation
-        if any(FINN_LAYER_MODELS[op][0].values()):
-            cls.lut_estimation = _model_lut_estimation(op)
+        cls.lut_estimation = _model_lut_estimation(op)
     # FINN costs a deep ram_style "auto" FIFO as fifo.sv's "ultra" (URAM) build on every part;
     # 7-series parts (PYNQ-Z2) have no URAM, where the same memory is block RAM (yosys, and
     # Vivado on a part without URAM), so fold's BRAM budget and the reports missed it (a
@@ -114,9 +113,9 @@ FINN_LUT_ESTIMATION = {}
 
 # LUTs of FINN's RTL sliding window generator and padding: coefficients of swg_terms /
 # fmpadding_terms, fitted to yosys on the calibration half of benchmarks/finn_layer_models.py
-SWG_LUTS = {"control": 0.0, "buffer_luts": 0.0, "counter_bits": 0.0, "stream_bits": 0.0, "window_bits": 0.0,
-            "depthwise": 0.0}
-FMPADDING_LUTS = {"control": 0.0, "counter_bits": 0.0, "stream_bits": 0.0}
+SWG_LUTS = {"control": 0.0, "buffer_luts": 1.068, "counter_bits": 7.693, "stream_bits": 0.411, "window_bits": 0.0,
+            "depthwise": 15.843}
+FMPADDING_LUTS = {"control": 32.653, "counter_bits": 2.133, "stream_bits": 1.018}
 
 
 def _bits(n: int) -> int:
@@ -129,7 +128,7 @@ def swg_terms(inst) -> dict[str, float]:
     deep as FINN's get_buffer_depth) read out one window element per beat, or k - 1 row buffers
     and a k x k window register emitted in one beat (parallel style); its controller counts
     rows, columns, kernel positions, channel folds and buffer addresses."""
-    from bnnforge.finn_flow.ops.memory import lutram_luts
+    from bnnforge.finn_flow.ops.memory import sdp_lutram_luts
 
     g = inst.get_nodeattr
     k, _ = g("ConvKernelDim")
@@ -139,7 +138,8 @@ def swg_terms(inst) -> dict[str, float]:
     depth = inst.get_buffer_depth()
     parallel = inst.select_impl_style() == "parallel"
     return {"control": 1.0,
-            "buffer_luts": float((k - 1) * lutram_luts(width, max(w - k, 1)) if parallel else lutram_luts(width, depth)),
+            "buffer_luts": float((k - 1) * sdp_lutram_luts(width, max(w - k, 1)) if parallel
+                                 else sdp_lutram_luts(width, depth)),
             "counter_bits": float(_bits(h) + _bits(w) + _bits(k * k) + _bits(c // simd) + _bits(depth)),
             "stream_bits": 0.0 if parallel else float(width),
             "window_bits": float(k * k * width) if parallel else 0.0,

@@ -26,6 +26,25 @@ def lutram_luts(width_bits: int, depth: int) -> int:
     return math.ceil(depth / 64) * width_bits * 2 if depth > 0 else 0
 
 
+def sdp_lutram_luts(width_bits: int, depth: int) -> int:
+    """LUTs of a width x depth simple dual-port LUT RAM (one write, one read port) as yosys
+    (and Vivado) build it: RAM64M (3 bits x 64 words in 4 LUTs) per 64 words, RAM32M (6 bits
+    x 32 in 4) for a remainder of up to 32; several 64-word groups add a read multiplexer (a
+    LUT per bit per 4:1 stage) and a write-enable decode per group. Measured with yosys
+    synth_xilinx xc7 (total LUT, model): 8 x 32: 8, 8; 8 x 64: 12, 12; 8 x 128: 34, 36;
+    8 x 1120: 314, 296; 128 x 70: 395, 392; 4 x 576: 98, 102; 32 x 576: 509, 510; 2 x 496: 52, 54."""
+    if width_bits <= 0 or depth <= 0:
+        return 0
+    full, rest = divmod(depth, 64)
+    luts = full * 4 * math.ceil(width_bits / 3)
+    if rest:
+        luts += 4 * math.ceil(width_bits / (6 if rest <= 32 else 3))
+    groups = full + (rest > 0)
+    if groups > 1:
+        luts += width_bits * math.ceil((groups - 1) / 3) + 2 * groups
+    return luts
+
+
 def rom_luts(width_bits: int, depth: int) -> int:
     """LUTs of a width x depth ROM built as LUT logic (rom_style "distributed"), per bit: one LUT6
     up to 64 words; up to 256 words the next power of two of 64-word LUTs (MUXF7/MUXF8 join
