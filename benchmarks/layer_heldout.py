@@ -40,6 +40,9 @@ sys.path.insert(0, str(HERE))
 import layer_rtl  # noqa: E402  (random_model, describe, config_key: one definition of a configuration)
 
 FIRST_SEED = 1001  # above every seed layer_rtl.py's calibration set uses
+# MVAUs per run beside --configs of realistic_mvau: fully folded (constant weights) and wide
+# first layers (8-bit pixels over hundreds of lanes; minutes of yosys each)
+EXTRA_MVAUS = {"constant": 6, "wide_pixels": 4}
 TARGET = 0.15
 
 
@@ -119,24 +122,26 @@ def main():
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     t0, rows = time.time(), []
     first = 1 if args.fit else FIRST_SEED
-    for op in args.ops or ours_ops():
-        for seed in range(first, first + args.configs):
-            model = layer_rtl.random_model(op, seed)
-            inst = getCustomOp(model.graph.node[0])
-            h = rtl_hash(op, layer_rtl.config_key(inst, model))
-            if h not in cache:
-                cache[h] = measure(model, args.work / "nodes" / h)
-                cache_path.write_text(json.dumps(cache, indent=1) + "\n")
-            path = args.work / "random" / f"{op}-{seed}.onnx"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            model.save(str(path))
-            config = layer_rtl.describe({"model": str(path), "node": model.graph.node[0].name, "op": op})
-            row = {"op": op, "seed": seed, "config": config, **cache[h], "model": str(path),
-                   "node": model.graph.node[0].name, "est": {"LUT": inst.lut_estimation()},
-                   "est_LUT": int(inst.lut_estimation()), "est_BRAM18": float(inst.bram_estimation())}
-            rows.append(row)
-            print(f"[{time.time() - t0:6.0f} s] {op} {seed} {config}: LUT {row['LUT']} vs {row['est_LUT']}, "
-                  f"BRAM18 {row['BRAM18']:g} vs {row['est_BRAM18']:g}", flush=True)
+    draws = [(op, seed, "") for op in args.ops or ours_ops() for seed in range(first, first + args.configs)]
+    if "MVAU" in (args.ops or ours_ops()):  # and the extremes fold --max-fps picks, fewer
+        draws += [("MVAU", seed, form) for form, n in EXTRA_MVAUS.items() for seed in range(first, first + n)]
+    for op, seed, form in draws:
+        model = layer_rtl.random_model(op, seed, form)
+        inst = getCustomOp(model.graph.node[0])
+        h = rtl_hash(op, layer_rtl.config_key(inst, model))
+        if h not in cache:
+            cache[h] = measure(model, args.work / "nodes" / h)
+            cache_path.write_text(json.dumps(cache, indent=1) + "\n")
+        path = args.work / "random" / f"{op}{'-' * bool(form)}{form}-{seed}.onnx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(str(path))
+        config = layer_rtl.describe({"model": str(path), "node": model.graph.node[0].name, "op": op})
+        row = {"op": op, "seed": seed, "config": config, **cache[h], "model": str(path),
+               "node": model.graph.node[0].name, "est": {"LUT": inst.lut_estimation()},
+               "est_LUT": int(inst.lut_estimation()), "est_BRAM18": float(inst.bram_estimation())}
+        rows.append(row)
+        print(f"[{time.time() - t0:6.0f} s] {op} {seed} {config}: LUT {row['LUT']} vs {row['est_LUT']}, "
+              f"BRAM18 {row['BRAM18']:g} vs {row['est_BRAM18']:g}", flush=True)
     if args.fit:  # the random configurations and the nodes of the calibration builds
         ops = set(args.ops or ours_ops())
         builds = [r for r in layer_rtl.build_rows(layer_rtl.calibration_builds(), print)[0] if r["op"] in ops]

@@ -237,6 +237,27 @@ def realistic_mvau(rng, frames=1):
     return mvau(rng, frames, form, (mw, mh, simd, pe, [1] if side == 1 else [1, side, side]))
 
 
+def constant_weight_mvau(rng, frames=1):
+    """An MVAU folded fully (SIMD = MW, PE = MH), as fold --max-fps picks for small layers
+    (a reactnet's stem and first blocks): one weight word, so the weights are constants that
+    synthesis folds into the popcount or the sum (about half the LUTs of a ROM-fed layer)."""
+    form = str(rng.choice(["xnor_bit", "xnor_int4", "pixels_bipolar"], p=[0.4, 0.3, 0.3]))
+    mw = int(rng.choice([9, 27] if form == "pixels_bipolar" else [27, 64, 144]))
+    mh = int(rng.choice([m for m in (10, 16, 32) if mw * m <= 2304]))
+    side = int(rng.choice([1, 4, 28]))
+    return mvau(rng, frames, form, (mw, mh, mw, mh, [1] if side == 1 else [1, side, side]))
+
+
+def wide_pixel_mvau(rng, frames=1):
+    """A first layer folded wide: 8-bit pixels x +-1 weights over 64-400 lanes (fold --max-fps
+    on a tfc or a cnv's first conv), the multi-bit datapath where the LUTs per lane are largest."""
+    mw = int(rng.choice([27, 784]))
+    simd = int(rng.choice([d for d in divisors(mw) if 9 <= d <= 49]))
+    mh = int(rng.choice([16, 32, 64]))
+    pe = int(rng.choice([p for p in (2, 4, 8) if 64 <= p * simd <= 400] or [2]))
+    return mvau(rng, frames, "pixels_bipolar", (mw, mh, simd, pe, [1]))
+
+
 def vvau(rng, frames=3):
     """The depthwise VVAU of --lab-impl stock: INT4 x INT4, one threshold per channel."""
     c = int(rng.choice([2, 4, 6]))

@@ -176,12 +176,13 @@ def test_build_through_codegen(small_runs, tmp_path, board):
         assert (out_dir / f).exists(), f
     summary = json.loads((out_dir / "report" / "bnnforge_summary.json").read_text())
     assert summary["estimated_fps"] >= 2000
-    assert _compile_generated_hls(out_dir / "code", tmp_path) == 5
-    # and one of them runs (C simulation of the node's generated code) bit-exact
-    from bnnforge.finn_flow.simulate.layer import run_node
+    if board == "pynq-z2":  # the generated C++ does not depend on the board: compiled and run once
+        assert _compile_generated_hls(out_dir / "code", tmp_path) == 5
+        # and one of them runs (C simulation of the node's generated code) bit-exact
+        from bnnforge.finn_flow.simulate.layer import run_node
 
-    run = run_node(out_dir, "LabBinarizer_hls_1", images=2)
-    assert run.mismatch is None and "golden test vector" in run.source
+        run = run_node(out_dir, "LabBinarizer_hls_1", images=2)
+        assert run.mismatch is None and "golden test vector" in run.source
     folding = json.loads((out_dir / "folding.json").read_text())
     assert any(k.startswith("LabBinarizer") for k in folding)
 

@@ -84,7 +84,9 @@ class _MatrixRTL(BnnforgeRTL):
     # the VVAU's (the MVAU has its own): fitted by benchmarks/layer_heldout.py --fit --ops VVAU
     # --configs 32 (stock-LAB depthwise VVAUs; no build has one); XNOR lanes and the input
     # buffer are MVAU terms a VVAU never has
-    LUT_PER_TERM = {"control": 85.768, "xnor_lanes": 2.874, "product_bits": 0.0, "adder_tree_bits": 1.173,
+    LUT_PER_TERM = {"control": 85.768, "xnor_lanes": 2.874, "constant_xnor_lanes": 2.874, "negation_bits": 0.0,
+                    "product_bits": 0.0,
+                    "constant_product_bits": 0.0, "adder_tree_bits": 1.173,
                     "accumulator_bits": 0.58, "threshold_compare_bits": 0, "weight_rom_luts": 1.691,
                     "input_buffer_luts": 0.288, "threshold_rom_bits": 0.0}
 
@@ -107,8 +109,16 @@ class _MatrixRTL(BnnforgeRTL):
         rom_width, rom_depth = self._rom_shape()
         weight_rom = rom_luts(rom_width, rom_depth) \
             if resolve_ram_style(rom_width, rom_depth, g("ram_style")) == "distributed" else 0
-        return {"control": 1, "xnor_lanes": pe * simd if xnor else 0,
-                "product_bits": 0 if xnor else pe * simd * idt.bitwidth() * wdt.bitwidth(),
+        # one weight word (fully folded): the weights are constants, which synthesis folds into
+        # the popcount (an XNOR with a constant is a wire or an inverter) or the products
+        const = rom_depth == 1
+        # a +-1 weight over a multi-bit input: its product is the input or its negation
+        negated = wdt.name == "BIPOLAR" and not xnor and not const
+        return {"control": 1, "xnor_lanes": pe * simd if xnor and not const else 0,
+                "constant_xnor_lanes": pe * simd if xnor and const else 0,
+                "negation_bits": pe * simd * idt.bitwidth() if negated else 0,
+                "product_bits": 0 if xnor or const or negated else pe * simd * idt.bitwidth() * wdt.bitwidth(),
+                "constant_product_bits": pe * simd * idt.bitwidth() * wdt.bitwidth() if const and not xnor else 0,
                 # an XNOR lane's popcount tree is its own term (xnor_lanes): per lane it costs what
                 # no multiple of a multi-bit tree's bits predicts
                 "adder_tree_bits": 0 if xnor else pe * simd * leaf, "accumulator_bits": pe * acc,
@@ -162,12 +172,14 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
 
     RTL_MODULE = "mvau"
     # its own coefficients (the VVAU keeps _MatrixRTL's), fitted to yosys on 32 seeded random
-    # MVAUs of real layers' sizes, forms and foldings and the 18 MVAUs of two cnv w0.5 builds
-    # (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 13 % mean error on them),
+    # MVAUs of real layers' sizes, forms and foldings, 6 fully folded ones (constant weights), 4
+    # wide first layers (8-bit pixels over 64-400 lanes) and the 18 MVAUs of two cnv w0.5 builds
+    # (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 12 % mean error on them),
     # scored on results/layer_heldout.md's other seeds and results/layer_rtl.md's held-out builds
-    LUT_PER_TERM = {"control": 132.094, "xnor_lanes": 2.123, "product_bits": 0.029, "adder_tree_bits": 1.96,
-                    "accumulator_bits": 0.226, "threshold_compare_bits": 0.5, "weight_rom_luts": 1.0,
-                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.502}
+    LUT_PER_TERM = {"control": 134.393, "xnor_lanes": 2.138, "constant_xnor_lanes": 0.815, "negation_bits": 3.432,
+                    "product_bits": 1.217, "constant_product_bits": 0.834, "adder_tree_bits": 0.0,
+                    "accumulator_bits": 0.173, "threshold_compare_bits": 0.5, "weight_rom_luts": 1.0,
+                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.473}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
