@@ -20,8 +20,10 @@ resources the tuner can trust"): within 15 % of yosys per layer type.
 the LUT_PER_TERM that layer_rtl.fit finds for them and the nodes of layer_rtl.CALIBRATION_BUILDS
 (the builds layer_rtl.py's held-out table leaves out).
 
-Writes benchmarks/results/layer_heldout.json and .md; measurements are cached in
-benchmarks/runs/layer_heldout/measured.json by configuration and RTL sources.
+Writes benchmarks/results/layer_heldout.json and .md. Every yosys count (held-out and calibration
+seeds) is kept in benchmarks/results/layer_heldout_measured.json, keyed by the configuration and
+the core's RTL sources: it is committed with the results, so a model change is rescored (or refitted)
+on a fresh clone without synthesizing again, and a changed core is measured anew.
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ def main():
     ap.add_argument("--fit", action="store_true", help="fit LUT_PER_TERM on calibration seeds 1..N, print it")
     ap.add_argument("--work", type=Path, default=HERE / "runs" / "layer_heldout")
     ap.add_argument("--results", type=Path, default=HERE / "results")
+    ap.add_argument("--measured", type=Path, default=HERE / "results" / "layer_heldout_measured.json",
+                    help="the yosys counts by configuration and RTL sources (read and extended)")
     args = ap.parse_args()
 
     from qonnx.custom_op.registry import getCustomOp
@@ -118,7 +122,7 @@ def main():
 
     registry.load()
     args.work.mkdir(parents=True, exist_ok=True)
-    cache_path = args.work / "measured.json"
+    cache_path = args.measured
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     t0, rows = time.time(), []
     first = 1 if args.fit else FIRST_SEED
@@ -131,12 +135,13 @@ def main():
         h = rtl_hash(op, layer_rtl.config_key(inst, model))
         if h not in cache:
             cache[h] = measure(model, args.work / "nodes" / h)
-            cache_path.write_text(json.dumps(cache, indent=1) + "\n")
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            cache_path.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
         path = args.work / "random" / f"{op}{'-' * bool(form)}{form}-{seed}.onnx"
         path.parent.mkdir(parents=True, exist_ok=True)
         model.save(str(path))
         config = layer_rtl.describe({"model": str(path), "node": model.graph.node[0].name, "op": op})
-        row = {"op": op, "seed": seed, "config": config, **cache[h], "model": str(path),
+        row = {"op": op, "seed": seed, "form": form, "config": config, "measured": h, **cache[h], "model": str(path),
                "node": model.graph.node[0].name, "est": {"LUT": inst.lut_estimation()},
                "est_LUT": int(inst.lut_estimation()), "est_BRAM18": float(inst.bram_estimation())}
         rows.append(row)
