@@ -42,9 +42,11 @@ sys.path.insert(0, str(HERE))
 import layer_rtl  # noqa: E402  (random_model, describe, config_key: one definition of a configuration)
 
 FIRST_SEED = 1001  # above every seed layer_rtl.py's calibration set uses
-# MVAUs per run beside --configs of realistic_mvau: fully folded (constant weights) and wide
-# first layers (8-bit pixels over hundreds of lanes; minutes of yosys each)
-EXTRA_MVAUS = {"constant": 6, "wide_pixels": 4}
+# configurations per run beside --configs of a type's default draw (layer_rtl.random_model's
+# forms): MVAUs fully folded (constant weights) and wide first layers (8-bit pixels over hundreds
+# of lanes; minutes of yosys each); the residual join of two streams (the random elementwise cases
+# add a constant). --fit draws twice as many of each
+EXTRA_FORMS = {"MVAU": {"constant": 6, "wide_pixels": 4}, "ElementwiseAdd": {"stream": 6}}
 TARGET = 0.15
 
 
@@ -127,8 +129,9 @@ def main():
     t0, rows = time.time(), []
     first = 1 if args.fit else FIRST_SEED
     draws = [(op, seed, "") for op in args.ops or ours_ops() for seed in range(first, first + args.configs)]
-    if "MVAU" in (args.ops or ours_ops()):  # and the extremes fold --max-fps picks, fewer
-        draws += [("MVAU", seed, form) for form, n in EXTRA_MVAUS.items() for seed in range(first, first + n)]
+    for op in args.ops or ours_ops():  # and the extremes fold --max-fps picks, fewer
+        draws += [(op, seed, form) for form, n in EXTRA_FORMS.get(op, {}).items()
+                  for seed in range(first, first + n * (2 if args.fit else 1))]
     for op, seed, form in draws:
         model = layer_rtl.random_model(op, seed, form)
         inst = getCustomOp(model.graph.node[0])

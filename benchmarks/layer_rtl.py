@@ -176,7 +176,7 @@ def random_model(op: str, seed: int, form: str = ""):
     """A seeded random one-node model of layer type ``op`` as its RTL class: tests/layer_cases.py,
     and for the custom layers random shapes, foldings and widths of their parameter objects.
     MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights) or
-    "wide_pixels" (a wide first layer)."""
+    "wide_pixels" (a wide first layer); ElementwiseAdd ``form`` "stream": two streams added."""
     from bnnforge.finn_flow import registry
     from bnnforge.finn_flow.ops.params import DynRPReLUParams, DynThreshParams, LabParams, lab_acc_bits
 
@@ -206,8 +206,12 @@ def random_model(op: str, seed: int, form: str = ""):
         t = np.sort(rng.integers(-(2 ** ib), 2 ** ib, (c, 2**ob - 1)), axis=1)
         return DynRPReLUParams(t, hw, hw, -(2 ** (ob - 1)), ob, ib, ib, pe).to_model(layer.rtl)
     sys.path.insert(0, str(REPO / "tests"))
-    from layer_cases import CASES, constant_weight_mvau, realistic_mvau, specialize, wide_pixel_mvau
+    from layer_cases import CASES, constant_weight_mvau, realistic_mvau, specialize, streamed_add, wide_pixel_mvau
 
+    if form == "stream":  # ElementwiseAdd: the residual join of two streams
+        if op != "ElementwiseAdd":
+            raise ValueError(f"form 'stream' is an ElementwiseAdd form, not {op}'s")
+        return specialize(streamed_add(rng, frames=1)[0])
     if op == "MVAU":  # the sizes and forms of real layers (the CASES' are a few bits wide)
         draw = {"": realistic_mvau, "constant": constant_weight_mvau, "wide_pixels": wide_pixel_mvau}[form]
         return specialize(draw(rng, frames=1)[0])
@@ -361,9 +365,16 @@ def describe(entry) -> str:
             return f"depth {g('depth')} width {inst.get_instream_width()} {g('ram_style')}"
         if op == "StreamingDataWidthConverter":
             return f"{g('inWidth')}->{g('outWidth')} bits"
+        if op == "LabelSelect":
+            return f"Labels {g('Labels')} K{g('K')} PE{g('PE')} {inst.get_input_datatype().name}"
+        if op.startswith("Elementwise"):
+            rhs = "stream" if g("rhs_style") == "input" else "const"
+            return (f"{op[11:]} C{g('out_shape')[-1]} PE{g('PE')} {inst.get_input_datatype(0).name} {rhs} "
+                    f"{inst.get_input_datatype(1).name} -> {inst.get_output_datatype().name}")
         for attr in ("NumChannels", "Channels", "Labels"):
             if attr in inst.get_nodeattr_types() and g(attr):
-                return f"{attr} {g(attr)} PE {g('PE') if 'PE' in inst.get_nodeattr_types() else '-'}"
+                return (f"{attr} {g(attr)} PE {g('PE') if 'PE' in inst.get_nodeattr_types() else '-'} "
+                        f"{inst.get_input_datatype().name}")
     except Exception:  # a description is cosmetic
         pass
     return entry["node"]

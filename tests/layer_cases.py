@@ -165,6 +165,20 @@ def elementwise(rng, op: str, frames=3):
     return m, [values(rng, lhs, (frames, h, w, c))]
 
 
+def streamed_add(rng, frames=3):
+    """A residual join as the flow builds it: two streams of one shape added (rhs_style
+    "input"), the integer widths of a reactnet block (a few bits) up to 8-bit sums."""
+    c = int(rng.choice([8, 16, 32, 64]))
+    pe = int(rng.choice([d for d in divisors(c) if d <= 16]))
+    h = w = int(rng.integers(1, 9))
+    a, b = (f"INT{int(rng.integers(2, 9))}" for _ in range(2))
+    out = f"INT{max(DataType[a].bitwidth(), DataType[b].bitwidth()) + 1}"
+    m = one_node("ElementwiseAdd", dict(lhs_dtype=a, rhs_dtype=b, out_dtype=out, lhs_shape=[1, h, w, c],
+                                        rhs_shape=[1, h, w, c], out_shape=[1, h, w, c], lhs_style="input",
+                                        rhs_style="input", PE=pe), [("in0", a), ("in1", b)], [])
+    return m, [values(rng, a, (frames, h, w, c)), values(rng, b, (frames, h, w, c))]
+
+
 def _thresholds(rng, acc_lo, acc_hi, channels, steps):
     """Ascending integer thresholds per channel, some beyond both ends of the accumulator."""
     t = np.sort(rng.integers(acc_lo - 2, acc_hi + 3, (channels, steps)), axis=1)

@@ -83,6 +83,14 @@ def resolve_ram_style(width_bits: int, depth: int, ram_style: str) -> str:
     return "distributed" if small else "block"
 
 
+def distributed_luts(width_bits: int, depth: int, ram_style: str, rom: bool = False) -> int:
+    """LUTs of a memory that ``ram_style`` puts in LUTs (0 when it goes to block RAM): a ROM as
+    LUT logic (rom_luts), a RAM as simple dual-port LUT RAM (sdp_lutram_luts)."""
+    if resolve_ram_style(width_bits, depth, ram_style) != "distributed":
+        return 0
+    return rom_luts(width_bits, depth) if rom else sdp_lutram_luts(width_bits, depth)
+
+
 def memory_cost(width_bits: int, depth: int, ram_style: str) -> tuple[int, int]:
     """(LUT, BRAM18) of one memory under FINN's ram_style convention."""
     if resolve_ram_style(width_bits, depth, ram_style) == "distributed":
