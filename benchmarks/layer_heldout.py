@@ -83,6 +83,8 @@ def summarize(rows: list[dict]) -> list[dict]:
         errs = [abs(e) for e in signed]
         per.append({"op": op, "configs": len(rs), "lut_err_mean": statistics.mean(errs), "lut_err_max": max(errs),
                     "lut_signed_mean": statistics.mean(signed), "within_target": max(errs) <= TARGET,
+                    "lut_abs_err_max": max(abs(r["est_LUT"] - r["LUT"]) for r in rs),
+                    "yosys_lut_median": statistics.median(r["LUT"] for r in rs),
                     "bram_agree": sum(r["est_BRAM18"] == r["BRAM18"] for r in rs)})
     return per
 
@@ -93,11 +95,12 @@ def markdown(result: dict) -> str:
              "never used to fit the LUT models (benchmarks/layer_rtl.py fits them to real builds). yosys "
              "synth_xilinx xc7, pre place-and-route; LUT = LUT + INV + LUTRAM. Error = |model - yosys| / yosys. "
              f"Target: max error within {TARGET:.0%} per type.", "",
-             "| layer | configs | LUT error mean | max | bias | target | BRAM agree |", "|---|---|---|---|---|---|---|"]
+             "| layer | configs | LUT error mean | max | bias | target | largest error (LUT) | yosys LUT (median) "
+             "| BRAM agree |", "|---|---|---|---|---|---|---|---|---|"]
     for s in result["summary"]:
         lines.append(f"| {s['op']} | {s['configs']} | {s['lut_err_mean']:.0%} | {s['lut_err_max']:.0%} | "
                      f"{s['lut_signed_mean']:+.0%} | {'met' if s['within_target'] else 'NOT met'} | "
-                     f"{s['bram_agree']}/{s['configs']} |")
+                     f"{s['lut_abs_err_max']} | {s['yosys_lut_median']:g} | {s['bram_agree']}/{s['configs']} |")
     lines += ["", "## Configurations", "", "| layer | seed | configuration | yosys LUT | model LUT | error | FF | "
               "BRAM18 yosys / model |", "|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
