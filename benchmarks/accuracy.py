@@ -22,8 +22,10 @@ written beside the short-budget one in accuracy.md (accuracy_long.json).
 --long --arch reactnet: the same schedule for the residual network (width 0.5, --blocks 2 per stage
 unless given; runs in benchmarks/runs/accuracy-long-reactnet/, its own section in accuracy.md and
 accuracy_long_reactnet.json; targets: LAB >= 92.0 %, LAB - sign >= +1.0, DyBNN - sign >= +0.5 point).
-It is several times slower than cnv (about 3x the multiply-accumulates per image): hours on 2 cores,
-so run it in parts. --epochs/--subset shorten the long schedule for a smoke run, e.g.
+It is several times slower than cnv (about 3x the multiply-accumulates per image): hours on 2 cores
+(a sign epoch took 10 min on an idle 2-core machine, 28 min beside other work), so run it in parts. To
+continue on another machine, commit the unfinished run folders' checkpoint.pt and config.json
+(`git add -f`: benchmarks/runs/ is ignored); the same command resumes from them. --epochs/--subset shorten the long schedule for a smoke run, e.g.
 
     .venv/bin/python benchmarks/accuracy.py --long --arch reactnet --width 0.125 --blocks 1 --epochs 1 \
         --subset 300 --runs /tmp/acc-smoke --results /tmp/acc-smoke
