@@ -242,9 +242,9 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
 
     RTL_MODULE = "vvau"
     # fitted by benchmarks/layer_heldout.py --fit --ops VVAU --configs 32 (stock-LAB depthwise
-    # VVAUs, seeds 1-32; no build has one), held out 1001..: 8 % mean, 31 % max; leave-one-out on
-    # the calibration seeds 10 % mean (17 % without the SF terms below). XNOR lanes and the input
-    # buffer are MVAU terms a VVAU never has
+    # VVAUs, seeds 1-32; no build has one), scored on the held-out seeds in layer_heldout.md;
+    # leave-one-out on the calibration seeds 10 % mean (17 % without the SF terms below). XNOR
+    # lanes and the input buffer are MVAU terms a VVAU never has
     LUT_PER_TERM = {"control": 83.418, "xnor_lanes": 0.0, "constant_xnor_lanes": 0.0, "negation_bits": 0.0,
                     "product_bits": 0.537, "constant_product_bits": 1.004, "adder_tree_bits": 0.0,
                     "accumulator_bits": 1.585, "threshold_compare_bits": 0.0, "weight_rom_luts": 2.67,

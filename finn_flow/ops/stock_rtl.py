@@ -46,8 +46,8 @@ class Pool_rtl(BnnforgeRTL, Pool, RTLBackend):
         return dict(PE=self.get_nodeattr("PE"), BITS=dt.bitwidth(), SIGNED=_kind(dt)["signed"],
                     KK=int(np.prod(self.get_nodeattr("KernelSize"))))
 
-    # benchmarks/layer_heldout.py --fit --configs 16 (seeds 1-16 of tests/layer_cases.py pool; its
-    # held-out seeds 1001.. score it: 6 % mean, 13 % max)
+    # benchmarks/layer_heldout.py --fit --configs 16 (seeds 1-16 of tests/layer_cases.py pool); its
+    # held-out seeds 1001.. score it (benchmarks/results/layer_heldout.md)
     LUT_PER_TERM = {"control": 35.059, "lane_bits": 1.436, "counter_bits": 2.447}
 
     def lut_terms(self):
@@ -81,7 +81,7 @@ class DuplicateStreams_rtl(BnnforgeRTL, DuplicateStreams, RTLBackend):
         return {f"out{i}_V_{s}": ("1'b0" if s == "TREADY" else "") for i in range(n, self.CORE_OUTPUTS)
                 for s in ("TDATA", "TVALID", "TREADY")}
 
-    # benchmarks/layer_heldout.py --fit --configs 16 (seeds 1-16; held out 1001..: 10 % mean, 20 % max).
+    # benchmarks/layer_heldout.py --fit --configs 16 (seeds 1-16; scored on 1001.. in layer_heldout.md).
     # What is left is yosys packing the FIFOs' control differently by output count (by yosys: 2
     # outputs of 1 bit 45 LUT, 3 outputs 35, 4 outputs 50), which no count of bits follows
     LUT_PER_TERM = {"control": 40.076, "output_bits": 0.622, "outputs": 0.0}
@@ -116,8 +116,8 @@ class GlobalAccPool_rtl(BnnforgeRTL, GlobalAccPool, RTLBackend):
         """NPIX * C/PE: the output overlaps the last pixel (FINN's HLS adds C/PE cycles)."""
         return self._npix() * self.get_nodeattr("NumChannels") // self.get_nodeattr("PE")
 
-    # benchmarks/layer_heldout.py --fit --configs 16 (seeds 1-16; its held-out seeds 1001.. score it:
-    # 7 % mean, 14 % max); the output register and FIFO get no weight of their own (the sums' term
+    # benchmarks/layer_heldout.py --fit --configs 16 (seeds 1-16; scored on 1001.. in layer_heldout.md);
+    # the output register and FIFO get no weight of their own (the sums' term
     # carries them)
     LUT_PER_TERM = {"control": 33.547, "sum_bits": 1.628, "accumulator_ram_luts": 1.093, "output_bits": 0.0,
                     "counter_bits": 2.26}
@@ -154,7 +154,7 @@ class LabelSelect_rtl(BnnforgeRTL, LabelSelect, RTLBackend):
         vectors = int(np.prod(self.get_nodeattr("numInputVectors")))
         return vectors * max(self.get_nodeattr("Labels") // self.get_nodeattr("PE"), self.get_nodeattr("K"))
 
-    # benchmarks/layer_heldout.py --fit --configs 32 (seeds 1-32; held out 1001..: 13 % mean, 38 % max);
+    # benchmarks/layer_heldout.py --fit --configs 32 (seeds 1-32; scored on 1001.. in layer_heldout.md);
     # the rank counts and their decodes get no weight of their own (they grow with the selects)
     LUT_PER_TERM = {"control": 24.764, "compare_bits": 0.78, "rank_bits": 0.0, "select_value_bits": 1.122,
                     "select_index_bits": 0.348, "rank_decode_bits": 0.0, "counter_bits": 6.562}
@@ -249,9 +249,8 @@ class _ElementwiseRTL(BnnforgeRTL):
         return {"in1_V_TDATA": f"{{{width}{{1'b0}}}}", "in1_V_TVALID": "1'b0", "in1_V_TREADY": ""}
 
     # benchmarks/layer_heldout.py --fit --configs 32: seeds 1-32 of Add, Mul and Sub (a constant
-    # right-hand side) and 12 residual joins of two streams (ElementwiseAdd form "stream"); held out
-    # (1001..): Add 6 % / 22 %, Sub 7 % / 18 %, Mul 16 % / 36 % (mean / max), streamed Add 1 % / 3 %.
-    # A product by a constant costs what the constant's bits are, which the shapes alone do not tell
+    # right-hand side) and 12 residual joins of two streams (ElementwiseAdd form "stream"); scored on
+    # the held-out seeds in layer_heldout.md. A product by a constant costs what the constant's bits are, which the shapes alone do not tell
     LUT_PER_TERM = {"control": 36.115, "adder_bits": 0.492, "constant_adder_bits": 0.363,
                     "partial_product_bits": 0.67, "constant_product_bits": 0.476, "constant_multiplier_bits": 0.283,
                     "constant_rom_luts": 0.811, "output_bits": 0.607, "stream_buffer_bits": 0.986,
