@@ -250,7 +250,8 @@ class _ElementwiseRTL(BnnforgeRTL):
 
     # benchmarks/layer_heldout.py --fit --configs 32: seeds 1-32 of Add, Mul and Sub (a constant
     # right-hand side) and 12 residual joins of two streams (ElementwiseAdd form "stream"); scored on
-    # the held-out seeds in layer_heldout.md. A product by a constant costs what the constant's bits are, which the shapes alone do not tell
+    # the held-out seeds in layer_heldout.md. A product by a constant costs what the constant's bits
+    # are, which the shapes alone do not tell
     LUT_PER_TERM = {"control": 36.115, "adder_bits": 0.492, "constant_adder_bits": 0.363,
                     "partial_product_bits": 0.67, "constant_product_bits": 0.476, "constant_multiplier_bits": 0.283,
                     "constant_rom_luts": 0.811, "output_bits": 0.607, "stream_buffer_bits": 0.986,
