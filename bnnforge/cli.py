@@ -11,7 +11,7 @@ from pathlib import Path
 from bnnforge import __version__
 from bnnforge.errors import EXIT_INTERNAL, BnnforgeError, UserError
 from bnnforge.finn_flow import BACKENDS, FIFO_SIZINGS, FOLD_OBJECTIVES, LAB_IMPLS, STAGES, registry
-from bnnforge.model import ARCHS, BINARIZERS, DATASETS, DEVICES
+from bnnforge.model import ARCHS, BINARIZERS, BN_RECALIBRATION_IMAGES, DATASETS, DEVICES
 
 EXIT_CODES_HELP = """exit codes:
   0   done
@@ -122,6 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         image_size=args.image_size,
         channels=args.channels,
         workers=args.workers,
+        bn_recalibration_images=args.bn_recalibration_images,
     )
     if main_process:
         world = os.environ.get("WORLD_SIZE", "1")
@@ -509,6 +510,11 @@ def add_train_parser(sub, parents) -> None:
                    "1 = grayscale")
     p.add_argument("--workers", type=integer_at_least(0), default=2, help="--dataset folder: DataLoader processes reading the "
                    "training images (default 2)")
+    p.add_argument("--bn-recalibration-images", type=integer_at_least(0),
+                   default=BN_RECALIBRATION_IMAGES, metavar="N",
+                   help="after each epoch, recompute BatchNorm's statistics (which the hardware thresholds are "
+                   "folded from) with the epoch's final weights over N unaugmented training images (default %(default)s; "
+                   "0 keeps the moving averages of training, which lag the binary weights)")
     p.add_argument("--epochs", type=COUNT, default=10)
     p.add_argument("--subset", type=COUNT, help="train on a random subset of N training images")
     p.add_argument("--seed", type=int, default=0)

@@ -8,3 +8,5 @@ ARCHS = ("tfc", "cnv", "reactnet")
 BINARIZERS = ("sign", "lab", "dybnn")
 DATASETS = ("fashion-mnist", "digits", "cifar10", "folder")
 DEVICES = ("auto", "cpu", "cuda")  # `bnnforge train --device`
+# training images whose batch statistics replace BatchNorm's moving averages after each epoch
+BN_RECALIBRATION_IMAGES = 4096

@@ -16,6 +16,7 @@ import torch
 from bnnforge.errors import UserError
 from bnnforge import __version__
 from bnnforge.model.zoo import BNN, ModelConfig, build_model
+from bnnforge.model import BN_RECALIBRATION_IMAGES
 
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
@@ -41,6 +42,9 @@ class TrainConfig:
     image_size: int = 32  # --dataset folder: images resized and center-cropped to this
     channels: int = 3  # --dataset folder: 3 (RGB) or 1 (grayscale)
     workers: int = 2  # --dataset folder: DataLoader processes reading the training images
+    # BatchNorm statistics re-estimated with each epoch's final weights over this many training
+    # images before it is evaluated and saved (0: keep the moving averages of training)
+    bn_recalibration_images: int = BN_RECALIBRATION_IMAGES
 
 
 def write_json(path: Path, data) -> None:

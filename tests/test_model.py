@@ -1,5 +1,6 @@
 """bnnforge.model: binarizers, integer form, golden model, training, export, verify."""
 
+import copy
 import json
 
 import numpy as np
@@ -275,6 +276,48 @@ def test_training_is_deterministic_and_resumable(tmp_path, digits):
     sa = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)["model"]
     sb = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("arch", ["tfc", "reactnet"])
+def test_batch_norm_recalibration_takes_the_batch_statistics_of_the_current_weights(digits, arch):
+    """After recalibration every BatchNorm's running mean / variance is the average over the
+    recalibration batches of what the current weights give it (unbiased variance); nothing
+    else in the model changes and the model's mode is restored."""
+    from bnnforge.model import distributed
+    from bnnforge.model.train import recalibrate_batch_norm
+
+    torch.manual_seed(0)
+    model = build_model(model_config_for(digits, arch=arch, width=0.125, blocks=1 if arch == "reactnet" else None))
+    norms = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    reference = copy.deepcopy(model)
+    tcfg = TrainConfig(dataset="digits", seed=4, batch_size=48, bn_recalibration_images=96)  # two batches
+    recalibrate_batch_norm(model, digits, tcfg, distributed.setup(torch.device("cpu")))
+    assert model.training
+
+    # what each BatchNorm sees, batch by batch, with batch statistics (quantizers as in eval)
+    order = torch.randperm(len(digits.x_train), generator=torch.Generator().manual_seed(tcfg.seed * 1000 - 1))[:96]
+    seen = {n: [] for n in norms}
+    reference.eval()
+    for m in reference.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.train()
+    hooks = [m.register_forward_hook(lambda m, inp, out, n=n: seen[n].append(inp[0].detach()))
+             for n, m in reference.named_modules() if n in norms]
+    with torch.no_grad():
+        for idx in (order[:48], order[48:]):
+            reference.float_forward(digits.x_train[idx].float())
+    for h in hooks:
+        h.remove()
+    for n, m in norms.items():
+        dims = [0, *range(2, seen[n][0].dim())]
+        mean = torch.stack([x.mean(dims) for x in seen[n]]).mean(0)
+        var = torch.stack([x.var(dims, unbiased=True) for x in seen[n]]).mean(0)
+        assert torch.allclose(m.running_mean, mean, atol=1e-5), n
+        assert torch.allclose(m.running_var, var, rtol=1e-4, atol=1e-6), n
+        assert not torch.allclose(m.running_var, before[f"{n}.running_var"]), n
+    after = model.state_dict()
+    assert all(torch.equal(after[k], before[k]) for k in before if not any(k.startswith(f"{n}.") for n in norms))
 
 
 # --- bad inputs ------------------------------------------------------------------------
