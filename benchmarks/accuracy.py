@@ -199,6 +199,8 @@ def long_schedule(args) -> None:
               "train_images": any_row["train_images"],
               "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
               "runs": {b: {"epochs_done": m["epochs"], "test_accuracy": m["test_accuracy"],
+                           "bn_recalibration_images": min(m["train_images"],
+                                                         _bn_recalibration(runs / f"{arch}-{b}-s{sched['seed']}")),
                            "history": m["history"], "hours": sum(h["seconds"] for h in m["history"]) / 3600}
                        for b, m in rows.items()}}
     args.results.mkdir(parents=True, exist_ok=True)
@@ -206,6 +208,16 @@ def long_schedule(args) -> None:
     lines = _long_table(result, args.results, suffix)
     _write_section(args.results / "accuracy.md", lines[0], lines[1:])
     print("\n".join(lines))
+
+
+def _bn_recalibration(run_dir: Path) -> int:
+    """The run's --bn-recalibration-images; 0 for runs trained before the option existed (their
+    BatchNorm statistics are training's moving averages)."""
+    return json.loads((run_dir / runlib.CONFIG).read_text())["train"].get("bn_recalibration_images", 0)
+
+
+def _bn_statistics(images: int) -> str:
+    return f"recomputed after each epoch ({images:,} images)" if images else "training's moving averages"
 
 
 def _long_table(result: dict, results: Path, suffix: str) -> list[str]:
@@ -221,9 +233,10 @@ def _long_table(result: dict, results: Path, suffix: str) -> list[str]:
              f"{net}, {'all 60k' if result['subset'] is None else result['train_images']} training images, --augment, {epochs}-epoch cosine schedule, "
              f"seed {result['seed']} (benchmarks/accuracy.py --long{'' if arch == 'cnv' else ' --arch ' + arch}; "
              f"targets: {', '.join(goals)}).",
-             "", "| binarizer | epochs done | test accuracy | train time (h) |", "|---|---|---|---|"]
-    lines += [f"| {b} | {v['epochs_done']}/{epochs} | {100 * v['test_accuracy']:.2f} % | {v['hours']:.2f} |"
-              for b, v in r.items()]
+             "", "| binarizer | epochs done | test accuracy | train time (h) | BatchNorm statistics |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {b} | {v['epochs_done']}/{epochs} | {100 * v['test_accuracy']:.2f} % | {v['hours']:.2f} | "
+              f"{_bn_statistics(v.get('bn_recalibration_images', 0))} |" for b, v in r.items()]
     if set(r) != set(BINARIZERS) or not all(v["epochs_done"] == epochs for v in r.values()):
         return lines + ["", "Partial: the schedule is not finished for every run (rerun the command to continue)."]
     lab = 100 * r["lab"]["test_accuracy"]
