@@ -157,24 +157,35 @@ class _MatrixRTL(BnnforgeRTL):
         return hex_lines(t.reshape(-1, pe * t.shape[1]), t_bits)
 
 
+def counter_bits(*counts: int) -> int:
+    """Bits of the counters that walk ``counts`` (a count of 1 needs none)."""
+    return sum(math.ceil(math.log2(n)) for n in counts if n > 1)
+
+
 @register_rtl_op
 class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     """FINN's MVAU on bnnforge's LUT-based RTL (mvau.sv)."""
 
     RTL_MODULE = "mvau"
-    # its own coefficients (the VVAU keeps _MatrixRTL's), fitted to yosys on 32 seeded random
-    # MVAUs of real layers' sizes, forms and foldings, 6 fully folded ones (constant weights), 4
-    # wide first layers (8-bit pixels over 64-400 lanes) and the 18 MVAUs of two cnv w0.5 builds
-    # (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 12 % mean error on them),
-    # scored on results/layer_heldout.md's other seeds and results/layer_rtl.md's held-out builds
-    LUT_PER_TERM = {"control": 133.325, "xnor_lanes": 2.107, "constant_xnor_lanes": 0.811, "negation_bits": 3.378,
-                    "product_bits": 1.185, "constant_product_bits": 0.831, "adder_tree_bits": 0.0,
-                    "accumulator_bits": 0.209, "threshold_compare_bits": 0.5, "weight_rom_luts": 1.0,
-                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.511}
+    # its own coefficients (the VVAU keeps _MatrixRTL's), fitted to yosys on 52 seeded random
+    # MVAUs: 32 of real layers' sizes, forms and foldings, 12 fully folded ones (constant
+    # weights), 8 wide first layers (8-bit pixels over 64-400 lanes) (benchmarks/layer_heldout.py
+    # --fit --ops MVAU --configs 32; 12.7 % mean error on them), scored on
+    # results/layer_heldout.md's other seeds and results/layer_rtl.md's held-out builds
+    LUT_PER_TERM = {"control": 18.642, "xnor_lanes": 2.36, "constant_xnor_lanes": 1.052, "negation_bits": 3.394,
+                    "product_bits": 1.392, "constant_product_bits": 0.92, "adder_tree_bits": 0.0,
+                    "accumulator_bits": 0.333, "threshold_compare_bits": 0.5, "weight_rom_luts": 1.0,
+                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.476, "fold_counter_bits": 6.732}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
     LUT_FIXED = ("weight_rom_luts", "input_buffer_luts", "threshold_compare_bits")
+
+    def lut_terms(self):
+        """The matrix terms and the fold counters (input fold SF, output fold NF, vectors)."""
+        g = self.get_nodeattr
+        return {**super().lut_terms(), "fold_counter_bits": counter_bits(
+            g("MW") // g("SIMD"), g("MH") // g("PE"), int(np.prod(g("numInputVectors"))))}
 
     def _channels(self) -> int:
         return self.get_nodeattr("MH")
@@ -257,7 +268,7 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
         sf = self._dot_length() // self.get_nodeattr("SIMD")
         if sf == 1:
             terms["accumulator_bits"] = 0
-        terms["fold_counter_bits"] = math.ceil(math.log2(sf)) if sf > 1 else 0
+        terms["fold_counter_bits"] = counter_bits(sf)
         return terms
 
     def _channels(self) -> int:
