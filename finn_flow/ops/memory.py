@@ -21,11 +21,6 @@ def bram18_count(width_bits: int, depth: int) -> int:
     return min(math.ceil(width_bits / w) * math.ceil(depth / d) for w, d in BRAM18_SHAPES)
 
 
-def lutram_luts(width_bits: int, depth: int) -> int:
-    """LUTs for a width x depth LUTRAM (RAM64X1D-style: 64 entries per LUT pair)."""
-    return math.ceil(depth / 64) * width_bits * 2 if depth > 0 else 0
-
-
 def sdp_lutram_luts(width_bits: int, depth: int) -> int:
     """LUTs of a width x depth simple dual-port LUT RAM (one write, one read port) as yosys
     (and Vivado) build it: RAM64M (3 bits x 64 words in 4 LUTs) per 64 words, RAM32M (6 bits
@@ -92,7 +87,7 @@ def distributed_luts(width_bits: int, depth: int, ram_style: str, rom: bool = Fa
 
 
 def memory_cost(width_bits: int, depth: int, ram_style: str) -> tuple[int, int]:
-    """(LUT, BRAM18) of one memory under FINN's ram_style convention."""
+    """(LUT, BRAM18) of one RAM (one write, one read port) under FINN's ram_style convention."""
     if resolve_ram_style(width_bits, depth, ram_style) == "distributed":
-        return lutram_luts(width_bits, depth), 0
+        return distributed_luts(width_bits, depth, "distributed"), 0
     return 0, bram18_count(width_bits, depth)
