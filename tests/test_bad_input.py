@@ -242,8 +242,10 @@ def test_paths_with_spaces_work(world, tmp_path):
 def _interrupt(argv: list[str], when, timeout: float = 900) -> None:
     """Start a bnnforge command in its own process group and send SIGINT to the group once
     ``when()`` is true (checked every 0.2 s); the command must stop."""
+    # SIGINT back to its default in the child: a suite started in the background by a
+    # non-interactive shell (`make test &`) inherits SIGINT ignored, which Python keeps
     proc = subprocess.Popen([*BNNFORGE, *argv], start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.time()
     while not when() and proc.poll() is None:
         assert time.time() - t0 < timeout, "the command never reached the point to interrupt"
