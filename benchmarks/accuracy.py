@@ -25,7 +25,15 @@ accuracy_long_reactnet.json; targets: LAB >= 92.0 %, LAB - sign >= +1.0, DyBNN -
 It is several times slower than cnv (about 3x the multiply-accumulates per image): hours on 2 cores
 (a sign epoch took 10 min on an idle 2-core machine, 28 min beside other work), so run it in parts. To
 continue on another machine, commit the unfinished run folders' checkpoint.pt and config.json
-(`git add -f`: benchmarks/runs/ is ignored); the same command resumes from them. --epochs/--subset shorten the long schedule for a smoke run, e.g.
+(`git add -f`: benchmarks/runs/ is ignored); the same command resumes from them. Runs can go side by
+side, one thread each (a reactnet sign and LAB epoch took 19 and 21 min so on 2 cores, with other
+work beside them; one thread is 0.56x of two: results/ddp.md):
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/accuracy.py --long --arch reactnet --binarizers sign &
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/accuracy.py --long --arch reactnet --binarizers lab &
+    .venv/bin/python benchmarks/accuracy.py --long --arch reactnet --binarizers   # the table so far, no training
+
+--epochs/--subset shorten the long schedule for a smoke run, e.g.
 
     .venv/bin/python benchmarks/accuracy.py --long --arch reactnet --width 0.125 --blocks 1 --epochs 1 \
         --subset 300 --runs /tmp/acc-smoke --results /tmp/acc-smoke
@@ -61,9 +69,10 @@ def main() -> None:
     ap.add_argument("--long", action="store_true", help="the 12-epoch schedule on all 60k images with augmentation")
     ap.add_argument("--arch", choices=("cnv", "reactnet"), default="cnv", help="--long: the network (default cnv)")
     ap.add_argument("--blocks", type=int, help="--long --arch reactnet: blocks per stage (default 2)")
-    ap.add_argument("--binarizers", nargs="+", choices=BINARIZERS, default=list(BINARIZERS),
+    ap.add_argument("--binarizers", nargs="*", choices=BINARIZERS, default=list(BINARIZERS),
                     help="--long: train only these runs now (e.g. one process per binarizer in parallel, each with "
-                    "OMP_NUM_THREADS=1); the table shows every run that has finished")
+                    "OMP_NUM_THREADS=1); the others are reported as far as their last checkpoint. Given with "
+                    "no names: only write the table")
     ap.add_argument("--stop-after-epoch", type=int, help="--long: train each run up to this epoch now (runs in parts)")
     args = ap.parse_args()
     if args.long:
@@ -178,9 +187,9 @@ def long_schedule(args) -> None:
     rows = {}
     for binarizer in BINARIZERS:
         run_dir = runs / f"{arch}-{binarizer}-s{sched['seed']}"
-        if binarizer not in args.binarizers:  # trained by another process: shown once finished
-            if (run_dir / runlib.METRICS).exists():
-                rows[binarizer] = json.loads((run_dir / runlib.METRICS).read_text())
+        if binarizer not in args.binarizers:  # trained by another process (or later): shown as far as it got
+            if (run_dir / runlib.CHECKPOINT).exists():
+                rows[binarizer] = _progress(run_dir, len(ds.subset(sched["subset"], seed=sched["seed"]).x_train))
             continue
         model_cfg = model_config_for(ds, arch=arch, binarizer=binarizer, width=args.width, **extra)
         train_cfg = runlib.TrainConfig(dataset="fashion-mnist", epochs=sched["epochs"], subset=sched["subset"],
@@ -193,6 +202,8 @@ def long_schedule(args) -> None:
         print(f"{run_dir.name}: training (continues from its last finished epoch)", flush=True)
         rows[binarizer] = train(run_dir, model_cfg, train_cfg, dataset=ds, resume=True,
                                 stop_after_epoch=args.stop_after_epoch)
+    if not rows:
+        raise SystemExit(f"no runs in {runs} yet: give --binarizers NAME to train one")
     any_row = next(iter(rows.values()))
     result = {"benchmark": "accuracy-long", "dataset": "fashion-mnist", "arch": arch, "width": args.width, **sched,
               **({"blocks": any_row["model"]["blocks"]} if arch == "reactnet" else {}),
@@ -208,6 +219,14 @@ def long_schedule(args) -> None:
     lines = _long_table(result, args.results, suffix)
     _write_section(args.results / "accuracy.md", lines[0], lines[1:])
     print("\n".join(lines))
+
+
+def _progress(run_dir: Path, train_images: int) -> dict:
+    """The metrics of a run as far as its last checkpoint (a run another process is training)."""
+    history = runlib.load_checkpoint(run_dir)["history"]
+    model = json.loads((run_dir / runlib.CONFIG).read_text())["model"]
+    return {"epochs": len(history), "test_accuracy": history[-1]["test_accuracy"] if history else 0.0,
+            "history": history, "train_images": train_images, "model": model}
 
 
 def _bn_recalibration(run_dir: Path) -> int:
