@@ -77,8 +77,7 @@ def evaluate(model: BNN, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def recalibrate_batch_norm(model: BNN, dataset: Dataset, cfg: runlib.TrainConfig, group: distributed.Group,
-                           workers: int = 0) -> None:
+def recalibrate_batch_norm(model: BNN, dataset: Dataset, cfg: runlib.TrainConfig, group: distributed.Group) -> None:
     """Re-estimate every BatchNorm's running statistics with the model's current weights.
 
     During training the running statistics are a moving average over batches seen with
@@ -94,6 +93,7 @@ def recalibrate_batch_norm(model: BNN, dataset: Dataset, cfg: runlib.TrainConfig
     n = min(cfg.bn_recalibration_images, len(dataset.x_train))
     if n == 0:
         return
+    # a seed no epoch's order or augmentation uses (those are seed * 1000 + epoch (+ 1))
     order = torch.randperm(len(dataset.x_train), generator=torch.Generator().manual_seed(cfg.seed * 1000 - 1))[:n]
     global_batches = [order[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -103,7 +103,7 @@ def recalibrate_batch_norm(model: BNN, dataset: Dataset, cfg: runlib.TrainConfig
         m.reset_running_stats()
         m.train()
     device = group.device
-    for k, (x, _) in enumerate(dataset.train_batches([group.share(b) for b in global_batches], workers)):
+    for k, (x, _) in enumerate(dataset.train_batches([group.share(b) for b in global_batches], cfg.workers)):
         for m in norms:
             m.momentum = 1.0 / (k + 1)  # running stat = mean over the batches so far
         model.float_forward(x.float().to(device))
@@ -169,7 +169,7 @@ def train(
         t0 = time.time()
         stats = _train_epoch(run, step_model, epoch)
         train_seconds = time.time() - t0
-        recalibrate_batch_norm(run.model, run.dataset, train_cfg, run.group, train_cfg.workers)
+        recalibrate_batch_norm(run.model, run.dataset, train_cfg, run.group)
         stats = run.group.sum(*stats)
         if not run.group.main:  # the main process evaluates, logs and writes the checkpoint
             run.group.barrier()
