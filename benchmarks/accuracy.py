@@ -185,8 +185,8 @@ def long_schedule(args) -> None:
     runs = args.runs or HERE / "runs" / ("accuracy-long" + suffix.replace("_", "-"))
     extra = {"blocks": args.blocks} if arch == "reactnet" else {}
     rows = {}
-    for binarizer in BINARIZERS:
-        run_dir = runs / f"{arch}-{binarizer}-s{sched['seed']}"
+    run_dirs = {b: runs / f"{arch}-{b}-s{sched['seed']}" for b in BINARIZERS}
+    for binarizer, run_dir in run_dirs.items():
         if binarizer not in args.binarizers:  # trained by another process (or later): shown as far as it got
             if (run_dir / runlib.CHECKPOINT).exists():
                 rows[binarizer] = _progress(run_dir, len(ds.subset(sched["subset"], seed=sched["seed"]).x_train))
@@ -211,7 +211,7 @@ def long_schedule(args) -> None:
               "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
               "runs": {b: {"epochs_done": m["epochs"], "test_accuracy": m["test_accuracy"],
                            "bn_recalibration_images": min(m["train_images"],
-                                                         _bn_recalibration(runs / f"{arch}-{b}-s{sched['seed']}")),
+                                                         _bn_recalibration(run_dirs[b])),
                            "history": m["history"], "hours": sum(h["seconds"] for h in m["history"]) / 3600}
                        for b, m in rows.items()}}
     args.results.mkdir(parents=True, exist_ok=True)
