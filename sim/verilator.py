@@ -80,20 +80,37 @@ def build(design: Design, waves: bool = False) -> Path:
     toolenv.apply_to_current_process()
     # the executable loads cocotb's VPI library from this installation's path (its RUNPATH):
     # a build cached by another checkout or virtualenv must not be reused
-    bdir = toolenv.cache_dir("rtl") / f"{design.top}-{design.key(waves, str(libs_dir))}"
+    bdir = toolenv.cache_dir("rtl") / f"{design.top}-{design.key(waves, str(libs_dir), 'top ports public')}"
     with toolenv.cache_lock(bdir):
         return _build_locked(design, bdir, waves)
 
 
-def _build_locked(design: Design, bdir: Path, waves: bool) -> Path:
-    from cocotb_tools.runner import get_runner
+def _top_ports_runner(top: str, bdir: Path):
+    """cocotb's Verilator runner without ``--public-flat-rw``: that flag makes every signal of the
+    design reachable over VPI, so Verilator keeps and registers all of them (a LAB core with a few
+    lanes became 6 MB of C++, most of the suite's compile time). The testbench drives and reads
+    the top module's ports only: a control file makes just those public."""
+    from cocotb_tools.runner import Verilator
 
+    control = bdir / "top_ports_public.vlt"
+    control.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
+
+    class TopPortsVerilator(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            verilate = [arg for arg in cmds[0] if arg != "--public-flat-rw"]
+            return [verilate[:1] + [str(control)] + verilate[1:], *cmds[1:]]
+
+    return TopPortsVerilator()
+
+
+def _build_locked(design: Design, bdir: Path, waves: bool) -> Path:
     if (bdir / design.top).exists():
         return bdir
     if bdir.exists():  # an earlier, failed or interrupted build
         shutil.rmtree(bdir)
     bdir.mkdir(parents=True)
-    runner = get_runner("verilator")
+    runner = _top_ports_runner(design.top, bdir)
     log = bdir / "build.log"
     try:
         runner.build(
