@@ -186,10 +186,11 @@ def long_schedule(args) -> None:
     extra = {"blocks": args.blocks} if arch == "reactnet" else {}
     rows = {}
     run_dirs = {b: runs / f"{arch}-{b}-s{sched['seed']}" for b in BINARIZERS}
+    train_images = len(ds.subset(sched["subset"], seed=sched["seed"]).x_train)
     for binarizer, run_dir in run_dirs.items():
         if binarizer not in args.binarizers:  # trained by another process (or later): shown as far as it got
             if (run_dir / runlib.CHECKPOINT).exists():
-                rows[binarizer] = _progress(run_dir, len(ds.subset(sched["subset"], seed=sched["seed"]).x_train))
+                rows[binarizer] = _progress(run_dir, train_images)
             continue
         model_cfg = model_config_for(ds, arch=arch, binarizer=binarizer, width=args.width, **extra)
         train_cfg = runlib.TrainConfig(dataset="fashion-mnist", epochs=sched["epochs"], subset=sched["subset"],
