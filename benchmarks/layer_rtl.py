@@ -175,8 +175,8 @@ def configurations(build_list, work: Path, log, random_missing: int = 3, random_
 def random_model(op: str, seed: int, form: str = ""):
     """A seeded random one-node model of layer type ``op`` as its RTL class: tests/layer_cases.py,
     and for the custom layers random shapes, foldings and widths of their parameter objects.
-    MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights) or
-    "wide_pixels" (a wide first layer); ElementwiseAdd ``form`` "stream": two streams added."""
+    MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights), "shallow"
+    (2..8 weight words) or "wide_pixels" (a wide first layer); ElementwiseAdd ``form`` "stream": two streams added."""
     from bnnforge.finn_flow import registry
     from bnnforge.finn_flow.ops.params import DynRPReLUParams, DynThreshParams, LabParams, lab_acc_bits
 
@@ -206,14 +206,16 @@ def random_model(op: str, seed: int, form: str = ""):
         t = np.sort(rng.integers(-(2 ** ib), 2 ** ib, (c, 2**ob - 1)), axis=1)
         return DynRPReLUParams(t, hw, hw, -(2 ** (ob - 1)), ob, ib, ib, pe).to_model(layer.rtl)
     sys.path.insert(0, str(REPO / "tests"))
-    from layer_cases import CASES, constant_weight_mvau, realistic_mvau, specialize, streamed_add, wide_pixel_mvau
+    from layer_cases import (CASES, constant_weight_mvau, realistic_mvau, shallow_weight_mvau, specialize,
+                             streamed_add, wide_pixel_mvau)
 
     if form == "stream":  # ElementwiseAdd: the residual join of two streams
         if op != "ElementwiseAdd":
             raise ValueError(f"form 'stream' is an ElementwiseAdd form, not {op}'s")
         return specialize(streamed_add(rng, frames=1)[0])
     if op == "MVAU":  # the sizes and forms of real layers (the CASES' are a few bits wide)
-        draw = {"": realistic_mvau, "constant": constant_weight_mvau, "wide_pixels": wide_pixel_mvau}[form]
+        draw = {"": realistic_mvau, "constant": constant_weight_mvau, "shallow": shallow_weight_mvau,
+                "wide_pixels": wide_pixel_mvau}[form]
         return specialize(draw(rng, frames=1)[0])
     names = [c for c in CASES if c.split("/")[0] == op]
     model, _ = CASES[names[seed % len(names)]](rng)

@@ -11,6 +11,8 @@ DynamicThreshold (one threshold, T = o) to a static multi-threshold table shifte
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from finn.custom_op.fpgadataflow import register_custom_op
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
@@ -162,17 +164,19 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
     RTL_DEPS = ("stream_out_fifo.sv", "ram_sdp.sv", "rom.sv", "frame_pingpong.sv")
     # benchmarks/layer_heldout.py --fit --configs 32 (seeds 1-32: no build had this layer when it was
     # calibrated; leave-one-out on them preferred these terms to one comparator term, 14 % vs 19 %
-    # mean); scored on the held-out seeds 1001.. in layer_heldout.md. The count adders, offset
-    # buffers and threshold ROM get no weight of their own: they grow with the comparators
-    LUT_PER_TERM = {"control": 221.68, "compare_bits": 0.94, "constant_compare_bits": 0.474, "count_bits": 0.0,
-                    "offset_buffer_luts": 0.0, "frame_buffer_luts": 0.847, "frame_buffer_mux_luts": 2.581,
-                    "threshold_rom_luts": 0.0}
+    # mean, and the select term to none, 10 % vs 14 % mean, 47 % vs 70 % max); scored on the
+    # held-out seeds 1001.. in layer_heldout.md. The count adders, offset buffers and threshold ROM
+    # get no weight of their own: they grow with the comparators
+    LUT_PER_TERM = {"control": 190.973, "compare_bits": 0.579, "constant_compare_bits": 0.548,
+                    "compare_select_bits": 0.237, "count_bits": 0.0, "offset_buffer_luts": 0.0,
+                    "frame_buffer_luts": 0.998, "frame_buffer_mux_luts": 1.824, "threshold_rom_luts": 0.0}
 
     def lut_terms(self):
         """The PE*NumSteps comparators on z - o (against constants when all channels are in one
-        fold: the ROM holds one word and synthesis folds it into the comparators), the count
-        adders, the two offset buffers (FOLD x PE*O_BITS LUT RAM each), the frame buffers and the
-        threshold ROM when they are in LUTs."""
+        fold: the ROM holds one word and synthesis folds it into the comparators; a ROM of FOLD
+        words adds the select of a threshold to every comparator bit, log2(FOLD) address bits up
+        to the 64 words of a LUT6), the count adders, the two offset buffers (FOLD x PE*O_BITS LUT
+        RAM each), the frame buffers and the threshold ROM when they are in LUTs."""
         pe, steps = self.get_nodeattr("PE"), self.get_nodeattr("NumSteps")
         z, o, t = (self.get_input_datatype(i).bitwidth() for i in range(3))
         fold = self.get_nodeattr("NumChannels") // pe
@@ -180,7 +184,9 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
         compares = pe * steps * max(max(z, o) + 1, t)
         const = fold == 1
         return {"control": 1, "compare_bits": 0 if const else compares,
-                "constant_compare_bits": compares if const else 0, "count_bits": pe * steps,
+                "constant_compare_bits": compares if const else 0,
+                "compare_select_bits": compares * min(6, math.ceil(math.log2(fold))),
+                "count_bits": pe * steps,
                 "offset_buffer_luts": 2 * distributed_luts(pe * o, fold, "distributed"),
                 "frame_buffer_luts": banks * distributed_luts(width, depth, self.get_nodeattr("ram_style")),
                 "frame_buffer_mux_luts": banks * read_mux_luts(width, depth, self.get_nodeattr("ram_style")),

@@ -167,25 +167,49 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     """FINN's MVAU on bnnforge's LUT-based RTL (mvau.sv)."""
 
     RTL_MODULE = "mvau"
-    # its own coefficients (the VVAU keeps _MatrixRTL's), fitted to yosys on 52 seeded random
+    # its own coefficients (the VVAU keeps _MatrixRTL's), fitted to yosys on 64 seeded random
     # MVAUs: 32 of real layers' sizes, forms and foldings, 12 fully folded ones (constant
-    # weights), 8 wide first layers (8-bit pixels over 64-400 lanes) (benchmarks/layer_heldout.py
-    # --fit --ops MVAU --configs 32; 13.1 % mean error on them), scored on
-    # results/layer_heldout.md's other seeds and results/layer_rtl.md's held-out builds
-    LUT_PER_TERM = {"control": 67.87, "xnor_lanes": 3.124, "constant_xnor_lanes": 1.044, "negation_bits": 3.608,
-                    "product_bits": 1.476, "constant_product_bits": 0.94, "adder_tree_bits": 0.0,
-                    "accumulator_bits": 0.0, "threshold_compare_bits": 0.5, "weight_rom_luts": 1.0,
-                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.488, "fold_counter_bits": 3.605}
+    # weights), 12 nearly so (2..8 weight words), 8 wide first layers (8-bit pixels over 64-400
+    # lanes) (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 12 % mean error on
+    # them), scored on results/layer_heldout.md's other seeds and results/layer_rtl.md's
+    # held-out builds
+    LUT_PER_TERM = {"control": 73.389, "xnor_lanes": 3.072, "constant_xnor_lanes": 1.13, "xnor_select_bits": 0.439,
+                    "negation_bits": 3.687, "product_bits": 1.662, "constant_product_bits": 1.344,
+                    "product_select_bits": 0.707, "adder_tree_bits": 0.0, "accumulator_bits": 0.229,
+                    "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.234, "weight_rom_luts": 1.0,
+                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.41, "fold_counter_bits": 3.518}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
     LUT_FIXED = ("weight_rom_luts", "input_buffer_luts", "threshold_compare_bits")
+    # a weight memory this shallow is merged into the lanes by synthesis (1,152 XNOR lanes over
+    # 8 words: 5,575 LUT by yosys, 9,630 by the ROM-fed terms), see lut_terms
+    SHALLOW_WEIGHT_WORDS = 8
 
     def lut_terms(self):
-        """The matrix terms and the fold counters (input fold SF, output fold NF, vectors)."""
+        """The matrix terms and the fold counters (input fold SF, output fold NF, vectors). A
+        weight memory of 2..SHALLOW_WEIGHT_WORDS words costs no ROM: synthesis merges it into the
+        lanes, which cost what constant-weight lanes do plus a select per lane (XNOR) or product
+        bit and address bit. With one output fold (NF = 1) the thresholds are constants, and so
+        are their comparators."""
         g = self.get_nodeattr
-        return {**super().lut_terms(), "fold_counter_bits": counter_bits(
-            g("MW") // g("SIMD"), g("MH") // g("PE"), int(np.prod(g("numInputVectors"))))}
+        terms = {**super().lut_terms(), "xnor_select_bits": 0, "product_select_bits": 0,
+                 "constant_threshold_compare_bits": 0, "fold_counter_bits": counter_bits(
+                     g("MW") // g("SIMD"), g("MH") // g("PE"), int(np.prod(g("numInputVectors"))))}
+        depth = self._rom_shape()[1]
+        if 1 < depth <= self.SHALLOW_WEIGHT_WORDS:
+            address_bits = math.ceil(math.log2(depth))
+            lanes = g("PE") * g("SIMD")
+            if terms["xnor_lanes"]:
+                terms.update(xnor_lanes=0, constant_xnor_lanes=lanes, xnor_select_bits=lanes * address_bits)
+            else:
+                bits = lanes * self.get_input_datatype(0).bitwidth() * self.get_input_datatype(1).bitwidth()
+                terms.update(negation_bits=0, product_bits=0, constant_product_bits=bits,
+                             product_select_bits=bits * address_bits)
+            terms["weight_rom_luts"] = 0
+        if g("MH") // g("PE") == 1:
+            terms.update(threshold_compare_bits=0, constant_threshold_compare_bits=terms["threshold_compare_bits"])
+        return terms
 
     def _channels(self) -> int:
         return self.get_nodeattr("MH")
