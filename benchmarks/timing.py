@@ -378,7 +378,7 @@ def main_networks(args) -> None:
     board) as soon as it is measured (a long run cut short keeps what it measured)."""
     nets = [n for n in NETS if not args.only or any(o in n for o in args.only)]
     for board in args.boards:
-        for target in NET_TARGETS:
+        for target in args.targets:
             for net in nets:
                 try:
                     row = measure_network(net, target, board, args.work)
@@ -414,6 +414,8 @@ def main():
                     help="whole networks instead of single cores (tfc, cnv w0.5 and full width, sign and LAB; "
                          "3,000 fps and --max-fps; on the boards of --boards); rows merged into results/timing.json")
     ap.add_argument("--boards", nargs="*", default=list(BOARDS), choices=BOARDS)
+    ap.add_argument("--targets", nargs="*", default=list(NET_TARGETS), choices=NET_TARGETS,
+                    help="--networks: only these targets (e.g. max, to add the --max-fps rows alone)")
     ap.add_argument("--merge", action="store_true",
                     help="replace only the measured rows (layer, folding, variant, family) in results/timing.json")
     args = ap.parse_args()
