@@ -285,9 +285,10 @@ def test_ctrl_c_during_build_then_the_same_command(world, tmp_path):
 
 
 def test_ctrl_c_during_train_then_the_same_command(tmp_path):
-    # 40 short epochs (~0.05 s each): the interrupt, sent within 0.2 s of the first checkpoint,
-    # lands mid-training (with 3 epochs the run could finish before the signal arrived)
-    argv = ["train", "--arch", "tfc", "--width", "0.125", "--dataset", "digits", "--epochs", "40", "--subset", "600",
+    # 12 short epochs (0.3-2 s each, Brevitas' fake quantization): the interrupt, sent within 0.2 s
+    # of the first checkpoint, lands mid-training (with 3 epochs the run could finish before the
+    # signal arrived; 40 took 110 s of the suite's time)
+    argv = ["train", "--arch", "tfc", "--width", "0.125", "--dataset", "digits", "--epochs", "12", "--subset", "600",
             "--batch-size", "50", "--seed", "3", "--quiet", "--out"]
     reference = tmp_path / "uninterrupted"
     assert cli.main([*argv, str(reference)]) == 0
