@@ -51,6 +51,10 @@ def dot_range(weights: np.ndarray, dt) -> tuple[int, int]:
 class _MatrixRTL(BnnforgeRTL):
     """What the MVAU and VVAU backends share: ROM contents, threshold widths, the interface."""
 
+    # a weight memory this shallow is merged into the lanes by synthesis (1,152 XNOR lanes over
+    # 8 words: 5,575 LUT by yosys, 9,630 by the ROM-fed terms), see lut_terms
+    SHALLOW_WEIGHT_WORDS = 8
+
     RTL_DEPS = ("rom.sv", "stream_out_fifo.sv", "dot_threshold.sv")
 
     @staticmethod
@@ -103,18 +107,29 @@ class _MatrixRTL(BnnforgeRTL):
         # one weight word (fully folded): the weights are constants, which synthesis folds into
         # the popcount (an XNOR with a constant is a wire or an inverter) or the products
         const = rom_depth == 1
+        # a few weight words (2..SHALLOW_WEIGHT_WORDS): synthesis merges them into the lanes as it
+        # does one, plus a select per lane (XNOR) or product bit and address bit, and no ROM
+        shallow = 1 < rom_depth <= self.SHALLOW_WEIGHT_WORDS
+        select_bits = math.ceil(math.log2(rom_depth)) if shallow else 0
+        folded = const or shallow
         # a +-1 weight over a multi-bit input: its product is the input or its negation
-        negated = wdt.name == "BIPOLAR" and not xnor and not const
-        return {"control": 1, "xnor_lanes": pe * simd if xnor and not const else 0,
-                "constant_xnor_lanes": pe * simd if xnor and const else 0,
+        negated = wdt.name == "BIPOLAR" and not xnor and not folded
+        product_bits = pe * simd * idt.bitwidth() * wdt.bitwidth()
+        # one output fold: the thresholds are constants, and so are their comparators
+        compare_bits = pe * n_thresh * acc
+        return {"control": 1, "xnor_lanes": pe * simd if xnor and not folded else 0,
+                "constant_xnor_lanes": pe * simd if xnor and folded else 0,
+                "xnor_select_bits": pe * simd * select_bits if xnor else 0,
                 "negation_bits": pe * simd * idt.bitwidth() if negated else 0,
-                "product_bits": 0 if xnor or const or negated else pe * simd * idt.bitwidth() * wdt.bitwidth(),
-                "constant_product_bits": pe * simd * idt.bitwidth() * wdt.bitwidth() if const and not xnor else 0,
+                "product_bits": 0 if xnor or folded or negated else product_bits,
+                "constant_product_bits": product_bits if folded and not xnor else 0,
+                "product_select_bits": 0 if xnor else product_bits * select_bits,
                 # an XNOR lane's popcount tree is its own term (xnor_lanes): per lane it costs what
                 # no multiple of a multi-bit tree's bits predicts
                 "adder_tree_bits": 0 if xnor else pe * simd * leaf, "accumulator_bits": pe * acc,
-                "threshold_compare_bits": pe * n_thresh * acc, "weight_rom_luts": weight_rom,
-                "input_buffer_luts": self._input_buffer_luts(),
+                "threshold_compare_bits": compare_bits if nf > 1 else 0,
+                "constant_threshold_compare_bits": compare_bits if nf == 1 else 0,
+                "weight_rom_luts": 0 if shallow else weight_rom, "input_buffer_luts": self._input_buffer_luts(),
                 # the threshold ROM (LUT logic: 64 words per LUT and bit; thresholds no wider than acc)
                 "threshold_rom_bits": pe * n_thresh * acc * math.ceil(nf / 64) if nf > 1 else 0}
 
@@ -167,7 +182,7 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     """FINN's MVAU on bnnforge's LUT-based RTL (mvau.sv)."""
 
     RTL_MODULE = "mvau"
-    # its own coefficients (the VVAU keeps _MatrixRTL's), fitted to yosys on 64 seeded random
+    # its own coefficients (the VVAU has its own too), fitted to yosys on 64 seeded random
     # MVAUs: 32 of real layers' sizes, forms and foldings, 12 fully folded ones (constant
     # weights), 12 nearly so (2..8 weight words), 8 wide first layers (8-bit pixels over 64-400
     # lanes) (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 12 % mean error on
@@ -182,34 +197,12 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
     LUT_FIXED = ("weight_rom_luts", "input_buffer_luts", "threshold_compare_bits")
-    # a weight memory this shallow is merged into the lanes by synthesis (1,152 XNOR lanes over
-    # 8 words: 5,575 LUT by yosys, 9,630 by the ROM-fed terms), see lut_terms
-    SHALLOW_WEIGHT_WORDS = 8
 
     def lut_terms(self):
-        """The matrix terms and the fold counters (input fold SF, output fold NF, vectors). A
-        weight memory of 2..SHALLOW_WEIGHT_WORDS words costs no ROM: synthesis merges it into the
-        lanes, which cost what constant-weight lanes do plus a select per lane (XNOR) or product
-        bit and address bit. With one output fold (NF = 1) the thresholds are constants, and so
-        are their comparators."""
+        """The matrix terms and the fold counters (input fold SF, output fold NF, vectors)."""
         g = self.get_nodeattr
-        terms = {**super().lut_terms(), "xnor_select_bits": 0, "product_select_bits": 0,
-                 "constant_threshold_compare_bits": 0, "fold_counter_bits": counter_bits(
-                     g("MW") // g("SIMD"), g("MH") // g("PE"), int(np.prod(g("numInputVectors"))))}
-        depth = self._rom_shape()[1]
-        if 1 < depth <= self.SHALLOW_WEIGHT_WORDS:
-            address_bits = math.ceil(math.log2(depth))
-            lanes = g("PE") * g("SIMD")
-            if terms["xnor_lanes"]:
-                terms.update(xnor_lanes=0, constant_xnor_lanes=lanes, xnor_select_bits=lanes * address_bits)
-            else:
-                bits = lanes * self.get_input_datatype(0).bitwidth() * self.get_input_datatype(1).bitwidth()
-                terms.update(negation_bits=0, product_bits=0, constant_product_bits=bits,
-                             product_select_bits=bits * address_bits)
-            terms["weight_rom_luts"] = 0
-        if g("MH") // g("PE") == 1:
-            terms.update(threshold_compare_bits=0, constant_threshold_compare_bits=terms["threshold_compare_bits"])
-        return terms
+        return {**super().lut_terms(), "fold_counter_bits": counter_bits(
+            g("MW") // g("SIMD"), g("MH") // g("PE"), int(np.prod(g("numInputVectors"))))}
 
     def _channels(self) -> int:
         return self.get_nodeattr("MH")
@@ -278,12 +271,14 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
     RTL_MODULE = "vvau"
     # fitted by benchmarks/layer_heldout.py --fit --ops VVAU --configs 32 (stock-LAB depthwise
     # VVAUs, seeds 1-32; no build has one), scored on the held-out seeds in layer_heldout.md;
-    # leave-one-out on the calibration seeds 10 % mean (17 % without the SF terms below). XNOR
-    # lanes and the input buffer are MVAU terms a VVAU never has
-    LUT_PER_TERM = {"control": 83.418, "xnor_lanes": 0.0, "constant_xnor_lanes": 0.0, "negation_bits": 0.0,
-                    "product_bits": 0.537, "constant_product_bits": 1.004, "adder_tree_bits": 0.0,
-                    "accumulator_bits": 1.585, "threshold_compare_bits": 0.0, "weight_rom_luts": 2.67,
-                    "input_buffer_luts": 0.0, "threshold_rom_bits": 0.0, "fold_counter_bits": 5.48}
+    # leave-one-out on the calibration seeds 8 % mean / 26 % max (10 / 28 % before the shallow
+    # weight memories and constant thresholds of _MatrixRTL.lut_terms, 17 % mean without the SF
+    # terms below). XNOR lanes and the input buffer are MVAU terms a VVAU never has
+    LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "constant_xnor_lanes": 0.0, "xnor_select_bits": 0.0,
+                    "negation_bits": 0.0, "product_bits": 1.917, "constant_product_bits": 0.44,
+                    "product_select_bits": 0.428, "adder_tree_bits": 0.672, "accumulator_bits": 0.0,
+                    "threshold_compare_bits": 0.0, "constant_threshold_compare_bits": 0.437, "weight_rom_luts": 0.0,
+                    "input_buffer_luts": 0.0, "threshold_rom_bits": 0.0, "fold_counter_bits": 8.73}
 
     def lut_terms(self):
         """The matrix terms, with the accumulation as the VVAU does it: SF = K*K/SIMD beats per
