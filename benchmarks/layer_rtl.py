@@ -176,18 +176,23 @@ def random_model(op: str, seed: int, form: str = ""):
     """A seeded random one-node model of layer type ``op`` as its RTL class: tests/layer_cases.py,
     and for the custom layers random shapes, foldings and widths of their parameter objects.
     MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights), "shallow"
-    (2..8 weight words) or "wide_pixels" (a wide first layer); ElementwiseAdd ``form`` "stream": two streams added."""
+    (2..8 weight words) or "wide_pixels" (a wide first layer); LabBinarizer ``form`` "folded":
+    PE = C or C/2 (one or two weight words); ElementwiseAdd ``form`` "stream": two streams added."""
     from bnnforge.finn_flow import registry
     from bnnforge.finn_flow.ops.params import DynRPReLUParams, DynThreshParams, LabParams, lab_acc_bits
 
     rng = np.random.default_rng(seed)
     layer = registry.by_op(op)
     if op == "LabBinarizer":  # (yosys needs minutes for wide multipliers: K = 3, up to 6 bits, PE <= 4)
-        c = int(rng.choice([8, 16, 32, 64]))
+        c = int(rng.choice([8, 16, 32, 64] if form != "folded" else [8, 16]))
         k = 3
         hw = int(rng.integers(3, 17))
-        ib, wb = int(rng.integers(2, 7)), int(rng.integers(2, 7))
-        pe = int(rng.choice([d for d in range(1, min(c, 4) + 1) if c % d == 0]))
+        if form == "folded":  # fold --max-fps on a small layer: one or two weight words (PE = C or C/2)
+            ib, wb = int(rng.integers(2, 5)), int(rng.integers(2, 5))
+            pe = int(rng.choice([c, c // 2]))
+        else:
+            ib, wb = int(rng.integers(2, 7)), int(rng.integers(2, 7))
+            pe = int(rng.choice([d for d in range(1, min(c, 4) + 1) if c % d == 0]))
         w = rng.integers(-(2 ** (wb - 1)), 2 ** (wb - 1), (c, k, k))
         acc = lab_acc_bits(ib, wb, k)
         t = rng.integers(-(2 ** (acc - 2)), 2 ** (acc - 2), c)

@@ -22,7 +22,7 @@ from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU
 
 from bnnforge.finn_flow.ops.params import hex_lines, signed_bits_for
 from bnnforge.finn_flow.ops.backends import BnnforgeRTL
-from bnnforge.finn_flow.ops.memory import memory_cost, resolve_ram_style, rom_luts
+from bnnforge.finn_flow.ops.memory import SHALLOW_ROM_WORDS, memory_cost, resolve_ram_style, rom_luts
 
 KIND_UNSIGNED, KIND_SIGNED, KIND_BIPOLAR = 0, 1, 2
 
@@ -50,10 +50,6 @@ def dot_range(weights: np.ndarray, dt) -> tuple[int, int]:
 
 class _MatrixRTL(BnnforgeRTL):
     """What the MVAU and VVAU backends share: ROM contents, threshold widths, the interface."""
-
-    # a weight memory this shallow is merged into the lanes by synthesis (1,152 XNOR lanes over
-    # 8 words: 5,575 LUT by yosys, 9,630 by the ROM-fed terms), see lut_terms
-    SHALLOW_WEIGHT_WORDS = 8
 
     RTL_DEPS = ("rom.sv", "stream_out_fifo.sv", "dot_threshold.sv")
 
@@ -107,9 +103,9 @@ class _MatrixRTL(BnnforgeRTL):
         # one weight word (fully folded): the weights are constants, which synthesis folds into
         # the popcount (an XNOR with a constant is a wire or an inverter) or the products
         const = rom_depth == 1
-        # a few weight words (2..SHALLOW_WEIGHT_WORDS): synthesis merges them into the lanes as it
+        # a few weight words (2..SHALLOW_ROM_WORDS): synthesis merges them into the lanes as it
         # does one, plus a select per lane (XNOR) or product bit and address bit, and no ROM
-        shallow = 1 < rom_depth <= self.SHALLOW_WEIGHT_WORDS
+        shallow = 1 < rom_depth <= SHALLOW_ROM_WORDS
         select_bits = math.ceil(math.log2(rom_depth)) if shallow else 0
         folded = const or shallow
         # a +-1 weight over a multi-bit input: its product is the input or its negation

@@ -12,6 +12,11 @@ BRAM18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 163
 # yosys infer them): a BRAM18 for a few hundred bits would waste it
 LUTRAM_DEPTH_LIMIT = 128
 LUTRAM_BITS_LIMIT = 4096
+# a constant memory (weights) this shallow is no memory after synthesis: its few words merge into
+# the logic that reads them, as one word does, plus a select per address bit (yosys xc7: 1,152
+# MVAU XNOR lanes over 8 words 5,575 LUT, 9,630 by the ROM-fed terms; a LAB layer at PE = C/2
+# 2,117 LUT, 3,144 by them)
+SHALLOW_ROM_WORDS = 8
 
 
 def bram18_count(width_bits: int, depth: int) -> int:
