@@ -344,12 +344,18 @@ def measure_network(net: str, target: str, board: str, work: Path) -> dict:
     cycles = int(json.loads((build / "report" / "estimate_network_performance.json").read_text())["max_cycles"])
     fmax = t.get("fmax_mhz")
     clock_mhz = round(1e3 / t["clock_ns"], 3)
+    # the whole design's LUT estimate by the current models (layer_rtl.build_rows: the sum of every
+    # node's, FIFOs and width converters included), beside yosys' count of the same nodes
+    import layer_rtl
+
+    designs = layer_rtl.build_rows([build], lambda *_: None)[1]
     row = dict(net=net, target=target, board=board, family=t.get("family"), cycles_per_frame=cycles,
                clock_mhz=clock_mhz, fmax_mhz=fmax, logic_levels=t.get("logic_levels"),
                critical_path_ns=t.get("critical_path_ns"), slowest_layer=t.get("slowest_layer"),
                fps_at_clock=round(clock_mhz * 1e6 / cycles, 1),
                fps_at_fmax=None if fmax is None else round(fmax * 1e6 / cycles, 1),
-               lut=sum(v["LUT"] for v in t.get("layers", {}).values()), error=t.get("error"),
+               lut=sum(v["LUT"] for v in t.get("layers", {}).values()),
+               est_lut=round(designs[0]["est_LUT"]) if designs else None, error=t.get("error"),
                build_s=round(time.time() - t0, 1))
     print(f"{net:14s} {target:5s} {board:8s} {cycles:8d} cycles  Fmax {fmax} MHz ({row['slowest_layer']}) "
           f"clock {clock_mhz:.0f} MHz ({row['build_s']} s)", flush=True)
@@ -358,18 +364,19 @@ def measure_network(net: str, target: str, board: str, work: Path) -> dict:
 
 def network_table(rows: list[dict]) -> str:
     lines = ["| network | target | board | cycles/frame | clock MHz | estimated Fmax MHz | levels | slowest layer | "
-             "fps at the clock | fps at the Fmax | yosys LUT |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "fps at the clock | fps at the Fmax | yosys LUT | estimated LUT (yosys / estimate) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.get("error") or r["fmax_mhz"] is None:
             why = f"failed: {r['error'].splitlines()[0]}" if r.get("error") else "no register-to-register path"
             lines.append(f"| {r['net']} | {r['target']} | {r['board']} | {r['cycles_per_frame']:,} | "
-                         f"{r['clock_mhz']:.0f} | {why} | | | | | |")
+                         f"{r['clock_mhz']:.0f} | {why} | | | | | | |")
             continue
         below = " **<clock**" if r["fmax_mhz"] < r["clock_mhz"] else ""
         lines.append(f"| {r['net']} | {r['target']} | {r['board']} | {r['cycles_per_frame']:,} | {r['clock_mhz']:.0f} | "
                      f"{r['fmax_mhz']:.0f}{below} | {r['logic_levels']} | {r['slowest_layer']} | "
-                     f"{r['fps_at_clock']:,.0f} | {r['fps_at_fmax']:,.0f} | {r['lut']:,} |")
+                     f"{r['fps_at_clock']:,.0f} | {r['fps_at_fmax']:,.0f} | {r['lut']:,} | "
+                     + (f"{r['est_lut']:,} ({r['lut'] / r['est_lut']:.2f}x) |" if r.get("est_lut") else "- |"))
     return "\n".join(lines)
 
 
@@ -471,7 +478,7 @@ def write_markdown(data: dict) -> None:
                "estimated Fmax is its slowest layer's. Networks trained one epoch on 2,000 Fashion-MNIST "
                "images (the paths depend on structure, widths and folding; the weights only fill the ROMs). "
                "fps at the Fmax: cycles/frame at the estimated Fmax, what a build with that clock would reach "
-               "if Vivado confirms it. **<clock**: the estimate is below the board's clock.\n\n"
+               "if Vivado confirms it. **<clock**: the estimate is below the board's clock. estimated LUT: the sum of every node's LUT estimate (FIFOs and width converters included) by the models of the commit that measured the row, beside yosys' count of the same nodes (- : a row measured before this column).\n\n"
                + network_table(nets) + "\n"
                + (f"\nNot measured yet: {', '.join(missing)}.\n" if missing else ""))
     (HERE / "results" / "timing.md").write_text(md)
