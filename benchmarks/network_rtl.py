@@ -99,7 +99,7 @@ def built_with(build: Path, folding: Path) -> bool:
 def one(net: str, target: str, images: int, synth: bool) -> dict:
     run = run_dir(net)
     build = RUNS / "network_rtl" / f"{net}-{target}"
-    folding = build.with_suffix(".folding.json")
+    folding = build.parent / f"{build.name}.folding.json"  # (with_suffix would cut "cnv-w0.5-..." at its dot)
     goal = ["--max-fps"] if target == "max" else ["--target-fps", target]
     bnnforge("fold", run / "model.onnx", "--board", "pynq-z2", *goal, "--out", folding)
     t0 = time.time()

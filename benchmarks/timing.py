@@ -334,7 +334,7 @@ def measure_network(net: str, target: str, board: str, work: Path) -> dict:
     t0 = time.time()
     if not report.exists():
         if target == "max":  # `build` takes a target fps or a folding; the board's maximum is `fold`'s search
-            folding = build.with_suffix(".folding.json")
+            folding = build.parent / f"{build.name}.folding.json"  # (with_suffix would cut "cnv-w0.5-..." at its dot)
             _bnnforge("fold", run / "model.onnx", "--board", board, "--max-fps", "--out", folding)
             goal = ["--folding", folding]
         else:
