@@ -98,14 +98,15 @@ class _MatrixRTL(BnnforgeRTL):
         n_thresh = 0 if g("noActivation") else 2 ** self.get_output_datatype().bitwidth() - 1
         nf = self._channels() // pe
         rom_width, rom_depth = self._rom_shape()
-        weight_rom = rom_luts(rom_width, rom_depth) \
-            if resolve_ram_style(rom_width, rom_depth, g("ram_style")) == "distributed" else 0
+        in_luts = resolve_ram_style(rom_width, rom_depth, g("ram_style")) == "distributed"
+        weight_rom = rom_luts(rom_width, rom_depth) if in_luts else 0
         # one weight word (fully folded): the weights are constants, which synthesis folds into
         # the popcount (an XNOR with a constant is a wire or an inverter) or the products
         const = rom_depth == 1
-        # a few weight words (2..SHALLOW_ROM_WORDS): synthesis merges them into the lanes as it
-        # does one, plus a select per lane (XNOR) or product bit and address bit, and no ROM
-        shallow = 1 < rom_depth <= SHALLOW_ROM_WORDS
+        # a few weight words (2..SHALLOW_ROM_WORDS) in LUTs (a block RAM forced by ram_style stays
+        # a memory): synthesis merges them into the lanes as it does one, plus a select per lane
+        # (XNOR) or product bit and address bit, and no ROM
+        shallow = 1 < rom_depth <= SHALLOW_ROM_WORDS and in_luts
         select_bits = math.ceil(math.log2(rom_depth)) if shallow else 0
         folded = const or shallow
         # a +-1 weight over a multi-bit input: its product is the input or its negation
