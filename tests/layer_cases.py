@@ -276,13 +276,15 @@ def shallow_weight_mvau(rng, frames=1):
     """An MVAU folded nearly fully: a weight memory 2..8 words deep (fold --max-fps on small
     layers: a reactnet's first conv at PE = MH/2, a tfc's hidden layers at NF = 4), where
     synthesis merges the few weight words into the XNORs or products as it does one constant
-    word, plus their select logic."""
+    word, plus their select logic (the depths the estimate models so: memory.SHALLOW_ROM_WORDS)."""
+    from bnnforge.finn_flow.ops.memory import SHALLOW_ROM_WORDS
+
     form = str(rng.choice(["xnor_bit", "xnor_int4", "pixels_bipolar"], p=[0.4, 0.3, 0.3]))
     mw = int(rng.choice([9, 27] if form == "pixels_bipolar" else [27, 64, 144]))
     mh = int(rng.choice([16, 32, 64]))
     lanes = 2048 if form != "pixels_bipolar" else 256  # yosys needs minutes beyond
     shapes = [(s, p) for s in divisors(mw) for p in divisors(mh)
-              if 2 <= (mw // s) * (mh // p) <= 8 and s * p <= lanes]
+              if 2 <= (mw // s) * (mh // p) <= SHALLOW_ROM_WORDS and s * p <= lanes]
     simd, pe = shapes[int(rng.integers(len(shapes)))]
     side = int(rng.choice([1, 4, 28]))
     return mvau(rng, frames, form, (mw, mh, simd, pe, [1] if side == 1 else [1, side, side]))
