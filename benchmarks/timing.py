@@ -478,7 +478,10 @@ def write_markdown(data: dict) -> None:
                "estimated Fmax is its slowest layer's. Networks trained one epoch on 2,000 Fashion-MNIST "
                "images (the paths depend on structure, widths and folding; the weights only fill the ROMs). "
                "fps at the Fmax: cycles/frame at the estimated Fmax, what a build with that clock would reach "
-               "if Vivado confirms it. **<clock**: the estimate is below the board's clock. estimated LUT: the sum of every node's LUT estimate (FIFOs and width converters included) by the models of the commit that measured the row, beside yosys' count of the same nodes (- : a row measured before this column).\n\n"
+               "if Vivado confirms it. **<clock**: the estimate is below the board's clock. estimated LUT: the sum "
+               "of every node's LUT estimate (FIFOs and width converters included) by the models of the commit "
+               "that measured the row, beside yosys' count of the same nodes (- : a row measured before this "
+               "column).\n\n"
                + network_table(nets) + "\n"
                + (f"\nNot measured yet: {', '.join(missing)}.\n" if missing else ""))
     (HERE / "results" / "timing.md").write_text(md)
