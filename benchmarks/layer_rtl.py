@@ -60,7 +60,8 @@ IGNORED_ATTRS = {"code_gen_dir_ipgen", "code_gen_dir_cppsim", "ipgen_path", "ip_
                  "cycles_estimate", "res_estimate", "res_hls", "res_synth", "layer_name", "exec_mode", "executable_path",
                  "rtlsim_so", "rtlsim_trace", "rtlsim_backend", "partition_id", "slr", "mem_port", "device_id",
                  "inFIFODepths", "outFIFODepths", "backend", "preferred_impl_style", "ip_vlnv", "dynamic_input_dist",
-                 "output_hook", "cpp_interface", "hls_style"}
+                 "output_hook", "cpp_interface", "hls_style",
+                 "weightTapBits"}  # the estimate's summary of weights the hardware key already holds
 # attributes that shape only the stream (beats per frame), not the hardware, of FINN's FIFO and
 # width converter: such nodes are one configuration
 STREAM_ONLY_ATTRS = {"StreamingFIFO": {"folded_shape", "normal_shape"},
@@ -177,7 +178,7 @@ def random_model(op: str, seed: int, form: str = ""):
     and for the custom layers random shapes, foldings and widths of their parameter objects.
     MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights), "shallow"
     (2..8 weight words) or "wide_pixels" (a wide first layer); LabBinarizer ``form`` "folded":
-    PE = C or C/2 (one or two weight words); ElementwiseAdd ``form`` "stream": two streams added."""
+    PE = C or C/2 (one or two weight words), "sparse": weights as LAB trains them; ElementwiseAdd ``form`` "stream": two streams added."""
     from bnnforge.finn_flow import registry
     from bnnforge.finn_flow.ops.params import DynRPReLUParams, DynThreshParams, LabParams, lab_acc_bits
 
@@ -190,10 +191,18 @@ def random_model(op: str, seed: int, form: str = ""):
         if form == "folded":  # fold --max-fps on a small layer: one or two weight words (PE = C or C/2)
             ib, wb = int(rng.integers(2, 5)), int(rng.integers(2, 5))
             pe = int(rng.choice([c, c // 2]))
+        elif form == "sparse":  # weights as LAB trains them (below), at foldings up to PE = C/2
+            ib, wb = int(rng.integers(3, 5)), int(rng.integers(3, 5))
+            pe = int(rng.choice([1, 2, 4, c // 4, c // 2]))
         else:
             ib, wb = int(rng.integers(2, 7)), int(rng.integers(2, 7))
             pe = int(rng.choice([d for d in range(1, min(c, 4) + 1) if c % d == 0]))
         w = rng.integers(-(2 ** (wb - 1)), 2 ** (wb - 1), (c, k, k))
+        if form == "sparse":  # as LAB trains (cnv on Fashion-MNIST): the centre tap at the largest
+            # weight in every channel, the others -1, 0 or +1, mostly 0 (72-75 % of all weights)
+            zero = rng.uniform(0.5, 0.9)
+            w = rng.choice([-1, 0, 1], size=(c, k, k), p=[(1 - zero) / 2, zero, (1 - zero) / 2])
+            w[:, k // 2, k // 2] = 2 ** (wb - 1) - 1
         acc = lab_acc_bits(ib, wb, k)
         t = rng.integers(-(2 ** (acc - 2)), 2 ** (acc - 2), c)
         return LabParams(w, t, hw, hw, ib, wb, pe).to_model(layer.rtl)
@@ -512,11 +521,14 @@ def build_rows(build_dirs: list[Path], log) -> tuple[list[dict], list[dict]]:
         mine = []
         for node in model.graph.node:
             layer = registry.layer_of(node)
+            inst = getCustomOp(node)
+            if layer.op == "LabBinarizer" and not inst.get_nodeattr("weightTapBits"):
+                inst.set_nodeattr("weightTapBits", inst.lab_params(model).tap_bits)  # a build made before it
             config = describe({"model": str(path), "node": node.name, "op": layer.op})
             mine.append({"build": b.name, "board": board.name, "model": str(path), "op": layer.op, "node": node.name,
                          "config": config, "ours": registry.is_ours(node.op_type),
                          "LUT": float(report["layers"][node.name]["LUT"]),
-                         "est": {"LUT": float(getCustomOp(node).lut_estimation(board.part))}})
+                         "est": {"LUT": float(inst.lut_estimation(board.part))}})
         y, e = sum(r["LUT"] for r in mine), sum(r["est"]["LUT"] for r in mine)
         designs.append({"build": b.name, "board": board.name, "family": report["family"], "nodes": len(mine),
                         "yosys_LUT": y, "est_LUT": e, "ratio": y / max(1.0, e)})

@@ -53,6 +53,10 @@ class LabBinarizer(HWCustomOp):
                 "outputDataType": ("s", True, "BINARY", {"BINARY", "BIPOLAR"}),
                 # memory of the line buffer
                 "ram_style": ("s", False, "auto", {"auto", "block", "distributed"}),
+                # per kernel tap, the weight bits that vary over the channels (LabParams.tap_bits,
+                # set where the node is made); the LUT estimate's product widths. Empty: unknown,
+                # every tap counted at the weight width
+                "weightTapBits": ("ints", False, []),
                 # the bnnforge IntegerNet layer this node implements (for verify)
                 "layer_name": ("s", False, ""),
             }
@@ -264,12 +268,12 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
     # them, leave-one-out 3.4 % / 9 % max (13.6 / 38 % without the folded terms); the memories
     # counted by memory.memory_cost's simple dual-port LUT RAM model), scored on the disjoint
     # seeds of benchmarks/results/layer_heldout.md and on the nodes of real builds in layer_rtl.md
-    LUT_PER_TERM = {"control": 321.217, "product_bits": 2.069, "constant_product_bits": 0.647,
-                    "product_select_bits": 0.503, "sum_bits": 0.166, "compare_bits": 2.308, "rom_bits": 0.0,
-                    "memory_luts": 1.15}
+    LUT_PER_TERM = {"control": 323.276, "product_bits": 2.071, "constant_product_bits": 0.663,
+                    "product_select_bits": 0.498, "sum_bits": 0.163, "compare_bits": 2.243, "rom_bits": 0.0,
+                    "memory_luts": 1.148}
 
     def lut_terms(self):
-        """K*K products per PE lane (IN_BITS x W_BITS), their sum (one leaf per product, or per
+        """K*K products per PE lane (IN_BITS x the tap's varying weight bits), their sum (one leaf per product, or per
         weight slice of a wide product) and threshold compare at the accumulator width, the
         weight/threshold ROMs (LUT logic) and the row banks and delay line in LUTRAM. With a
         fold C/PE of up to SHALLOW_ROM_WORDS the weights are (nearly) constants: synthesis
@@ -280,7 +284,7 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
         a, wb, acc = self._widths()
         taps, fold = k * k, c // pe
         leaves = taps * lab_product_leaves(a, wb, fold)
-        products = pe * taps * a * wb
+        products = pe * a * sum(self.get_nodeattr("weightTapBits") or [wb] * taps)
         folded = fold <= SHALLOW_ROM_WORDS
         return {"control": 1, "product_bits": 0 if folded else products,
                 "constant_product_bits": products if folded else 0,

@@ -103,6 +103,24 @@ def hex_lines(words: np.ndarray, bits: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def varying_weight_bits(weights: np.ndarray, bits: int) -> list[int]:
+    """Per column of ``weights`` (rows: channels), the distinct bit columns of its two's
+    complement values that are not constant over the rows (a plane and its complement
+    counted once), at least 1 if any value is nonzero:
+    what a product with these weights costs in logic, by synthesis that merges constant and
+    equal ROM bits (a trained LAB tap of {-1, 0, 1} varies in 2 of 4 bits; its centre tap,
+    7 in every channel, in none: a constant product, counted as 1)."""
+    w = np.asarray(weights, np.int64)
+    raw = w & ((1 << bits) - 1)
+    out = []
+    for col, values in zip(raw.T, w.T):
+        planes = [(col >> b) & 1 for b in range(bits)]
+        # a plane and its complement are one function (a LUT inverts for free)
+        varying = len({tuple(plane ^ plane[0]) for plane in planes if 0 < plane.sum() < len(col)})
+        out.append(max(varying, int(np.any(values != 0))))
+    return out
+
+
 def _c_array(values: np.ndarray) -> str:
     if values.ndim == 1:
         return "{" + ", ".join(str(int(v)) for v in values) + "}"
@@ -155,6 +173,12 @@ class LabParams:
         return self.channels // self.pe
 
     @property
+    def tap_bits(self) -> list[int]:
+        """Per kernel tap, the weight bits that vary over the channels (varying_weight_bits):
+        the RTL's products cost what these bits do, not the weight width."""
+        return varying_weight_bits(self.weights.reshape(self.channels, -1), self.weight_bits)
+
+    @property
     def lag(self) -> int:
         """Output pixel t - lag is produced when input pixel t arrives."""
         p = self.kernel // 2
@@ -199,7 +223,8 @@ class LabParams:
         """The attributes of a LabBinarizer node of these parameters."""
         return dict(NumChannels=self.channels, ImgH=self.height, ImgW=self.width, KernelSize=self.kernel, PE=self.pe,
                     inputDataType=f"INT{self.input_bits}", weightDataType=f"INT{self.weight_bits}",
-                    accDataType=f"INT{self.acc_bits}", outputDataType=output_dtype, layer_name=layer_name)
+                    accDataType=f"INT{self.acc_bits}", outputDataType=output_dtype, layer_name=layer_name,
+                    weightTapBits=self.tap_bits)
 
     def to_model(self, op_type: str = "LabBinarizer", output_dtype: str = "BIPOLAR"):
         """A one-node FINN model of this layer (op_type: LabBinarizer or a backend class)."""
