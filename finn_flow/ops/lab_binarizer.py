@@ -267,7 +267,8 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
     # --ops LabBinarizer: seeds 1-24 of the default draw and 8 at PE = C or C/2; 3 % mean error on
     # them, leave-one-out 3.4 % / 9 % max (13.6 / 38 % without the folded terms); the memories
     # counted by memory.memory_cost's simple dual-port LUT RAM model), scored on the disjoint
-    # seeds of benchmarks/results/layer_heldout.md and on the nodes of real builds in layer_rtl.md
+    # seeds of benchmarks/results/layer_heldout.md (with 4 of weights as LAB trains them: the
+    # products at the weights' varying bits, weightTapBits) and on the nodes of real builds
     LUT_PER_TERM = {"control": 323.276, "product_bits": 2.071, "constant_product_bits": 0.663,
                     "product_select_bits": 0.498, "sum_bits": 0.163, "compare_bits": 2.243, "rom_bits": 0.0,
                     "memory_luts": 1.148}
