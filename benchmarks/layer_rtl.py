@@ -61,7 +61,7 @@ IGNORED_ATTRS = {"code_gen_dir_ipgen", "code_gen_dir_cppsim", "ipgen_path", "ip_
                  "rtlsim_so", "rtlsim_trace", "rtlsim_backend", "partition_id", "slr", "mem_port", "device_id",
                  "inFIFODepths", "outFIFODepths", "backend", "preferred_impl_style", "ip_vlnv", "dynamic_input_dist",
                  "output_hook", "cpp_interface", "hls_style",
-                 "weightTapBits"}  # the estimate's summary of weights the hardware key already holds
+                 "weightTapBits", "thresholdVaryingFraction"}  # estimates' summaries of the initializers
 # attributes that shape only the stream (beats per frame), not the hardware, of FINN's FIFO and
 # width converter: such nodes are one configuration
 STREAM_ONLY_ATTRS = {"StreamingFIFO": {"folded_shape", "normal_shape"},
@@ -173,6 +173,15 @@ def configurations(build_list, work: Path, log, random_missing: int = 3, random_
     return configs
 
 
+def annotated(model):
+    """A one-node model of a bnnforge RTL class with the attributes its estimate reads from the
+    initializers set, as the build's specialization sets them (BnnforgeRTL.annotate)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    getCustomOp(model.graph.node[0]).annotate(model)
+    return model
+
+
 def random_model(op: str, seed: int, form: str = ""):
     """A seeded random one-node model of layer type ``op`` as its RTL class: tests/layer_cases.py,
     and for the custom layers random shapes, foldings and widths of their parameter objects.
@@ -205,20 +214,20 @@ def random_model(op: str, seed: int, form: str = ""):
             w[:, k // 2, k // 2] = 2 ** (wb - 1) - 1
         acc = lab_acc_bits(ib, wb, k)
         t = rng.integers(-(2 ** (acc - 2)), 2 ** (acc - 2), c)
-        return LabParams(w, t, hw, hw, ib, wb, pe).to_model(layer.rtl)
+        return annotated(LabParams(w, t, hw, hw, ib, wb, pe).to_model(layer.rtl))
     if op == "DynamicThreshold":
         c = int(rng.choice([8, 16, 32, 64, 128]))
         hw = int(rng.integers(2, 33))
         pe = int(rng.choice([d for d in range(1, min(c, 16) + 1) if c % d == 0]))
         ib = int(rng.integers(2, 9))
-        return DynThreshParams(c, hw, hw, ib, ib + 1, pe).to_model(layer.rtl)
+        return annotated(DynThreshParams(c, hw, hw, ib, ib + 1, pe).to_model(layer.rtl))
     if op == "DynamicRPReLU":  # a residual block's sum, 2**b - 1 thresholds of a b-bit activation
         c = int(rng.choice([8, 16, 32, 64]))
         hw = int(rng.integers(2, 17))
         pe = int(rng.choice([d for d in range(1, min(c, 16) + 1) if c % d == 0]))
         ib, ob = int(rng.integers(4, 10)), int(rng.integers(2, 5))
         t = np.sort(rng.integers(-(2 ** ib), 2 ** ib, (c, 2**ob - 1)), axis=1)
-        return DynRPReLUParams(t, hw, hw, -(2 ** (ob - 1)), ob, ib, ib, pe).to_model(layer.rtl)
+        return annotated(DynRPReLUParams(t, hw, hw, -(2 ** (ob - 1)), ob, ib, ib, pe).to_model(layer.rtl))
     sys.path.insert(0, str(REPO / "tests"))
     from layer_cases import (CASES, constant_weight_mvau, realistic_mvau, shallow_weight_mvau, specialize,
                              streamed_add, wide_pixel_mvau)
@@ -522,8 +531,8 @@ def build_rows(build_dirs: list[Path], log) -> tuple[list[dict], list[dict]]:
         for node in model.graph.node:
             layer = registry.layer_of(node)
             inst = getCustomOp(node)
-            if layer.op == "LabBinarizer" and not inst.get_nodeattr("weightTapBits"):
-                inst.set_nodeattr("weightTapBits", inst.lab_params(model).tap_bits)  # a build made before it
+            if registry.is_ours(node.op_type):
+                inst.annotate(model)  # as the build sets it now (a build made before lacks it)
             config = describe({"model": str(path), "node": node.name, "op": layer.op})
             mine.append({"build": b.name, "board": board.name, "model": str(path), "op": layer.op, "node": node.name,
                          "config": config, "ours": registry.is_ours(node.op_type),

@@ -100,6 +100,8 @@ def specialize(model: ModelWrapper) -> ModelWrapper:
     node = model.graph.node[0]
     node.op_type = registry.by_op(node.op_type).class_name("rtl")
     node.domain = DOMAIN + ".rtl"
+    if registry.is_ours(node.op_type):  # as the build's specialization does
+        getCustomOp(node).annotate(model)
     return model
 
 

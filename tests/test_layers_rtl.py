@@ -192,6 +192,34 @@ def test_lab_estimate_counts_the_weight_bits_that_vary():
     assert sparse.lut_estimation() == dense.lut_estimation()
 
 
+def test_threshold_estimate_counts_the_bits_that_vary():
+    """A comparator bit whose threshold bit is the same in every channel compares with a constant,
+    and its ROM bit is none: a DyBNN hyper-function's MVAUs, one quantizer in every channel but
+    for a few low bits (15 % of the bits vary), were estimated at 2.2x their yosys LUTs. The
+    build's specialization sets the fraction (thresholdVaryingFraction); a node without it is
+    counted as if every bit varied."""
+    from bnnforge.finn_flow.flow.transforms import SpecializeToBnnforge
+    from bnnforge.finn_flow.ops.params import varying_fraction
+
+    from layer_cases import mvau
+
+    # 4 bits (0..4 signed): step 0 varies in its lowest bit, step 1 nowhere: 1 of 8 bits
+    assert varying_fraction(np.array([[0, 4], [1, 4], [0, 4], [1, 4]])) == 1 / 8
+    model, _ = mvau(np.random.default_rng(3), 1, "uint_int5", (8, 32, 1, 1, [1]))
+    t = model.get_initializer("thresholds")
+    quantizer = np.tile(t[0], (32, 1)) + np.random.default_rng(4).integers(0, 2, (32, 1))
+    estimates = []
+    for thresholds in (t, quantizer):
+        model.set_initializer("thresholds", thresholds)
+        inst = getCustomOp(model.transform(SpecializeToBnnforge("rtl")).graph.node[0])
+        assert inst.get_nodeattr("thresholdVaryingFraction") == pytest.approx(varying_fraction(thresholds))  # float32
+        estimates.append(inst.lut_estimation())
+    assert varying_fraction(quantizer) < 0.2 < 0.5 < varying_fraction(t)
+    assert estimates[1] < 0.75 * estimates[0], estimates
+    inst.set_nodeattr("thresholdVaryingFraction", 1.0)  # unknown: every bit varies, the most LUTs
+    assert inst.lut_estimation() > estimates[0]
+
+
 def test_deep_fifo_on_a_part_without_uram_is_estimated_in_block_ram():
     """fifo.sv builds a deep ram_style "auto" FIFO in its "ultra" structure on every part; FINN
     estimates URAM for it even on the PYNQ-Z2's xc7z020, which has none: yosys (and Vivado) map

@@ -41,6 +41,7 @@ class SpecializeToBnnforge(Transformation):
                 node.attribute.remove(attr)
             if self.backend == "rtl":
                 layer.backend_class("rtl").rtl_adapt(getCustomOp(node))
+                getCustomOp(node).annotate(model)
             changed = True
         if changed:
             model = model.transform(GiveUniqueNodeNames())

@@ -127,6 +127,12 @@ class BnnforgeRTL:
     def rtl_adapt(inst) -> None:
         """Set the attributes that follow from the RTL (called when a node becomes this class)."""
 
+    def annotate(self, model) -> None:
+        """Set the attributes the LUT estimate reads from the node's initializers (weights,
+        thresholds), which FINN's lut_estimation() is called without. Called when a node becomes
+        this class (SpecializeToBnnforge); a node never annotated is estimated as if its values
+        were random."""
+
     def memory_file_name(self, param: str) -> str:
         """ROM files are named after the node, so a whole design can keep them in one folder."""
         return f"{self.onnx_node.name}_{param.lower().removesuffix('_file')}.hex"

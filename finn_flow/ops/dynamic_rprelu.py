@@ -21,7 +21,7 @@ from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
 from bnnforge.finn_flow.ops.backends import BnnforgeRTL, dt, nchw_to_nhwc, nhwc_to_nchw
 from bnnforge.finn_flow.ops.memory import distributed_luts, memory_cost, read_mux_luts, resolve_ram_style
-from bnnforge.finn_flow.ops.params import DynRPReLUParams, dynthresh_exp_cycles, signed_bits_for
+from bnnforge.finn_flow.ops.params import DynRPReLUParams, dynthresh_exp_cycles, signed_bits_for, varying_fraction
 from bnnforge.model import golden
 
 
@@ -43,6 +43,10 @@ class DynamicRPReLU(HWCustomOp):
                 "weightDataType": ("s", True, ""),  # the thresholds'
                 "outputDataType": ("s", True, ""),
                 "ActVal": ("i", False, 0),  # out_bias
+                # the fraction of the thresholds' bits that vary over the channels
+                # (params.varying_fraction, set by the RTL class's annotate): the comparator bits
+                # whose threshold a ROM of several words selects
+                "thresholdVaryingFraction": ("f", False, 1.0),
                 "ram_style": ("s", False, "auto", {"auto", "block", "distributed"}),
                 "layer_name": ("s", False, ""),
                 # two streamed inputs: one FIFO depth each (FINN's default has one entry)
@@ -167,16 +171,17 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
     # mean, and the select term to none, 10 % vs 14 % mean, 47 % vs 70 % max); scored on the
     # held-out seeds 1001.. in layer_heldout.md. The count adders, offset buffers and threshold ROM
     # get no weight of their own: they grow with the comparators
-    LUT_PER_TERM = {"control": 190.973, "compare_bits": 0.579, "constant_compare_bits": 0.548,
-                    "compare_select_bits": 0.237, "count_bits": 0.0, "offset_buffer_luts": 0.0,
-                    "frame_buffer_luts": 0.998, "frame_buffer_mux_luts": 1.824, "threshold_rom_luts": 0.0}
+    LUT_PER_TERM = {"control": 190.318, "compare_bits": 0.584, "constant_compare_bits": 0.552,
+                    "compare_select_bits": 0.255, "count_bits": 0.0, "offset_buffer_luts": 0.0,
+                    "frame_buffer_luts": 0.971, "frame_buffer_mux_luts": 1.672, "threshold_rom_luts": 0.0}
 
     def lut_terms(self):
         """The PE*NumSteps comparators on z - o (against constants when all channels are in one
         fold: the ROM holds one word and synthesis folds it into the comparators; a ROM of FOLD
-        words adds the select of a threshold to every comparator bit, log2(FOLD) address bits up
-        to the 64 words of a LUT6), the count adders, the two offset buffers (FOLD x PE*O_BITS LUT
-        RAM each), the frame buffers and the threshold ROM when they are in LUTs."""
+        words adds the select of a threshold to every comparator bit whose threshold bit varies
+        over the channels, log2(FOLD) address bits up to the 64 words of a LUT6), the count
+        adders, the two offset buffers (FOLD x PE*O_BITS LUT RAM each), the frame buffers and the
+        threshold ROM when they are in LUTs."""
         pe, steps = self.get_nodeattr("PE"), self.get_nodeattr("NumSteps")
         z, o, t = (self.get_input_datatype(i).bitwidth() for i in range(3))
         fold = self.get_nodeattr("NumChannels") // pe
@@ -185,12 +190,16 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
         const = fold == 1
         return {"control": 1, "compare_bits": 0 if const else compares,
                 "constant_compare_bits": compares if const else 0,
-                "compare_select_bits": compares * min(6, math.ceil(math.log2(fold))),
+                "compare_select_bits": compares * min(6, math.ceil(math.log2(fold)))
+                * self.get_nodeattr("thresholdVaryingFraction"),
                 "count_bits": pe * steps,
                 "offset_buffer_luts": 2 * distributed_luts(pe * o, fold, "distributed"),
                 "frame_buffer_luts": banks * distributed_luts(width, depth, self.get_nodeattr("ram_style")),
                 "frame_buffer_mux_luts": banks * read_mux_luts(width, depth, self.get_nodeattr("ram_style")),
                 "threshold_rom_luts": distributed_luts(*self.threshold_rom_shape(), "auto", rom=True)}
+
+    def annotate(self, model):
+        self.set_nodeattr("thresholdVaryingFraction", varying_fraction(self.rprelu_params(model).thresholds))
 
     def rtl_parameters(self, model):
         _, width, depth = self.frame_buffer_shape()  # the styles the estimates assume

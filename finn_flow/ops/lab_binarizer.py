@@ -54,8 +54,8 @@ class LabBinarizer(HWCustomOp):
                 # memory of the line buffer
                 "ram_style": ("s", False, "auto", {"auto", "block", "distributed"}),
                 # per kernel tap, the weight bits that vary over the channels (LabParams.tap_bits,
-                # set where the node is made); the LUT estimate's product widths. Empty: unknown,
-                # every tap counted at the weight width
+                # set by the RTL class's annotate); the LUT estimate's product widths. Empty:
+                # unknown, every tap counted at the weight width
                 "weightTapBits": ("ints", False, []),
                 # the bnnforge IntegerNet layer this node implements (for verify)
                 "layer_name": ("s", False, ""),
@@ -292,6 +292,9 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
                 "product_select_bits": products * math.ceil(math.log2(fold)) if folded else 0,
                 "sum_bits": pe * leaves * acc, "compare_bits": pe * acc,
                 "rom_bits": pe * (taps * wb + acc) * math.ceil(fold / 64), "memory_luts": self._memory_cost()[0]}
+
+    def annotate(self, model):
+        self.set_nodeattr("weightTapBits", self.lab_params(model).tap_bits)
 
     def rtl_parameters(self, model):
         _, width, depth, style = self.memories()[0]  # the row banks: the style the estimates assume

@@ -20,7 +20,7 @@ from finn.custom_op.fpgadataflow.rtl import register_custom_op as register_rtl_o
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU
 
-from bnnforge.finn_flow.ops.params import hex_lines, signed_bits_for
+from bnnforge.finn_flow.ops.params import hex_lines, signed_bits_for, varying_fraction
 from bnnforge.finn_flow.ops.backends import BnnforgeRTL
 from bnnforge.finn_flow.ops.memory import SHALLOW_ROM_WORDS, memory_cost, resolve_ram_style, rom_luts
 
@@ -52,6 +52,16 @@ class _MatrixRTL(BnnforgeRTL):
     """What the MVAU and VVAU backends share: ROM contents, threshold widths, the interface."""
 
     RTL_DEPS = ("rom.sv", "stream_out_fifo.sv", "dot_threshold.sv")
+
+    def get_nodeattr_types(self):
+        # the fraction of the thresholds' bits that vary over the channels (params.varying_fraction,
+        # set by annotate): the comparators and threshold ROM bits that are not constants
+        return {**super().get_nodeattr_types(), "thresholdVaryingFraction": ("f", False, 1.0)}
+
+    def annotate(self, model):
+        t = self._thresholds(model)
+        if t is not None:
+            self.set_nodeattr("thresholdVaryingFraction", varying_fraction(t))
 
     @staticmethod
     def rtl_unsupported(inst) -> str | None:
@@ -112,8 +122,10 @@ class _MatrixRTL(BnnforgeRTL):
         # a +-1 weight over a multi-bit input: its product is the input or its negation
         negated = wdt.name == "BIPOLAR" and not xnor and not folded
         product_bits = pe * simd * idt.bitwidth() * wdt.bitwidth()
-        # one output fold: the thresholds are constants, and so are their comparators
+        # the thresholds' bits that vary over the channels come from a ROM; the rest, and all of
+        # them with one output fold, are constants, and so are their comparators' bits
         compare_bits = pe * n_thresh * acc
+        varying = g("thresholdVaryingFraction") if nf > 1 else 0.0
         return {"control": 1, "xnor_lanes": pe * simd if xnor and not folded else 0,
                 "constant_xnor_lanes": pe * simd if xnor and folded else 0,
                 "xnor_select_bits": pe * simd * select_bits if xnor else 0,
@@ -124,11 +136,11 @@ class _MatrixRTL(BnnforgeRTL):
                 # an XNOR lane's popcount tree is its own term (xnor_lanes): per lane it costs what
                 # no multiple of a multi-bit tree's bits predicts
                 "adder_tree_bits": 0 if xnor else pe * simd * leaf, "accumulator_bits": pe * acc,
-                "threshold_compare_bits": compare_bits if nf > 1 else 0,
-                "constant_threshold_compare_bits": compare_bits if nf == 1 else 0,
+                "threshold_compare_bits": compare_bits * varying,
+                "constant_threshold_compare_bits": compare_bits * (1 - varying),
                 "weight_rom_luts": 0 if shallow else weight_rom, "input_buffer_luts": self._input_buffer_luts(),
                 # the threshold ROM (LUT logic: 64 words per LUT and bit; thresholds no wider than acc)
-                "threshold_rom_bits": pe * n_thresh * acc * math.ceil(nf / 64) if nf > 1 else 0}
+                "threshold_rom_bits": pe * n_thresh * acc * math.ceil(nf / 64) * varying}
 
     def _input_buffer_luts(self) -> int:
         """MVAU: the SF-deep input vector buffer re-read for every output fold (LUTRAM)."""
@@ -182,14 +194,14 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     # its own coefficients (the VVAU has its own too), fitted to yosys on 64 seeded random
     # MVAUs: 32 of real layers' sizes, forms and foldings, 12 fully folded ones (constant
     # weights), 12 nearly so (2..8 weight words), 8 wide first layers (8-bit pixels over 64-400
-    # lanes) (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 12 % mean error on
-    # them), scored on results/layer_heldout.md's other seeds and results/layer_rtl.md's
-    # held-out builds
-    LUT_PER_TERM = {"control": 73.389, "xnor_lanes": 3.072, "constant_xnor_lanes": 1.13, "xnor_select_bits": 0.439,
-                    "negation_bits": 3.687, "product_bits": 1.662, "constant_product_bits": 1.344,
-                    "product_select_bits": 0.707, "adder_tree_bits": 0.0, "accumulator_bits": 0.229,
-                    "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.234, "weight_rom_luts": 1.0,
-                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.41, "fold_counter_bits": 3.518}
+    # lanes) (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 11 % mean error on
+    # them; the threshold terms split by thresholdVaryingFraction), scored on
+    # results/layer_heldout.md's other seeds and results/layer_rtl.md's held-out builds
+    LUT_PER_TERM = {"control": 77.837, "xnor_lanes": 3.203, "constant_xnor_lanes": 1.145, "xnor_select_bits": 0.465,
+                    "negation_bits": 3.487, "product_bits": 1.453, "constant_product_bits": 1.366,
+                    "product_select_bits": 0.662, "adder_tree_bits": 0.0, "accumulator_bits": 0.15,
+                    "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.226, "weight_rom_luts": 1.0,
+                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.588, "fold_counter_bits": 3.255}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
