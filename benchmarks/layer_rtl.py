@@ -517,6 +517,7 @@ def build_rows(build_dirs: list[Path], log) -> tuple[list[dict], list[dict]]:
 
     from bnnforge.boards import load_board
     from bnnforge.finn_flow import registry
+    from bnnforge.finn_flow.flow.transforms import annotate_estimates
     from bnnforge.finn_flow.simulate import reference
 
     rows, designs = [], []
@@ -527,12 +528,11 @@ def build_rows(build_dirs: list[Path], log) -> tuple[list[dict], list[dict]]:
             continue
         board = load_board(json.loads((b / "build_state.json").read_text())["config"]["board"])
         model, path = reference.latest_model(b, "rtl")
+        model = annotate_estimates(model)  # as the build sets them now (a build made before lacks them)
         mine = []
         for node in model.graph.node:
             layer = registry.layer_of(node)
             inst = getCustomOp(node)
-            if registry.is_ours(node.op_type):
-                inst.annotate(model)  # as the build sets it now (a build made before lacks it)
             config = describe({"model": str(path), "node": node.name, "op": layer.op})
             mine.append({"build": b.name, "board": board.name, "model": str(path), "op": layer.op, "node": node.name,
                          "config": config, "ours": registry.is_ours(node.op_type),

@@ -292,13 +292,15 @@ def step_minimize_bit_width(model, ctx):
     from qonnx.transformation.infer_datatypes import InferDataTypes
 
     from bnnforge.finn_flow.finn_compat import bipolar_weights, fix_xnor_accumulators
+    from bnnforge.finn_flow.flow.transforms import annotate_estimates
 
     model = model.transform(MinimizeWeightBitWidth()).transform(MinimizeAccumulatorWidth())
     model = fix_xnor_accumulators(model)
     model = model.transform(InferDataTypes())
     model = model.transform(RoundAndClipThresholds()).transform(InferDataTypes())
     model = model.transform(MinimizeWeightBitWidth())
-    return bipolar_weights(model).transform(InferDataTypes())
+    # the thresholds were rounded and clipped to the accumulators: what the estimates read of them
+    return annotate_estimates(bipolar_weights(model).transform(InferDataTypes()))
 
 
 def step_estimate(model, ctx):

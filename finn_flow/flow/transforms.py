@@ -48,6 +48,18 @@ class SpecializeToBnnforge(Transformation):
         return model, False
 
 
+def annotate_estimates(model):
+    """Every bnnforge RTL node's summaries of its initializers for its estimate
+    (BnnforgeRTL.annotate), again after a step that changed them (thresholds clipped)."""
+    from bnnforge.finn_flow.ops.backends import BnnforgeRTL
+
+    for node in model.graph.node:
+        inst = getCustomOp(node) if registry.is_ours(node.op_type) else None
+        if isinstance(inst, BnnforgeRTL):
+            inst.annotate(model)
+    return model
+
+
 def insert_width_converters_and_fifos(model, part: str):
     """The width converters and FIFOs the stitched design needs, where FINN's InsertDWC and
     InsertFIFO place them, as RTL nodes: FIFOs at FINN's minimum depth, or what a node's rules
