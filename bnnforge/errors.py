@@ -6,6 +6,8 @@
     exit 2   UserError: bad input or usage; one message naming the file, node, option or
              attribute, and the allowed values
     exit 3   NeedsVivado: the step needs Vivado (or Vitis HLS) and it is not installed
+    exit 130 interrupted: Ctrl-C, or ToolKilled (a tool bnnforge ran was killed by a signal);
+             the step is not recorded as done, so the same command resumes it
     exit 70  anything else: a bnnforge bug; one line saying so, the traceback in a file
 
 Every error bnnforge raises on purpose is one of the first three classes (or a subclass);
@@ -38,6 +40,16 @@ class CheckFailed(BnnforgeError):
     """A check ran and failed: outputs differ, a design deadlocked, timing is not met."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+
+
+class ToolKilled(BnnforgeError):
+    """A tool bnnforge ran was killed by a signal (the user, or the kernel out of memory): its
+    step did not finish, which says nothing about the design."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class NeedsVivado(BnnforgeError):

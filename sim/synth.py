@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from bnnforge import toolenv
+from bnnforge.errors import ToolKilled
 from bnnforge.sim.timing import Timing, estimate_timing
 
 FAMILIES = ("xc7", "xcup")
@@ -97,6 +98,14 @@ MEMORY_STYLES = [*VIVADO_RAM_STYLES, DISTRIBUTED_ROMS_AS_LOGIC]
 XCUP_LUTRAM_BUG = "invalid OPTION_ABITS/WIDTH combination"
 
 
+def check_not_killed(out: subprocess.CompletedProcess, top: str) -> None:
+    """A yosys killed by a signal (Ctrl-C, kill, the kernel out of memory) is no verdict on the
+    design: ToolKilled, which a build does not record as a failed estimate (rerun resumes)."""
+    if out.returncode < 0:
+        raise ToolKilled(f"yosys was killed by signal {-out.returncode} while synthesizing {top} (interrupted, or "
+                         "out of memory); the same command resumes")
+
+
 def synth(sources: list[Path], top: str, family: str = "xc7", data_files: list[Path] = (),
           work_dir: Path | None = None, timing: bool = True) -> CellCounts:
     """yosys synth_xilinx of ``top`` (sources in dependency order); memory files are copied
@@ -123,6 +132,7 @@ def synth(sources: list[Path], top: str, family: str = "xc7", data_files: list[P
     out = run()
     if out.returncode != 0 and family == "xcup" and XCUP_LUTRAM_BUG in out.stderr:
         out = run(" -nolutram")
+    check_not_killed(out, top)
     if out.returncode != 0:
         raise RuntimeError(f"yosys failed on {top}:\n{(out.stderr or out.stdout)[-3000:]}")
     stat = json.loads((work / "stat.json").read_text())
@@ -179,6 +189,7 @@ def synth_hierarchy(sources: list[Path], top: str, family: str = "xc7", work_dir
     env = dict(toolenv.tool_env(), YOWASP_MOUNT=":".join(f"{m}={m}" for m in mounts))
     out = subprocess.run([exe, "-q", "-l", str(work / "yosys.log"), "-s", str(work / "synth.ys")], cwd=work, env=env,
                          capture_output=True, text=True, timeout=timeout)
+    check_not_killed(out, top)
     if out.returncode != 0:
         log = (work / "yosys.log").read_text(errors="replace") if (work / "yosys.log").exists() else out.stderr
         errors = [ln for ln in log.splitlines() if "ERROR" in ln] or log.splitlines()[-20:]

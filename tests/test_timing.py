@@ -129,3 +129,25 @@ def test_xcup_memory_yosys_cannot_put_in_lutram_still_synthesizes(tmp_path):
     assert synth.XCUP_LUTRAM_BUG in plain.stderr  # the case really is one yosys fails on
     c = run(tmp_path, "ram", text, "ram", "xcup")
     assert c.lutram == 0 and c.bram18 + c.ff > 0 and c.fmax_mhz is not None
+
+
+def test_killed_yosys_is_an_interruption_not_a_failed_design(tmp_path, monkeypatch):
+    """A yosys killed by a signal (Ctrl-C, kill, the kernel out of memory) once left a build's
+    timing report saying "yosys failed on MVAU_lut_rtl_5:" over a few warnings, recorded as done,
+    so rerunning the build never retried it. It is ToolKilled (exit 130: the step is not
+    recorded, the same command resumes), not the RuntimeError of a design yosys rejects, which
+    the build's timing step reports and goes on."""
+    import os
+
+    from bnnforge.errors import ToolKilled
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "yosys").write_text("#!/bin/sh\nkill -KILL $$\n")
+    (fake / "yosys").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(ToolKilled, match="killed by signal 9 while synthesizing chain"):
+        run(tmp_path, "chain1", lut_chain(1), "chain")
+    (fake / "yosys").write_text("#!/bin/sh\necho 'ERROR: syntax error' >&2\nexit 1\n")
+    with pytest.raises(RuntimeError, match="yosys failed on chain"):
+        run(tmp_path, "chain1", lut_chain(1), "chain")
