@@ -187,7 +187,8 @@ def random_model(op: str, seed: int, form: str = ""):
     and for the custom layers random shapes, foldings and widths of their parameter objects.
     MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights), "shallow"
     (2..8 weight words) or "wide_pixels" (a wide first layer); LabBinarizer ``form`` "folded":
-    PE = C or C/2 (one or two weight words), "sparse": weights as LAB trains them; ElementwiseAdd ``form`` "stream": two streams added."""
+    PE = C or C/2 (one or two weight words), "sparse": weights as LAB trains them; ElementwiseAdd
+    ``form`` "stream": two streams added."""
     from bnnforge.finn_flow import registry
     from bnnforge.finn_flow.ops.params import DynRPReLUParams, DynThreshParams, LabParams, lab_acc_bits
 
@@ -532,12 +533,11 @@ def build_rows(build_dirs: list[Path], log) -> tuple[list[dict], list[dict]]:
         mine = []
         for node in model.graph.node:
             layer = registry.layer_of(node)
-            inst = getCustomOp(node)
             config = describe({"model": str(path), "node": node.name, "op": layer.op})
             mine.append({"build": b.name, "board": board.name, "model": str(path), "op": layer.op, "node": node.name,
                          "config": config, "ours": registry.is_ours(node.op_type),
                          "LUT": float(report["layers"][node.name]["LUT"]),
-                         "est": {"LUT": float(inst.lut_estimation(board.part))}})
+                         "est": {"LUT": float(getCustomOp(node).lut_estimation(board.part))}})
         y, e = sum(r["LUT"] for r in mine), sum(r["est"]["LUT"] for r in mine)
         designs.append({"build": b.name, "board": board.name, "family": report["family"], "nodes": len(mine),
                         "yosys_LUT": y, "est_LUT": e, "ratio": y / max(1.0, e)})
