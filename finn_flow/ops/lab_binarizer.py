@@ -274,9 +274,10 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
                     "memory_luts": 1.148}
 
     def lut_terms(self):
-        """K*K products per PE lane (IN_BITS x the tap's varying weight bits), their sum (one leaf per product, or per
-        weight slice of a wide product) and threshold compare at the accumulator width, the
-        weight/threshold ROMs (LUT logic) and the row banks and delay line in LUTRAM. With a
+        """K*K products per PE lane (IN_BITS x the tap's varying weight bits, weightTapBits), their
+        sum (one leaf per product, or per weight slice of a wide product) and threshold compare at
+        the accumulator width, the weight/threshold ROMs (LUT logic) and the row banks and delay
+        line in LUTRAM. With a
         fold C/PE of up to SHALLOW_ROM_WORDS the weights are (nearly) constants: synthesis
         merges them into the products, which then cost less, plus a select per product bit and
         address bit."""
