@@ -173,15 +173,6 @@ def configurations(build_list, work: Path, log, random_missing: int = 3, random_
     return configs
 
 
-def annotated(model):
-    """A one-node model of a bnnforge RTL class with the attributes its estimate reads from the
-    initializers set, as the build's specialization sets them (BnnforgeRTL.annotate)."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    getCustomOp(model.graph.node[0]).annotate(model)
-    return model
-
-
 def random_model(op: str, seed: int, form: str = ""):
     """A seeded random one-node model of layer type ``op`` as its RTL class: tests/layer_cases.py,
     and for the custom layers random shapes, foldings and widths of their parameter objects.
@@ -190,6 +181,7 @@ def random_model(op: str, seed: int, form: str = ""):
     PE = C or C/2 (one or two weight words), "sparse": weights as LAB trains them; ElementwiseAdd
     ``form`` "stream": two streams added."""
     from bnnforge.finn_flow import registry
+    from bnnforge.finn_flow.flow.transforms import annotate_estimates  # as the build's specialization does
     from bnnforge.finn_flow.ops.params import DynRPReLUParams, DynThreshParams, LabParams, lab_acc_bits
 
     rng = np.random.default_rng(seed)
@@ -215,20 +207,20 @@ def random_model(op: str, seed: int, form: str = ""):
             w[:, k // 2, k // 2] = 2 ** (wb - 1) - 1
         acc = lab_acc_bits(ib, wb, k)
         t = rng.integers(-(2 ** (acc - 2)), 2 ** (acc - 2), c)
-        return annotated(LabParams(w, t, hw, hw, ib, wb, pe).to_model(layer.rtl))
+        return annotate_estimates(LabParams(w, t, hw, hw, ib, wb, pe).to_model(layer.rtl))
     if op == "DynamicThreshold":
         c = int(rng.choice([8, 16, 32, 64, 128]))
         hw = int(rng.integers(2, 33))
         pe = int(rng.choice([d for d in range(1, min(c, 16) + 1) if c % d == 0]))
         ib = int(rng.integers(2, 9))
-        return annotated(DynThreshParams(c, hw, hw, ib, ib + 1, pe).to_model(layer.rtl))
+        return annotate_estimates(DynThreshParams(c, hw, hw, ib, ib + 1, pe).to_model(layer.rtl))
     if op == "DynamicRPReLU":  # a residual block's sum, 2**b - 1 thresholds of a b-bit activation
         c = int(rng.choice([8, 16, 32, 64]))
         hw = int(rng.integers(2, 17))
         pe = int(rng.choice([d for d in range(1, min(c, 16) + 1) if c % d == 0]))
         ib, ob = int(rng.integers(4, 10)), int(rng.integers(2, 5))
         t = np.sort(rng.integers(-(2 ** ib), 2 ** ib, (c, 2**ob - 1)), axis=1)
-        return annotated(DynRPReLUParams(t, hw, hw, -(2 ** (ob - 1)), ob, ib, ib, pe).to_model(layer.rtl))
+        return annotate_estimates(DynRPReLUParams(t, hw, hw, -(2 ** (ob - 1)), ob, ib, ib, pe).to_model(layer.rtl))
     sys.path.insert(0, str(REPO / "tests"))
     from layer_cases import (CASES, constant_weight_mvau, realistic_mvau, shallow_weight_mvau, specialize,
                              streamed_add, wide_pixel_mvau)

@@ -20,6 +20,7 @@ from qonnx.util.basic import qonnx_make_model
 
 from bnnforge.finn_flow import FINN_DOMAIN as DOMAIN
 from bnnforge.finn_flow import registry
+from bnnforge.finn_flow.flow.transforms import annotate_estimates
 
 registry.load()  # prepares FINN, registers bnnforge's classes
 LAYER_RTL_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "layer_rtl.json"
@@ -100,9 +101,7 @@ def specialize(model: ModelWrapper) -> ModelWrapper:
     node = model.graph.node[0]
     node.op_type = registry.by_op(node.op_type).class_name("rtl")
     node.domain = DOMAIN + ".rtl"
-    if registry.is_ours(node.op_type):  # as the build's specialization does
-        getCustomOp(node).annotate(model)
-    return model
+    return annotate_estimates(model)  # as the build's specialization does
 
 
 # --- cases per op -------------------------------------------------------------------------
