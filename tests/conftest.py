@@ -13,6 +13,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BNNFORGE = [sys.executable, "-m", "bnnforge.cli"]
 
+# Each xdist worker gets its share of the cores for torch's threads, here and in the CLI
+# processes it starts (they inherit OMP_NUM_THREADS): two workers of two threads on 2 cores
+# spin-wait for each other (the four tiny training runs of the fixtures: 53 s with two
+# threads beside a busy core, 19 s with one)
+TORCH_THREADS = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+os.environ.setdefault("OMP_NUM_THREADS", str(TORCH_THREADS))
+
 
 class _Zygote:
     """tests/cli_zygote.py, started on first use in this (xdist worker) process."""
@@ -59,6 +66,14 @@ def run_cli(*args, env=None, cwd=None, timeout=1800):
             raise subprocess.TimeoutExpired([*BNNFORGE, *argv], timeout) from None
         return subprocess.CompletedProcess([*BNNFORGE, *argv], rc, out.read_text(errors="replace"),
                                            err.read_text(errors="replace"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def torch_threads():
+    """torch in this process at TORCH_THREADS (whatever imported it first)."""
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
 
 
 @pytest.fixture

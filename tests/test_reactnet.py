@@ -50,15 +50,6 @@ def calibrated(dataset, binarizer, act_bits=3, width=0.125, blocks=1, seed=0):
     return model.eval()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one torch thread is as fast, and far faster than two on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def fashion():
     from bnnforge.model.data import load_dataset

@@ -23,17 +23,6 @@ RESIDUAL_OPS = ("DuplicateStreams_rtl", "ElementwiseAdd_lut_rtl", "GlobalAccPool
 CUSTOM_OPS = {"lab": ("LabBinarizer_rtl",), "dybnn": ("DynamicThreshold_rtl", "DynamicRPReLU_rtl")}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one torch thread is as fast, and far faster than two on a busy 2-core machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, digits):
     """Tiny reactnets (sign, LAB, DyBNN), 1 block per stage, trained briefly on digits, exported."""
