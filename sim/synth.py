@@ -99,9 +99,27 @@ MEMORY_STYLES = [*VIVADO_RAM_STYLES, DISTRIBUTED_ROMS_AS_LOGIC]
 # `hierarchy -check` (MISSING_MODULE) and is synthesized again with the whole library.
 # UltraScale+ always reads it: its block RAMs (RAMB18E2, RAMB36E2) are among those blackboxes.
 CELLS_SIM_ONLY_FAMILIES = ("xc7",)
-CELLS_SIM_ONLY = ["read_verilog -lib -specify +/xilinx/cells_sim.v", "hierarchy -check -top {top}"]
-AFTER_LIBRARY = " -run prepare:"
 MISSING_MODULE = "is not part of the design"
+
+
+def library_steps(top: str, whole_library: bool) -> tuple[list[str], str]:
+    """Commands to run before synth_xilinx, and the options that make it skip reading the
+    library itself (nothing and nothing when it reads the whole library)."""
+    if whole_library:
+        return [], ""
+    return ["read_verilog -lib -specify +/xilinx/cells_sim.v", f"hierarchy -check -top {top}"], " -run prepare:"
+
+
+def run_with_library_fallback(run, family: str) -> tuple[subprocess.CompletedProcess, bool]:
+    """``run(whole_library)``: cells_sim.v only where the family allows it, the whole library
+    when the design uses a module that is not there. Returns the run and whether it read the
+    whole library."""
+    whole_library = family not in CELLS_SIM_ONLY_FAMILIES
+    out = run(whole_library)
+    if out.returncode != 0 and not whole_library and MISSING_MODULE in out.stdout + out.stderr:
+        whole_library = True
+        out = run(whole_library)
+    return out, whole_library
 
 
 # Debian 12's yosys 0.23 cannot map some memories to UltraScale+ LUT RAM (a 784 x 8 bit RAM:
@@ -132,24 +150,17 @@ def synth(sources: list[Path], top: str, family: str = "xc7", data_files: list[P
         shutil.copy(f, work / Path(f).name)
     reads = "".join(f"read_verilog {'-sv ' if Path(src).suffix == '.sv' else ''}{src}; " for src in sources)
 
-    def run(options: str = "", whole_library: bool = False):
-        library = "" if whole_library else "; ".join(CELLS_SIM_ONLY).format(top=top) + "; "
-        script = (
-            f"{reads}hierarchy -top {top}; {'; '.join(MEMORY_STYLES)}; {library}"
-            f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf -nodsp{options}"
-            f"{'' if whole_library else AFTER_LIBRARY}; "
-            f"tee -q -o {work / 'stat.json'} stat -json"
-            + (f"; write_json {work / 'netlist.json'}" if timing else "")
-        )
+    def run(whole_library: bool, options: str = ""):
+        before, skip_library = library_steps(top, whole_library)
+        script = "; ".join([
+            f"{reads}hierarchy -top {top}", *MEMORY_STYLES, *before,
+            f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf -nodsp{options}{skip_library}",
+            f"tee -q -o {work / 'stat.json'} stat -json", *([f"write_json {work / 'netlist.json'}"] if timing else [])])
         return subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, cwd=work)
 
-    whole_library = family not in CELLS_SIM_ONLY_FAMILIES
-    out = run(whole_library=whole_library)
-    if out.returncode != 0 and MISSING_MODULE in out.stderr and not whole_library:
-        whole_library = True
-        out = run(whole_library=True)
+    out, whole_library = run_with_library_fallback(run, family)
     if out.returncode != 0 and family == "xcup" and XCUP_LUTRAM_BUG in out.stderr:
-        out = run(" -nolutram", whole_library)
+        out = run(whole_library, " -nolutram")
     check_not_killed(out, top)
     if out.returncode != 0:
         raise RuntimeError(f"yosys failed on {top}:\n{(out.stderr or out.stdout)[-3000:]}")
@@ -200,22 +211,18 @@ def synth_hierarchy(sources: list[Path], top: str, family: str = "xc7", work_dir
     mounts = sorted({"/" + "/".join(d.parts[1:3 if d.parts[1] == "tmp" else 2]) for d in folders})
     env = dict(toolenv.tool_env(), YOWASP_MOUNT=":".join(f"{m}={m}" for m in mounts))
 
-    def run(whole_library: bool = False):
-        script = (f"read_slang -j 1 --allow-use-before-declare --best-effort-hierarchy {files} --top {top}\n"
-                  + "".join(f"{c}\n" for c in MEMORY_STYLES)
-                  + ("" if whole_library else "".join(f"{c}\n" for c in CELLS_SIM_ONLY).format(top=top))
-                  + f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -nodsp"
-                  f"{'' if whole_library else AFTER_LIBRARY}\n"
-                  f"tee -q -o {work / 'stat.json'} stat -json\n"
-                  + (f"flatten\nwrite_json {work / 'netlist.json'}\n" if timing else ""))
-        (work / "synth.ys").write_text(script)
+    def run(whole_library: bool):
+        before, skip_library = library_steps(top, whole_library)
+        script = [f"read_slang -j 1 --allow-use-before-declare --best-effort-hierarchy {files} --top {top}",
+                  *MEMORY_STYLES, *before,
+                  f"synth_xilinx -family {family} -top {top} -noiopad -noclkbuf -nodsp{skip_library}",
+                  f"tee -q -o {work / 'stat.json'} stat -json",
+                  *(["flatten", f"write_json {work / 'netlist.json'}"] if timing else [])]
+        (work / "synth.ys").write_text("".join(f"{c}\n" for c in script))
         return subprocess.run([exe, "-q", "-l", str(work / "yosys.log"), "-s", str(work / "synth.ys")], cwd=work,
                               env=env, capture_output=True, text=True, timeout=timeout)
 
-    whole_library = family not in CELLS_SIM_ONLY_FAMILIES
-    out = run(whole_library=whole_library)
-    if out.returncode != 0 and MISSING_MODULE in out.stdout + out.stderr and not whole_library:
-        out = run(whole_library=True)
+    out, _ = run_with_library_fallback(run, family)
     check_not_killed(out, top)
     if out.returncode != 0:
         log = (work / "yosys.log").read_text(errors="replace") if (work / "yosys.log").exists() else out.stderr
