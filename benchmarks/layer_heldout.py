@@ -43,13 +43,14 @@ import layer_rtl  # noqa: E402  (random_model, describe, config_key: one definit
 
 FIRST_SEED = 1001  # above every seed layer_rtl.py's calibration set uses
 # configurations per run beside --configs of a type's default draw (layer_rtl.random_model's
-# forms): MVAUs fully folded (constant weights), nearly so (2..8 weight words) and wide first
-# layers (8-bit pixels over hundreds of lanes; minutes of yosys each); LAB layers at PE = C or
+# forms): MVAUs fully folded (constant weights), nearly so (2..8 weight words), wide first
+# layers (8-bit pixels over hundreds of lanes; minutes of yosys each) and wide XNOR layers fed
+# by block RAM (a full-width cnv at --max-fps); LAB layers at PE = C or
 # C/2 (the default draw keeps PE <= 4) and with weights as LAB trains them (mostly 0, +-1); the
 # residual join of two streams (the random elementwise cases add a constant). --fit draws twice
 # as many of each
-EXTRA_FORMS = {"MVAU": {"constant": 6, "shallow": 6, "wide_pixels": 4}, "LabBinarizer": {"folded": 4, "sparse": 4},
-               "ElementwiseAdd": {"stream": 6}}
+EXTRA_FORMS = {"MVAU": {"constant": 6, "shallow": 6, "wide_pixels": 4, "wide_xnor": 4},
+               "LabBinarizer": {"folded": 4, "sparse": 4}, "ElementwiseAdd": {"stream": 6}}
 TARGET = 0.15
 
 

@@ -273,6 +273,26 @@ def wide_pixel_mvau(rng, frames=1):
     return mvau(rng, frames, "pixels_bipolar", (mw, mh, simd, pe, [1]))
 
 
+def wide_xnor_mvau(rng, frames=1):
+    """A full-width cnv's middle layer at fold --max-fps: an XNOR MVAU over 256-2,304 lanes
+    whose weights are deep enough for block RAM (a block RAM-fed lane costs about one LUT
+    less than one fed by a LUT ROM, beyond the ROM's own LUTs: measured on 576x128 S192 P8)."""
+    from bnnforge.finn_flow.ops.memory import resolve_ram_style
+
+    form = str(rng.choice(["xnor_bit", "xnor_int4"], p=[0.6, 0.4]))
+    while True:
+        mw, mh = int(rng.choice([576, 1152, 2304])), int(rng.choice([128, 256]))
+        simd = int(rng.choice([d for d in divisors(mw) if 32 <= d <= 288]))
+        pes = [p for p in (2, 4, 8, 16) if 256 <= p * simd <= 2304]
+        if not pes:
+            continue
+        pe = int(rng.choice(pes))
+        if resolve_ram_style(simd * pe, (mw // simd) * (mh // pe), "auto") == "block":
+            break
+    side = int(rng.choice([1, 2, 4]))
+    return mvau(rng, frames, form, (mw, mh, simd, pe, [1] if side == 1 else [1, side, side]))
+
+
 def shallow_weight_mvau(rng, frames=1):
     """An MVAU folded nearly fully: a weight memory 2..8 words deep (fold --max-fps on small
     layers: a reactnet's first conv at PE = MH/2, a tfc's hidden layers at NF = 4), where

@@ -22,7 +22,7 @@ from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU
 
 from bnnforge.finn_flow.ops.params import hex_lines, signed_bits_for, varying_fraction
 from bnnforge.finn_flow.ops.backends import BnnforgeRTL
-from bnnforge.finn_flow.ops.memory import SHALLOW_ROM_WORDS, memory_cost, resolve_ram_style, rom_luts
+from bnnforge.finn_flow.ops.memory import SHALLOW_ROM_WORDS, memory_cost, read_mux_luts, resolve_ram_style, rom_luts
 
 KIND_UNSIGNED, KIND_SIGNED, KIND_BIPOLAR = 0, 1, 2
 
@@ -109,7 +109,8 @@ class _MatrixRTL(BnnforgeRTL):
         nf = self._channels() // pe
         rom_width, rom_depth = self._rom_shape()
         in_luts = resolve_ram_style(rom_width, rom_depth, g("ram_style")) == "distributed"
-        weight_rom = rom_luts(rom_width, rom_depth) if in_luts else 0
+        # in block RAM: the multiplexer of the blocks stacked in depth (2,304 x 256 bits: 5 deep)
+        weight_rom = rom_luts(rom_width, rom_depth) if in_luts else read_mux_luts(rom_width, rom_depth, "block")
         # one weight word (fully folded): the weights are constants, which synthesis folds into
         # the popcount (an XNOR with a constant is a wire or an inverter) or the products
         const = rom_depth == 1
@@ -126,7 +127,10 @@ class _MatrixRTL(BnnforgeRTL):
         # them with one output fold, are constants, and so are their comparators' bits
         compare_bits = pe * n_thresh * acc
         varying = g("thresholdVaryingFraction") if nf > 1 else 0.0
-        return {"control": 1, "xnor_lanes": pe * simd if xnor and not folded else 0,
+        # an XNOR lane fed by a block RAM costs less than one fed by a LUT ROM, beyond the ROM's
+        # own LUTs (576x128 S192 P8 by yosys: 2.3 LUT per lane against 3.5)
+        lanes = pe * simd if xnor and not folded else 0
+        return {"control": 1, "xnor_lanes": lanes if in_luts else 0, "bram_xnor_lanes": 0 if in_luts else lanes,
                 "constant_xnor_lanes": pe * simd if xnor and folded else 0,
                 "xnor_select_bits": pe * simd * select_bits if xnor else 0,
                 "negation_bits": pe * simd * idt.bitwidth() if negated else 0,
@@ -191,17 +195,19 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     """FINN's MVAU on bnnforge's LUT-based RTL (mvau.sv)."""
 
     RTL_MODULE = "mvau"
-    # its own coefficients (the VVAU has its own too), fitted to yosys on 64 seeded random
+    # its own coefficients (the VVAU has its own too), fitted to yosys on 72 seeded random
     # MVAUs: 32 of real layers' sizes, forms and foldings, 12 fully folded ones (constant
     # weights), 12 nearly so (2..8 weight words), 8 wide first layers (8-bit pixels over 64-400
-    # lanes) (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 11 % mean error on
+    # lanes), 8 wide XNOR layers fed by block RAM (256-2,304 lanes)
+    # (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 10 % mean error on
     # them; the threshold terms split by thresholdVaryingFraction), scored on
     # results/layer_heldout.md's other seeds and results/layer_rtl.md's held-out builds
-    LUT_PER_TERM = {"control": 77.837, "xnor_lanes": 3.203, "constant_xnor_lanes": 1.145, "xnor_select_bits": 0.465,
-                    "negation_bits": 3.487, "product_bits": 1.453, "constant_product_bits": 1.366,
-                    "product_select_bits": 0.662, "adder_tree_bits": 0.0, "accumulator_bits": 0.15,
-                    "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.226, "weight_rom_luts": 1.0,
-                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.588, "fold_counter_bits": 3.255}
+    LUT_PER_TERM = {"control": 86.492, "xnor_lanes": 3.379, "bram_xnor_lanes": 2.544, "constant_xnor_lanes": 1.143,
+                    "xnor_select_bits": 0.473, "negation_bits": 3.49, "product_bits": 1.415,
+                    "constant_product_bits": 1.362, "product_select_bits": 0.668, "adder_tree_bits": 0.0,
+                    "accumulator_bits": 0.062, "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.232,
+                    "weight_rom_luts": 1.0, "input_buffer_luts": 1.0, "threshold_rom_bits": 0.578,
+                    "fold_counter_bits": 2.944}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
@@ -283,7 +289,7 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
     # leave-one-out on the calibration seeds 8 % mean / 26 % max (10 / 28 % before the shallow
     # weight memories and constant thresholds of _MatrixRTL.lut_terms, 17 % mean without the SF
     # terms below). XNOR lanes and the input buffer are MVAU terms a VVAU never has
-    LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "constant_xnor_lanes": 0.0, "xnor_select_bits": 0.0,
+    LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "bram_xnor_lanes": 0.0, "constant_xnor_lanes": 0.0, "xnor_select_bits": 0.0,
                     "negation_bits": 0.0, "product_bits": 1.917, "constant_product_bits": 0.44,
                     "product_select_bits": 0.428, "adder_tree_bits": 0.672, "accumulator_bits": 0.0,
                     "threshold_compare_bits": 0.0, "constant_threshold_compare_bits": 0.437, "weight_rom_luts": 0.0,
