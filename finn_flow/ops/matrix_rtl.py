@@ -289,8 +289,8 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
     # leave-one-out on the calibration seeds 8 % mean / 26 % max (10 / 28 % before the shallow
     # weight memories and constant thresholds of _MatrixRTL.lut_terms, 17 % mean without the SF
     # terms below). XNOR lanes and the input buffer are MVAU terms a VVAU never has
-    LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "bram_xnor_lanes": 0.0, "constant_xnor_lanes": 0.0, "xnor_select_bits": 0.0,
-                    "negation_bits": 0.0, "product_bits": 1.917, "constant_product_bits": 0.44,
+    LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "bram_xnor_lanes": 0.0, "constant_xnor_lanes": 0.0,
+                    "xnor_select_bits": 0.0, "negation_bits": 0.0, "product_bits": 1.917, "constant_product_bits": 0.44,
                     "product_select_bits": 0.428, "adder_tree_bits": 0.672, "accumulator_bits": 0.0,
                     "threshold_compare_bits": 0.0, "constant_threshold_compare_bits": 0.437, "weight_rom_luts": 0.0,
                     "input_buffer_luts": 0.0, "threshold_rom_bits": 0.0, "fold_counter_bits": 8.73}
