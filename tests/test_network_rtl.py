@@ -203,6 +203,7 @@ def test_equal_fifos_are_synthesized_once(rtl_builds, tmp_path, monkeypatch):
 
     from bnnforge.boards import load_board
     from bnnforge.finn_flow.rtl import synth
+    from bnnforge.finn_flow.simulate import node as nodesim
     from bnnforge.finn_flow.simulate import reference
 
     _, build = rtl_builds["tfc"]
@@ -216,6 +217,11 @@ def test_equal_fifos_are_synthesized_once(rtl_builds, tmp_path, monkeypatch):
         f = getCustomOp(node)
         return f.get_nodeattr("depth"), f.get_outstream_width_padded(), f.get_nodeattr("ram_style")  # (RTL: bytes)
 
+    # the tuner's folding may give every FIFO the same depth and width: one is made deeper (and its
+    # RTL generated anew), so the set always holds FIFOs alike and unalike
+    deeper = getCustomOp(nodes[-1])
+    deeper.set_nodeattr("depth", max(kind(n)[0] for n in nodes) + 6)
+    nodesim.prepare(deeper, fifos, "rtl", tmp_path / "deeper")
     kinds = {kind(n) for n in nodes}
     assert len(nodes) > len(kinds) >= 2, kinds  # FIFOs alike and unalike: the case is the one meant
     synthesized = []
