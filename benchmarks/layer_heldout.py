@@ -16,6 +16,9 @@ resources the tuner can trust"): within 15 % of yosys per layer type.
     .venv/bin/python benchmarks/layer_heldout.py [--configs N] [--ops OP ...]
     .venv/bin/python benchmarks/layer_heldout.py --fit --ops DynamicRPReLU   # calibrate a type no build has
 
+    .venv/bin/python benchmarks/layer_heldout.py --fit --ops MVAU --configs 32 --shard 0/2 --measured m0.json &
+    .venv/bin/python benchmarks/layer_heldout.py --fit --ops MVAU --configs 32 --shard 1/2 --measured m1.json
+
 --fit measures seeds 1..N instead (a calibration set, disjoint from the scored one) and prints
 the LUT_PER_TERM that layer_rtl.fit finds for them and the nodes of layer_rtl.CALIBRATION_BUILDS
 (the builds layer_rtl.py's held-out table leaves out).
@@ -23,7 +26,10 @@ the LUT_PER_TERM that layer_rtl.fit finds for them and the nodes of layer_rtl.CA
 Writes benchmarks/results/layer_heldout.json and .md. Every yosys count (held-out and calibration
 seeds) is kept in benchmarks/results/layer_heldout_measured.json, keyed by the configuration and
 the core's RTL sources: it is committed with the results, so a model change is rescored (or refitted)
-on a fresh clone without synthesizing again, and a changed core is measured anew.
+on a fresh clone without synthesizing again, and a changed core is measured anew. --shard
+measures a share of the draws into a file of its own (started as a copy of the committed one);
+`--merge m0.json m1.json` adds the shares' entries to the committed file before the run that
+scores or fits.
 """
 
 from __future__ import annotations
@@ -123,7 +129,20 @@ def main():
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--measured", type=Path, default=HERE / "results" / "layer_heldout_measured.json",
                     help="the yosys counts by configuration and RTL sources (read and extended)")
+    ap.add_argument("--shard", metavar="K/N",
+                    help="only measure every N-th draw from the K-th (0-based) into --measured, then stop: N "
+                         "processes, each with its own --measured file, share the synthesis (merge the files after)")
+    ap.add_argument("--merge", nargs="+", type=Path, metavar="FILE", default=[],
+                    help="first add the entries of these --shard files to --measured")
     args = ap.parse_args()
+    shard = None
+    if args.shard:
+        try:
+            k, n = (int(v) for v in args.shard.split("/"))
+            assert 0 <= k < n
+        except (ValueError, AssertionError):
+            ap.error(f"--shard {args.shard}: expected K/N with 0 <= K < N, e.g. 0/2")
+        shard = (k, n)
 
     from qonnx.custom_op.registry import getCustomOp
 
@@ -133,12 +152,18 @@ def main():
     args.work.mkdir(parents=True, exist_ok=True)
     cache_path = args.measured
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    for part in args.merge:
+        cache.update(json.loads(part.read_text()))
+    if args.merge:
+        cache_path.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
     t0, rows = time.time(), []
     first = 1 if args.fit else FIRST_SEED
     draws = [(op, seed, "") for op in args.ops or ours_ops() for seed in range(first, first + args.configs)]
     for op in args.ops or ours_ops():  # and the extremes fold --max-fps picks, fewer
         draws += [(op, seed, form) for form, n in EXTRA_FORMS.get(op, {}).items()
                   for seed in range(first, first + n * (2 if args.fit else 1))]
+    if shard:
+        draws = draws[shard[0]::shard[1]]
     for op, seed, form in draws:
         model = layer_rtl.random_model(op, seed, form)
         inst = getCustomOp(model.graph.node[0])
@@ -157,6 +182,9 @@ def main():
         rows.append(row)
         print(f"[{time.time() - t0:6.0f} s] {op} {seed} {config}: LUT {row['LUT']} vs {row['est_LUT']}, "
               f"BRAM18 {row['BRAM18']:g} vs {row['est_BRAM18']:g}", flush=True)
+    if shard:
+        print(f"shard {args.shard}: {len(rows)} configurations measured into {cache_path}")
+        return
     if args.fit:  # the random configurations and the nodes of the calibration builds
         ops = set(args.ops or ours_ops())
         builds = [r for r in layer_rtl.build_rows(layer_rtl.calibration_builds(), print)[0] if r["op"] in ops]

@@ -127,10 +127,7 @@ class _MatrixRTL(BnnforgeRTL):
         # them with one output fold, are constants, and so are their comparators' bits
         compare_bits = pe * n_thresh * acc
         varying = g("thresholdVaryingFraction") if nf > 1 else 0.0
-        # an XNOR lane fed by a block RAM costs less than one fed by a LUT ROM, beyond the ROM's
-        # own LUTs (576x128 S192 P8 by yosys: 2.3 LUT per lane against 3.5)
-        lanes = pe * simd if xnor and not folded else 0
-        return {"control": 1, "xnor_lanes": lanes if in_luts else 0, "bram_xnor_lanes": 0 if in_luts else lanes,
+        return {"control": 1, "xnor_lanes": pe * simd if xnor and not folded else 0,
                 "constant_xnor_lanes": pe * simd if xnor and folded else 0,
                 "xnor_select_bits": pe * simd * select_bits if xnor else 0,
                 "negation_bits": pe * simd * idt.bitwidth() if negated else 0,
@@ -199,15 +196,14 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     # MVAUs: 32 of real layers' sizes, forms and foldings, 12 fully folded ones (constant
     # weights), 24 nearly so (2..8 weight words), 8 wide first layers (8-bit pixels over 64-400
     # lanes), 8 wide XNOR layers fed by block RAM (256-2,304 lanes)
-    # (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 9.8 % mean error on
+    # (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 10.7 % mean error on
     # them; the threshold terms split by thresholdVaryingFraction), scored on
     # results/layer_heldout.md's other seeds and results/layer_rtl.md's held-out builds
-    LUT_PER_TERM = {"control": 91.187, "xnor_lanes": 3.396, "bram_xnor_lanes": 2.552, "constant_xnor_lanes": 1.151,
-                    "xnor_select_bits": 0.522, "negation_bits": 3.499, "product_bits": 1.427,
-                    "constant_product_bits": 1.361, "product_select_bits": 0.687, "adder_tree_bits": 0.0,
-                    "accumulator_bits": 0.0, "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.235,
-                    "weight_rom_luts": 1.0, "input_buffer_luts": 1.0, "threshold_rom_bits": 0.574,
-                    "fold_counter_bits": 2.75}
+    LUT_PER_TERM = {"control": 48.043, "xnor_lanes": 2.337, "constant_xnor_lanes": 1.175, "xnor_select_bits": 0.348,
+                    "negation_bits": 3.251, "product_bits": 1.276, "constant_product_bits": 1.335,
+                    "product_select_bits": 0.586, "adder_tree_bits": 0.0, "accumulator_bits": 0.473,
+                    "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.246, "weight_rom_luts": 1.0,
+                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.538, "fold_counter_bits": 4.192}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
@@ -289,7 +285,7 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
     # leave-one-out on the calibration seeds 8 % mean / 26 % max (10 / 28 % before the shallow
     # weight memories and constant thresholds of _MatrixRTL.lut_terms, 17 % mean without the SF
     # terms below). XNOR lanes and the input buffer are MVAU terms a VVAU never has
-    LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "bram_xnor_lanes": 0.0, "constant_xnor_lanes": 0.0,
+    LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "constant_xnor_lanes": 0.0,
                     "xnor_select_bits": 0.0, "negation_bits": 0.0, "product_bits": 1.917, "constant_product_bits": 0.44,
                     "product_select_bits": 0.428, "adder_tree_bits": 0.672, "accumulator_bits": 0.0,
                     "threshold_compare_bits": 0.0, "constant_threshold_compare_bits": 0.437, "weight_rom_luts": 0.0,

@@ -139,7 +139,7 @@ module mvau #(
   // --- S0: registered reads (input beat or vector buffer, weights) -------------------------
   logic s0_valid, s0_first, s0_last;
   logic [NFW-1:0] s0_nf;
-  logic [XB-1:0] s0_xin, s0_x;
+  logic [XB-1:0] s0_x;
   logic [WB-1:0] s1_w;
 
   always_ff @(posedge ap_clk) begin
@@ -148,23 +148,25 @@ module mvau #(
     s0_first <= (sf == '0);
     s0_last <= (sf == SFW'(SF - 1));
     s0_nf <= nf;
-    s0_xin <= in0_V_TDATA[XB-1:0];
   end
 
   generate
     if (NF > 1) begin : g_vbuf
       // the current input vector, written by the nf = 0 steps, re-read by the nf > 0 steps
-      // (never both in one cycle; the next vector overwrites word sf only after its last read)
+      // (never both in one cycle; the next vector overwrites word sf only after its last read).
+      // Write-first: the input/buffer choice is made before the S0 register, once. Made after
+      // it, the mux fed the lanes directly and yosys copied it into the XNOR lanes' LUTs (about
+      // a third of a nearly folded XNOR layer's LUTs).
       logic [XB-1:0] vbuf[SF];
       logic [XB-1:0] rd;
-      logic s0_from_in;
       always_ff @(posedge ap_clk) begin
         if (step && need_in) vbuf[sf] <= in0_V_TDATA[XB-1:0];
-        rd <= vbuf[sf];
-        s0_from_in <= need_in;
+        rd <= (step && need_in) ? in0_V_TDATA[XB-1:0] : vbuf[sf];
       end
-      assign s0_x = s0_from_in ? s0_xin : rd;
+      assign s0_x = rd;
     end else begin : g_no_vbuf
+      logic [XB-1:0] s0_xin;
+      always_ff @(posedge ap_clk) s0_xin <= in0_V_TDATA[XB-1:0];
       assign s0_x = s0_xin;
     end
   endgenerate
