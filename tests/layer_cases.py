@@ -275,8 +275,8 @@ def wide_pixel_mvau(rng, frames=1):
 
 def wide_xnor_mvau(rng, frames=1):
     """A full-width cnv's middle layer at fold --max-fps: an XNOR MVAU over 256-2,304 lanes
-    whose weights are deep enough for block RAM (a block RAM-fed lane costs about one LUT
-    less than one fed by a LUT ROM, beyond the ROM's own LUTs: measured on 576x128 S192 P8)."""
+    whose weights are deep enough for block RAM (the calibration draws had seen wide XNOR
+    layers only behind LUT ROMs)."""
     from bnnforge.finn_flow.ops.memory import resolve_ram_style
 
     form = str(rng.choice(["xnor_bit", "xnor_int4"], p=[0.6, 0.4]))
