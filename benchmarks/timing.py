@@ -325,6 +325,17 @@ def net_run(net: str, work: Path) -> Path:
     return d
 
 
+def rtl_digest() -> str:
+    """bnnforge's RTL cores (sim/rtl/*.sv) by content: a whole-network row measured on other
+    sources is marked in the table."""
+    from bnnforge import toolenv
+
+    h = hashlib.sha1()
+    for f in sorted(toolenv.rtl_dir().glob("*.sv")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def measure_network(net: str, target: str, board: str, work: Path) -> dict:
     """`bnnforge build --until rtl` (FIFOs sized in Verilator, the timing estimate of every layer,
     FIFOs and width converters included) and the fps that follows at the estimated Fmax."""
@@ -356,7 +367,7 @@ def measure_network(net: str, target: str, board: str, work: Path) -> dict:
                fps_at_fmax=None if fmax is None else round(fmax * 1e6 / cycles, 1),
                lut=sum(v["LUT"] for v in t.get("layers", {}).values()),
                est_lut=round(designs[0]["est_LUT"]) if designs else None, error=t.get("error"),
-               build_s=round(time.time() - t0, 1))
+               build_s=round(time.time() - t0, 1), rtl_digest=rtl_digest())
     print(f"{net:14s} {target:5s} {board:8s} {cycles:8d} cycles  Fmax {fmax} MHz ({row['slowest_layer']}) "
           f"clock {clock_mhz:.0f} MHz ({row['build_s']} s)", flush=True)
     return row
@@ -366,7 +377,9 @@ def network_table(rows: list[dict]) -> str:
     lines = ["| network | target | board | cycles/frame | clock MHz | estimated Fmax MHz | levels | slowest layer | "
              "fps at the clock | fps at the Fmax | yosys LUT | estimated LUT (yosys / estimate) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    current = rtl_digest()
     for r in rows:
+        r = {**r, "net": r["net"] + (" †" if r.get("rtl_digest") != current else "")}
         if r.get("error") or r["fmax_mhz"] is None:
             why = f"failed: {r['error'].splitlines()[0]}" if r.get("error") else "no register-to-register path"
             lines.append(f"| {r['net']} | {r['target']} | {r['board']} | {r['cycles_per_frame']:,} | "
@@ -481,7 +494,9 @@ def write_markdown(data: dict) -> None:
                "if Vivado confirms it. **<clock**: the estimate is below the board's clock. estimated LUT: the sum "
                "of every node's LUT estimate (FIFOs and width converters included) by the models of the commit "
                "that measured the row, beside yosys' count of the same nodes (- : a row measured before this "
-               "column).\n\n"
+               "column). †: measured on bnnforge's cores (sim/rtl) as they were before a later change (e.g. the "
+               "MVAU's write-first vector buffer, commit 71c2210: fewer LUTs in nearly fully folded layers); "
+               "the row is rebuilt when its build folder is removed.\n\n"
                + network_table(nets) + "\n"
                + (f"\nNot measured yet: {', '.join(missing)}.\n" if missing else ""))
     (HERE / "results" / "timing.md").write_text(md)
