@@ -11,8 +11,6 @@ DynamicThreshold (one threshold, T = o) to a static multi-threshold table shifte
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from finn.custom_op.fpgadataflow import register_custom_op
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
@@ -20,7 +18,8 @@ from finn.custom_op.fpgadataflow.rtl import register_custom_op as register_rtl_o
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
 from bnnforge.finn_flow.ops.backends import BnnforgeRTL, dt, nchw_to_nhwc, nhwc_to_nchw
-from bnnforge.finn_flow.ops.memory import distributed_luts, memory_cost, read_mux_luts, resolve_ram_style
+from bnnforge.finn_flow.ops.memory import (distributed_luts, memory_cost, read_mux_luts, resolve_ram_style,
+                                           rom_distinct_columns, rom_luts)
 from bnnforge.finn_flow.ops.params import DynRPReLUParams, dynthresh_exp_cycles, signed_bits_for, varying_fraction
 from bnnforge.model import golden
 
@@ -167,36 +166,35 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
     RTL_MODULE = "dynamic_rprelu"
     RTL_DEPS = ("stream_out_fifo.sv", "ram_sdp.sv", "rom.sv", "frame_pingpong.sv")
     # benchmarks/layer_heldout.py --fit --configs 32 (seeds 1-32: no build had this layer when it was
-    # calibrated; leave-one-out on them preferred these terms to one comparator term, 14 % vs 19 %
-    # mean, and the select term to none, 10 % vs 14 % mean, 47 % vs 70 % max); scored on the
-    # held-out seeds 1001.. in layer_heldout.md. The count adders, offset buffers and threshold ROM
-    # get no weight of their own: they grow with the comparators
-    LUT_PER_TERM = {"control": 190.318, "compare_bits": 0.584, "constant_compare_bits": 0.552,
-                    "compare_select_bits": 0.255, "count_bits": 0.0, "offset_buffer_luts": 0.0,
-                    "frame_buffer_luts": 0.971, "frame_buffer_mux_luts": 1.672, "threshold_rom_luts": 0.0}
+    # calibrated), scored on the held-out seeds 1001.. in layer_heldout.md. Leave-one-out on the
+    # calibration seeds chose the ROM's distinct columns over a select cost per comparator bit
+    # (log2 FOLD x varying fraction): 7.6 % vs 10.0 % mean, 37 % vs 46 % max. The count adders and
+    # offset buffers get no weight of their own: they grow with the comparators
+    LUT_PER_TERM = {"control": 175.611, "compare_bits": 0.885, "constant_compare_bits": 0.592,
+                    "threshold_column_luts": 1.09, "count_bits": 0.0, "offset_buffer_luts": 0.0,
+                    "frame_buffer_luts": 0.991, "frame_buffer_mux_luts": 2.198}
 
     def lut_terms(self):
         """The PE*NumSteps comparators on z - o (against constants when all channels are in one
-        fold: the ROM holds one word and synthesis folds it into the comparators; a ROM of FOLD
-        words adds the select of a threshold to every comparator bit whose threshold bit varies
-        over the channels, log2(FOLD) address bits up to the 64 words of a LUT6), the count
-        adders, the two offset buffers (FOLD x PE*O_BITS LUT RAM each), the frame buffers and the
-        threshold ROM when they are in LUTs."""
+        fold: the ROM holds one word and synthesis folds it into the comparators), the threshold
+        ROM's distinct columns (a ROM of FOLD words has few kinds of column when FOLD is small,
+        and equal ones are built once: memory.rom_distinct_columns), the count adders, the two
+        offset buffers (FOLD x PE*O_BITS LUT RAM each) and the frame buffers when they are in LUTs."""
         pe, steps = self.get_nodeattr("PE"), self.get_nodeattr("NumSteps")
         z, o, t = (self.get_input_datatype(i).bitwidth() for i in range(3))
         fold = self.get_nodeattr("NumChannels") // pe
         banks, width, depth = self.frame_buffer_shape()
         compares = pe * steps * max(max(z, o) + 1, t)
         const = fold == 1
+        varying = pe * steps * t * self.get_nodeattr("thresholdVaryingFraction")
+        rom_in_luts = resolve_ram_style(*self.threshold_rom_shape(), "auto") == "distributed"
         return {"control": 1, "compare_bits": 0 if const else compares,
                 "constant_compare_bits": compares if const else 0,
-                "compare_select_bits": compares * min(6, math.ceil(math.log2(fold)))
-                * self.get_nodeattr("thresholdVaryingFraction"),
+                "threshold_column_luts": rom_distinct_columns(varying, fold) * max(1, rom_luts(1, fold)) * rom_in_luts,
                 "count_bits": pe * steps,
                 "offset_buffer_luts": 2 * distributed_luts(pe * o, fold, "distributed"),
                 "frame_buffer_luts": banks * distributed_luts(width, depth, self.get_nodeattr("ram_style")),
-                "frame_buffer_mux_luts": banks * read_mux_luts(width, depth, self.get_nodeattr("ram_style")),
-                "threshold_rom_luts": distributed_luts(*self.threshold_rom_shape(), "auto", rom=True)}
+                "frame_buffer_mux_luts": banks * read_mux_luts(width, depth, self.get_nodeattr("ram_style"))}
 
     def annotate(self, model):
         self.set_nodeattr("thresholdVaryingFraction", varying_fraction(self.rprelu_params(model).thresholds))

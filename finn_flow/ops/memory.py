@@ -59,6 +59,21 @@ def rom_luts(width_bits: int, depth: int) -> int:
     return math.ceil(width_bits * per_bit)
 
 
+def rom_distinct_columns(varying_bits: float, depth: int) -> float:
+    """Expected distinct bit columns of a ``depth``-word ROM with ``varying_bits`` non-constant
+    columns of random contents. A column is a function of the word index: there are only
+    2**(depth-1) - 1 non-constant ones up to complement (a LUT inverts for free), and synthesis
+    builds equal columns once (yosys opt_merge shares their LUTs and read registers). A 4-word
+    ROM of 560 varying threshold bits (DynamicRPReLU, PE 16) has at most 7; at 32 words nearly
+    every column is its own."""
+    if depth <= 1 or varying_bits <= 0:
+        return 0.0
+    kinds = 2.0 ** (depth - 1) - 1
+    if kinds > 1e12:
+        return float(varying_bits)
+    return kinds * -math.expm1(varying_bits * math.log1p(-1 / kinds)) if kinds > 1 else 1.0
+
+
 def read_mux_luts(width_bits: int, depth: int, ram_style: str) -> int:
     """LUTs of the read multiplexer of a memory deeper than one primitive: the primitives
     stacked in depth (BRAM18 at the aspect ratio of bram18_count, or 64-entry LUTRAM) are
