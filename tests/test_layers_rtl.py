@@ -220,6 +220,27 @@ def test_threshold_estimate_counts_the_bits_that_vary():
     assert inst.lut_estimation() > estimates[0]
 
 
+def test_rom_distinct_columns_is_what_random_roms_have():
+    """The DynamicRPReLU's threshold ROM costs its distinct bit columns (equal columns are built
+    once; a column and its complement share a LUT): the expectation against a count over random
+    ROMs, shallow (few kinds of column: they repeat) and deep (every column its own)."""
+    from bnnforge.finn_flow.ops.memory import rom_distinct_columns
+
+    rng = np.random.default_rng(0)
+    for depth, varying in ((2, 40), (4, 560), (4, 5), (8, 300), (16, 200), (32, 300)):
+        counts = []
+        for _ in range(40):
+            cols = []
+            while len(cols) < varying:  # non-constant random columns, as canonical (bit 0 clear) forms
+                c = rng.integers(0, 2, depth)
+                if 0 < c.sum() < depth:
+                    cols.append(tuple(c ^ c[0]))
+            counts.append(len(set(cols)))
+        want = float(np.mean(counts))
+        assert rom_distinct_columns(varying, depth) == pytest.approx(want, rel=0.05, abs=0.5), (depth, varying)
+    assert rom_distinct_columns(560, 4) <= 7 and rom_distinct_columns(100, 1) == 0
+
+
 def test_deep_fifo_on_a_part_without_uram_is_estimated_in_block_ram():
     """fifo.sv builds a deep ram_style "auto" FIFO in its "ultra" structure on every part; FINN
     estimates URAM for it even on the PYNQ-Z2's xc7z020, which has none: yosys (and Vivado) map
