@@ -239,3 +239,25 @@ def test_equal_fifos_are_synthesized_once(rtl_builds, tmp_path, monkeypatch):
         assert "@NODE@" not in json.dumps([counts.startpoint, counts.endpoint, counts.path])
     assert synth.synth_nodes(fifos, board, work_dir=tmp_path / "synth").layers == result.layers
     assert len(synthesized) == len(kinds)  # the second time, all from the cache
+
+
+def test_one_fifo_that_must_keep_its_peak_does_not_hold_the_others():
+    """The shrink step after the uniform scaling: a skip FIFO that deadlocks below its peak kept
+    every FIFO of a reactnet at its peak (211 kbit at 1,000 fps); one by one, the others shrink
+    as far as the throughput allows, and the skip FIFO and the shallow ones stay."""
+    from bnnforge.finn_flow.rtl.sizing import FifoSize, _shrink_each, _Trial
+
+    sizes = {"skip": FifoSize(8, 2, 4096, 1000, 1000), "wide": FifoSize(64, 2, 4096, 800, 800),
+             "paced": FifoSize(8, 2, 4096, 640, 640), "shallow": FifoSize(8, 2, 64, 20, 20)}
+    need = {"skip": 1000, "wide": 100, "paced": 300, "shallow": 20}  # what each needs for the throughput
+    trials = []
+
+    def try_depths(depths):
+        trials.append(dict(depths))
+        ok = all(depths[n] >= need[n] for n in need)
+        return _Trial(100.0 if ok else 150.0, {})
+
+    assert _shrink_each(try_depths, sizes, 100.0, lambda *_: None) is not None
+    assert {n: s.depth for n, s in sizes.items()} == {"skip": 1000, "wide": 100, "paced": 320, "shallow": 20}
+    assert trials[0]["wide"] < 800 and trials[0]["skip"] == 1000  # the most bits first
+    assert not any(t["shallow"] != 20 for t in trials)  # a shift register is not worth a trial

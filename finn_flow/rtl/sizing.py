@@ -19,7 +19,9 @@ plusarg: every trial is a run, not a Verilator build.
    ran full are doubled and the check repeats.
 4. *Shrink*: peaks are an upper bound (a producer may wait without slowing the bottleneck),
    so all depths are scaled down by the smallest of SHRINK_FACTORS that keeps the
-   throughput without a deadlock.
+   throughput without a deadlock; then each FIFO deeper than SHRINK_EACH_MIN_DEPTH on its
+   own, the most bits first (one FIFO that must keep its peak, a residual block's skip FIFO,
+   would otherwise hold every other FIFO at its peak).
 5. *Real check*: the chosen depths with finn-rtllib's FIFOs, the design that ships (one more
    Verilator build). Should it be slower than the deep run or stop (the stand-in is not the
    real FIFO cycle for cycle), step 3 runs again on real builds from there.
@@ -55,6 +57,8 @@ SKIP_DEEP_FRAMES = 2
 SIZING_FRAMES = 3
 MAX_ROUNDS = 6
 SHRINK_FACTORS = (1 / 64, 1 / 8, 1 / 2)
+# FIFOs this shallow are shift registers of a few LUTs: not worth a trial each
+SHRINK_EACH_MIN_DEPTH = 32
 # pacing limit: a design that takes 1000x the input beats' cycles per frame is still paced at
 # 1/1000 of the full input rate (capping lower let the input run ahead of slow designs and the
 # first FIFOs fill with whole frames)
@@ -112,6 +116,25 @@ def _deepen_full(try_depths, sizes: dict[str, FifoSize], target: float, log, wha
         result = "a deadlock" if check.deadlock else f"{check.cycles_per_frame:.0f} cycles/frame"
         log(f"  round {round_ + 1}{what}: {result}, deepening {len(full)} full FIFO(s): {', '.join(full)}")
     return check
+
+
+def _shrink_each(try_depths, sizes: dict[str, FifoSize], target: float, log) -> "_Trial | None":
+    """Each FIFO deeper than SHRINK_EACH_MIN_DEPTH, the most bits first, scaled by the smallest of
+    SHRINK_FACTORS that keeps ``target`` with the others as they are. Returns the last trial that
+    kept it (None: no FIFO shrank)."""
+    kept, before = None, sum(s.width * s.depth for s in sizes.values())
+    for name in sorted(sizes, key=lambda n: -sizes[n].width * sizes[n].depth):
+        if sizes[name].depth <= SHRINK_EACH_MIN_DEPTH:
+            continue
+        for factor in SHRINK_FACTORS:
+            depth = max(FINN_MIN_DEPTH, math.ceil(sizes[name].depth * factor))
+            trial = try_depths({**{n: s.depth for n, s in sizes.items()}, name: depth})
+            if trial.keeps(target):
+                sizes[name].depth, kept = depth, trial
+                break
+    if kept is not None:
+        log(f"  FIFOs shrunk one by one: {before:,} -> {sum(s.width * s.depth for s in sizes.values()):,} bits")
+    return kept
 
 
 @dataclasses.dataclass
@@ -220,6 +243,7 @@ def size_fifos(model, work: Path, board, clock_ns: float, log=print, frames: int
                     sizes[n].depth = d
                 check = trial
                 break
+        check = _shrink_each(sizing_trial, sizes, deep.cycles_per_frame, log) or check
 
     def real_trial(depths: dict[str, int], folder: str = "check") -> _Trial:
         set_depths(scratch, depths, part, clock_ns, work / "code")
