@@ -164,7 +164,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--synth-target", default="3000", help="synthesize the whole design of this target's builds")
     ap.add_argument("--results", type=Path, default=HERE / "results")
-    ap.add_argument("--fresh", action="store_true", help="recompute finished rows")
+    ap.add_argument("--fresh", action="store_true", help="recompute the selected rows even if finished (the others are kept)")
     ap.add_argument("--timeout", type=int, default=TIMEOUT_S, help=f"seconds per command (default {TIMEOUT_S})")
     ap.add_argument("--report", action="store_true", help="only write network_rtl.md from the JSON")
     args = ap.parse_args()
@@ -172,13 +172,14 @@ def main() -> None:
     out_json = args.results / "network_rtl.json"
     if args.report:
         return write_report(json.loads(out_json.read_text())["rows"], args.results)
-    # rows of other nets/targets (an earlier partial run) are kept; a failed row is retried
-    done = {} if args.fresh or not out_json.exists() else {
+    # rows of other nets/targets (an earlier partial run) are kept, also with --fresh (which
+    # recomputes the selected ones); a failed row is retried
+    done = {} if not out_json.exists() else {
         (r["net"], r["target"]): r for r in json.loads(out_json.read_text())["rows"]}
     for net in args.nets:
         for target in args.targets:
             old = done.get((net, target))
-            if old is not None and old.get("images", 0) >= args.images and "error" not in old:
+            if old is not None and not args.fresh and old.get("images", 0) >= args.images and "error" not in old:
                 print(f"{net} @ {target}: reusing the finished row", flush=True)
                 continue
             print(f"{net} @ {target}: build --until rtl, sim network on {args.images} images", flush=True)
