@@ -1,5 +1,6 @@
 """`bnnforge fold`: folding that meets targets, fits budgets, is applied as is by `build`."""
 
+import copy
 import json
 import math
 
@@ -87,9 +88,9 @@ def test_fold_objectives_take_the_cheapest_option_of_every_layer(lab_model):
     assert model.get_tensor_shape(first.input[0]) == list(getCustomOp(first).get_normal_input_shape())
     groups = fold.build_groups(model, board.part)
     target = int(1e9 / board.clock_ns / 3000)
-    costs = {
-        "cost": lambda o: o.lut / board.resources["LUT"] + o.bram / board.bram18,
-        "lut": lambda o: o.lut,
+    costs = {  # a window generator's option includes the width converter to its consumer
+        "cost": lambda o: o.cost_lut / board.resources["LUT"] + o.bram / board.bram18,
+        "lut": lambda o: o.cost_lut,
     }
     for objective, cost in costs.items():
         chosen = fold.for_target(groups, board, board.clock_ns, 3000, objective=objective)
@@ -99,6 +100,38 @@ def test_fold_objectives_take_the_cheapest_option_of_every_layer(lab_model):
             assert cost(option) == pytest.approx(min(cost(o) for o in feasible)), (objective, group.nodes)
     with pytest.raises(fold.FoldingError, match="allowed cost, lut"):
         fold.for_target(groups, board, board.clock_ns, 3000, objective="dsp")
+
+
+@pytest.mark.parametrize("fps", [300, 3000])
+def test_window_width_converters_are_costed_as_the_build_inserts_them(lab_model, fps):
+    """A sliding-window generator and its consumer are folded together, and the width converter
+    the rtl stage puts between them (when their beats differ) is part of the option's cost: a
+    parallel window into a layer of small SIMD is a wide downsizer (a reactnet at 1,000 fps had
+    8.8k of its 17k LUT in them). The optimizer's figure is what the build inserts."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge.finn_flow.flow.graph_cache import prepared_graph
+    from bnnforge.finn_flow.flow.transforms import insert_width_converters_and_fifos
+    from bnnforge.finn_flow.folding import optimizer as fold
+    from bnnforge.finn_flow.folding.config import apply_folding
+
+    board = load_board("pynq-z2")
+    model = prepared_graph(lab_model, board, board.clock_ns)
+    groups = fold.build_groups(model, board.part)
+    chosen = fold.for_target(groups, board, board.clock_ns, fps)
+    pairs = [(g, o) for g, o in zip(groups, chosen.choice) if len(g.nodes) == 2]
+    assert pairs and any(o.window_dwc_lut > 0 for g, _ in pairs for o in g.options)
+    built = insert_width_converters_and_fifos(apply_folding(copy.deepcopy(model), chosen.config()), board.part)
+    for group, option in pairs:
+        generator, consumer = group.nodes
+        node, dwc = built.get_node_from_name(generator), 0.0
+        while True:  # from the generator through the inserted plumbing to its consumer
+            node = built.find_consumer(node.output[0])
+            if node.name == consumer:
+                break
+            if "DataWidthConverter" in node.op_type:
+                dwc += getCustomOp(node).lut_estimation(board.part)
+        assert option.window_dwc_lut == pytest.approx(dwc, abs=1), (group.nodes, option.attrs)
 
 
 def test_pixel_layer_weights_are_one_bit(lab_model):
