@@ -55,7 +55,7 @@ FIRST_SEED = 1001  # above every seed layer_rtl.py's calibration set uses
 # C/2 (the default draw keeps PE <= 4) and with weights as LAB trains them (mostly 0, +-1); the
 # residual join of two streams (the random elementwise cases add a constant). --fit draws twice
 # as many of each
-EXTRA_FORMS = {"MVAU": {"constant": 6, "shallow": 12, "wide_pixels": 4, "wide_xnor": 4},
+EXTRA_FORMS = {"MVAU": {"constant": 6, "shallow": 12, "wide_pixels": 4, "wide_xnor": 4, "slow": 6},
                "LabBinarizer": {"folded": 4, "sparse": 4}, "ElementwiseAdd": {"stream": 6}}
 TARGET = 0.15
 

@@ -177,7 +177,8 @@ def random_model(op: str, seed: int, form: str = ""):
     """A seeded random one-node model of layer type ``op`` as its RTL class: tests/layer_cases.py,
     and for the custom layers random shapes, foldings and widths of their parameter objects.
     MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights), "shallow"
-    (2..8 weight words), "wide_pixels" (a wide first layer) or "wide_xnor" (hundreds to thousands
+    (2..8 weight words), "wide_pixels" (a wide first layer), "slow" (a reactnet's at a low fps) or
+    "wide_xnor" (hundreds to thousands
     of XNOR lanes fed by block RAM: a full-width cnv's middle layers); LabBinarizer ``form`` "folded":
     PE = C or C/2 (one or two weight words), "sparse": weights as LAB trains them; ElementwiseAdd
     ``form`` "stream": two streams added."""
@@ -223,7 +224,7 @@ def random_model(op: str, seed: int, form: str = ""):
         t = np.sort(rng.integers(-(2 ** ib), 2 ** ib, (c, 2**ob - 1)), axis=1)
         return annotate_estimates(DynRPReLUParams(t, hw, hw, -(2 ** (ob - 1)), ob, ib, ib, pe).to_model(layer.rtl))
     sys.path.insert(0, str(REPO / "tests"))
-    from layer_cases import (CASES, constant_weight_mvau, realistic_mvau, shallow_weight_mvau, specialize,
+    from layer_cases import (CASES, constant_weight_mvau, realistic_mvau, shallow_weight_mvau, slow_mvau, specialize,
                              streamed_add, wide_pixel_mvau, wide_xnor_mvau)
 
     if form == "stream":  # ElementwiseAdd: the residual join of two streams
@@ -232,7 +233,7 @@ def random_model(op: str, seed: int, form: str = ""):
         return specialize(streamed_add(rng, frames=1)[0])
     if op == "MVAU":  # the sizes and forms of real layers (the CASES' are a few bits wide)
         draw = {"": realistic_mvau, "constant": constant_weight_mvau, "shallow": shallow_weight_mvau,
-                "wide_pixels": wide_pixel_mvau, "wide_xnor": wide_xnor_mvau}[form]
+                "wide_pixels": wide_pixel_mvau, "wide_xnor": wide_xnor_mvau, "slow": slow_mvau}[form]
         return specialize(draw(rng, frames=1)[0])
     names = [c for c in CASES if c.split("/")[0] == op]
     model, _ = CASES[names[seed % len(names)]](rng)

@@ -211,7 +211,7 @@ def mvau(rng, frames=3, form=None, shape=None):
         lo, hi = 0, mw
     else:
         idt, wdt = {"pixels_bipolar": ("UINT8", "BIPOLAR"), "int_hidden": ("INT6", "INT4"),
-                    "uint_int5": ("UINT4", "INT4")}[form]
+                    "uint_int5": ("UINT4", "INT4"), "int4_bipolar": ("INT4", "BIPOLAR")}[form]
         lo, hi = -(2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth())) * mw, \
             2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth()) * mw
     w = values(rng, wdt, (mw, mh)) if form != "pixels_bipolar" else rng.choice([-1, 1], (mw, mh)).astype(np.float32)
@@ -220,7 +220,8 @@ def mvau(rng, frames=3, form=None, shape=None):
         attrs, out = dict(noActivation=1), "UINT5"
     else:
         steps, out, act = {"xnor_bit": (1, "BINARY", 0), "xnor_int4": (15, "INT4", -8),
-                           "pixels_bipolar": (15, "INT4", -8), "int_hidden": (15, "UINT4", 0),
+                           "pixels_bipolar": (15, "INT4", -8), "int4_bipolar": (15, "INT4", -8),
+                           "int_hidden": (15, "UINT4", 0),
                            "uint_int5": (16, "INT5", -8)}[form]
         x_probe = values(rng, idt, (64, mw))
         acc = x_probe @ w if not xnor else (x_probe[:, :, None] == w[None]).sum(1)
@@ -261,6 +262,19 @@ def constant_weight_mvau(rng, frames=1):
     mh = int(rng.choice([m for m in (10, 16, 32) if mw * m <= 2304]))
     side = int(rng.choice([1, 4, 28]))
     return mvau(rng, frames, form, (mw, mh, mw, mh, [1] if side == 1 else [1, side, side]))
+
+
+def slow_mvau(rng, frames=1):
+    """A reactnet's layer at a low fps target: one output channel per beat (PE 1, NF = MH deep
+    threshold ROMs), a few lanes, 4-bit outputs, XNOR or 4-bit shortcut sums x +-1 weights (the
+    downsampling convs and the classifier's input; a form realistic_mvau never draws). The
+    1,000 fps reactnets' MVAUs were 12-25 % above their estimates before the fit saw any."""
+    form = str(rng.choice(["int4_bipolar", "xnor_int4"]))
+    mw = int(rng.choice([64, 128, 144, 288, 576]))
+    mh = int(rng.choice([16, 32, 64]))
+    simd = int(rng.choice([d for d in divisors(mw) if 2 <= d <= 32]))
+    side = int(rng.choice([4, 7, 14]))
+    return mvau(rng, frames, form, (mw, mh, simd, int(rng.choice([1, 1, 2])), [1, side, side]))
 
 
 def wide_pixel_mvau(rng, frames=1):

@@ -192,18 +192,19 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     """FINN's MVAU on bnnforge's LUT-based RTL (mvau.sv)."""
 
     RTL_MODULE = "mvau"
-    # its own coefficients (the VVAU has its own too), fitted to yosys on 84 seeded random
+    # its own coefficients (the VVAU has its own too), fitted to yosys on 96 seeded random
     # MVAUs: 32 of real layers' sizes, forms and foldings, 12 fully folded ones (constant
     # weights), 24 nearly so (2..8 weight words), 8 wide first layers (8-bit pixels over 64-400
-    # lanes), 8 wide XNOR layers fed by block RAM (256-2,304 lanes)
-    # (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 10.7 % mean error on
+    # lanes), 8 wide XNOR layers fed by block RAM (256-2,304 lanes), 12 slow ones (a reactnet's
+    # at 1,000 fps: PE 1, 4-bit outputs), and the 18 MVAUs of the two calibration builds
+    # (benchmarks/layer_heldout.py --fit --ops MVAU --configs 32; 10.2 % mean error on
     # them; the threshold terms split by thresholdVaryingFraction), scored on
     # results/layer_heldout.md's other seeds and results/layer_rtl.md's held-out builds
-    LUT_PER_TERM = {"control": 48.043, "xnor_lanes": 2.337, "constant_xnor_lanes": 1.175, "xnor_select_bits": 0.348,
-                    "negation_bits": 3.251, "product_bits": 1.276, "constant_product_bits": 1.335,
-                    "product_select_bits": 0.586, "adder_tree_bits": 0.0, "accumulator_bits": 0.473,
-                    "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.246, "weight_rom_luts": 1.0,
-                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.538, "fold_counter_bits": 4.192}
+    LUT_PER_TERM = {"control": 84.738, "xnor_lanes": 2.22, "constant_xnor_lanes": 1.143, "xnor_select_bits": 0.328,
+                    "negation_bits": 3.118, "product_bits": 0.986, "constant_product_bits": 1.294,
+                    "product_select_bits": 0.533, "adder_tree_bits": 0.0, "accumulator_bits": 0.284,
+                    "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.274, "weight_rom_luts": 1.0,
+                    "input_buffer_luts": 1.0, "threshold_rom_bits": 0.636, "fold_counter_bits": 3.02}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
