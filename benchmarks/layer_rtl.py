@@ -178,8 +178,8 @@ def random_model(op: str, seed: int, form: str = ""):
     and for the custom layers random shapes, foldings and widths of their parameter objects.
     MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights), "shallow"
     (2..8 weight words), "wide_pixels" (a wide first layer), "slow" (a reactnet's at a low fps) or
-    "wide_xnor" (hundreds to thousands
-    of XNOR lanes fed by block RAM: a full-width cnv's middle layers); LabBinarizer ``form`` "folded":
+    "wide_xnor" (hundreds to thousands of XNOR lanes fed by block RAM: a full-width cnv's middle
+    layers); LabBinarizer ``form`` "folded":
     PE = C or C/2 (one or two weight words), "sparse": weights as LAB trains them; ElementwiseAdd
     ``form`` "stream": two streams added."""
     from bnnforge.finn_flow import registry

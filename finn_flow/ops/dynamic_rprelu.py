@@ -188,9 +188,10 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
         const = fold == 1
         varying = pe * steps * t * self.get_nodeattr("thresholdVaryingFraction")
         rom_in_luts = resolve_ram_style(*self.threshold_rom_shape(), "auto") == "distributed"
+        columns = rom_distinct_columns(varying, fold) * max(1, rom_luts(1, fold)) if rom_in_luts else 0.0
         return {"control": 1, "compare_bits": 0 if const else compares,
                 "constant_compare_bits": compares if const else 0,
-                "threshold_column_luts": rom_distinct_columns(varying, fold) * max(1, rom_luts(1, fold)) * rom_in_luts,
+                "threshold_column_luts": columns,
                 "count_bits": pe * steps,
                 "offset_buffer_luts": 2 * distributed_luts(pe * o, fold, "distributed"),
                 "frame_buffer_luts": banks * distributed_luts(width, depth, self.get_nodeattr("ram_style")),
