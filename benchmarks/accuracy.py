@@ -50,6 +50,7 @@ from pathlib import Path
 
 import torch
 
+from bnnforge.model import CROP_PAD
 from bnnforge.model import run as runlib
 from bnnforge.model.data import load_dataset
 from bnnforge.model.train import model_config_for, train
@@ -74,6 +75,8 @@ def main() -> None:
                     "OMP_NUM_THREADS=1); the others are reported as far as their last checkpoint. Given with "
                     "no names: only write the table")
     ap.add_argument("--stop-after-epoch", type=int, help="--long: train each run up to this epoch now (runs in parts)")
+    ap.add_argument("--crop-pad", type=int, default=CROP_PAD, help="--long: the random crop's zero padding in pixels "
+                    "(default %(default)s; another value trains in its own run folders, named ...-padN)")
     args = ap.parse_args()
     if args.long:
         return long_schedule(args)
@@ -181,11 +184,13 @@ def plot_curves(runs: dict, results: Path, title: str, name: str = "accuracy_lon
 def long_schedule(args) -> None:
     ds = load_dataset("fashion-mnist")
     arch, suffix = args.arch, ("" if args.arch == "cnv" else f"_{args.arch}")
-    sched = {**LONG, "epochs": args.epochs or LONG["epochs"], "subset": args.subset or LONG["subset"]}
+    sched = {**LONG, "epochs": args.epochs or LONG["epochs"], "subset": args.subset or LONG["subset"],
+             "crop_pad": args.crop_pad}
     runs = args.runs or HERE / "runs" / ("accuracy-long" + suffix.replace("_", "-"))
     extra = {"blocks": args.blocks} if arch == "reactnet" else {}
     rows = {}
-    run_dirs = {b: runs / f"{arch}-{b}-s{sched['seed']}" for b in BINARIZERS}
+    pad_tag = "" if args.crop_pad == CROP_PAD else f"-pad{args.crop_pad}"
+    run_dirs = {b: runs / f"{arch}-{b}-s{sched['seed']}{pad_tag}" for b in BINARIZERS}
     train_images = len(ds.subset(sched["subset"], seed=sched["seed"]).x_train)
     for binarizer, run_dir in run_dirs.items():
         if binarizer not in args.binarizers:  # trained by another process (or later): shown as far as it got
@@ -194,7 +199,7 @@ def long_schedule(args) -> None:
             continue
         model_cfg = model_config_for(ds, arch=arch, binarizer=binarizer, width=args.width, **extra)
         train_cfg = runlib.TrainConfig(dataset="fashion-mnist", epochs=sched["epochs"], subset=sched["subset"],
-                                       seed=sched["seed"], augment=sched["augment"])
+                                       seed=sched["seed"], augment=sched["augment"], crop_pad=args.crop_pad)
         done = json.loads((run_dir / runlib.METRICS).read_text()) if (run_dir / runlib.METRICS).exists() else None
         if done and done["epochs"] >= min(sched["epochs"], args.stop_after_epoch or sched["epochs"]):
             print(f"{run_dir.name}: {done['epochs']} epochs done ({done['test_accuracy']:.4f})")
@@ -250,7 +255,7 @@ def _long_table(result: dict, results: Path, suffix: str) -> list[str]:
     if "dybnn_gain" in targets:
         goals.append(f"DyBNN - sign >= +{targets['dybnn_gain']:.1f} point")
     lines = [LONG_MARK.strip() + ("" if arch == "cnv" else f": {arch}"), "",
-             f"{net}, {'all 60k' if result['subset'] is None else result['train_images']} training images, --augment, {epochs}-epoch cosine schedule, "
+             f"{net}, {'all 60k' if result['subset'] is None else result['train_images']} training images, --augment (crop padding {result.get('crop_pad', CROP_PAD)} px), {epochs}-epoch cosine schedule, "
              f"seed {result['seed']} (benchmarks/accuracy.py --long{'' if arch == 'cnv' else ' --arch ' + arch}; "
              f"targets: {', '.join(goals)}).",
              "", "| binarizer | epochs done | test accuracy | train time (h) | BatchNorm statistics |",

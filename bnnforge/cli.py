@@ -11,7 +11,7 @@ from pathlib import Path
 from bnnforge import __version__
 from bnnforge.errors import EXIT_INTERNAL, BnnforgeError, UserError
 from bnnforge.finn_flow import BACKENDS, FIFO_SIZINGS, FOLD_OBJECTIVES, LAB_IMPLS, STAGES, registry
-from bnnforge.model import ARCHS, BINARIZERS, BN_RECALIBRATION_IMAGES, DATASETS, DEVICES
+from bnnforge.model import ARCHS, BINARIZERS, BN_RECALIBRATION_IMAGES, CROP_PAD, DATASETS, DEVICES
 
 EXIT_CODES_HELP = """exit codes:
   0   done
@@ -119,6 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         device=args.device,
         augment=args.augment,
+        crop_pad=args.crop_pad,
         image_size=args.image_size,
         channels=args.channels,
         workers=args.workers,
@@ -530,8 +531,10 @@ def add_train_parser(sub, parents) -> None:
     p.add_argument("--reduction", type=int, default=4, help="DyBNN reduction ratio r")
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="where to train: auto (CUDA when torch sees a GPU, else the CPU; default), cpu, cuda")
-    p.add_argument("--augment", action="store_true", help="random crop with 4-pixel zero padding, and a random "
-                   "horizontal flip for fashion-mnist and cifar10 (not digits)")
+    p.add_argument("--augment", action="store_true", help="random crop with --crop-pad pixels of zero padding, and a "
+                   "random horizontal flip for fashion-mnist and cifar10 (not digits)")
+    p.add_argument("--crop-pad", type=int, default=CROP_PAD, metavar="N",
+                   help="--augment: zero padding before the random crop, in pixels (default %(default)s)")
     p.add_argument("--nproc", type=COUNT, default=1, help="data-parallel processes on this machine (launches "
                    "torchrun; gloo on CPUs, NCCL on GPUs); --batch-size stays the global batch. Several machines: "
                    "run `torchrun --nnodes M --nproc-per-node N --rdzv-endpoint HOST:PORT -m bnnforge.cli train ...` "

@@ -10,3 +10,4 @@ DATASETS = ("fashion-mnist", "digits", "cifar10", "folder")
 DEVICES = ("auto", "cpu", "cuda")  # `bnnforge train --device`
 # training images whose batch statistics replace BatchNorm's moving averages after each epoch
 BN_RECALIBRATION_IMAGES = 4096
+CROP_PAD = 4  # `--augment`: zero padding (pixels) around each training image before its random crop

@@ -16,7 +16,7 @@ import torch
 from bnnforge.errors import UserError
 from bnnforge import __version__
 from bnnforge.model.zoo import BNN, ModelConfig, build_model
-from bnnforge.model import BN_RECALIBRATION_IMAGES
+from bnnforge.model import BN_RECALIBRATION_IMAGES, CROP_PAD
 
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
@@ -39,6 +39,7 @@ class TrainConfig:
     data_dir: str | None = None
     device: str = "auto"  # auto (CUDA when present), cpu, cuda
     augment: bool = False  # random crop with padding (+ horizontal flip where it makes sense)
+    crop_pad: int = CROP_PAD  # --augment: zero padding around each image before the random crop (pixels)
     image_size: int = 32  # --dataset folder: images resized and center-cropped to this
     channels: int = 3  # --dataset folder: 3 (RGB) or 1 (grayscale)
     workers: int = 2  # --dataset folder: DataLoader processes reading the training images

@@ -20,8 +20,7 @@ from bnnforge.model.data import Dataset, load_dataset
 from bnnforge.model.zoo import BNN, ModelConfig, build_model, parameter_count
 
 EVAL_BATCH = 500
-# random-crop padding per input size, and whether a horizontal flip keeps the class
-CROP_PAD = 4
+# whether a horizontal flip keeps the class
 FLIP_OK = {"fashion-mnist": True, "cifar10": True, "digits": False}  # a mirrored digit is another digit
 
 
@@ -38,7 +37,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def augment_batch(x: torch.Tensor, gen: torch.Generator, flip: bool, pad: int = CROP_PAD) -> torch.Tensor:
+def augment_batch(x: torch.Tensor, gen: torch.Generator, flip: bool, pad: int) -> torch.Tensor:
     """Random crop of each image from its zero-padded copy, and a random horizontal flip
     (``flip``); uint8 in, uint8 out, driven by ``gen`` only (deterministic per seed)."""
     n, _, h, w = x.shape
@@ -194,6 +193,10 @@ def _start(run_dir: Path, model_cfg: ModelConfig, train_cfg: runlib.TrainConfig,
     if dataset is None:
         dataset = load_dataset(train_cfg.dataset, train_cfg.data_dir, train_cfg.image_size, train_cfg.channels)
     dataset = dataset.subset(train_cfg.subset, seed=train_cfg.seed)
+    side = dataset.x_train.shape[-1]
+    if not 0 <= train_cfg.crop_pad < side:
+        raise UserError(f"--crop-pad {train_cfg.crop_pad}: the random-crop padding must be in 0..{side - 1} pixels "
+                        f"for {side}x{side} images")
     group = distributed.setup(resolve_device(train_cfg.device))
     if group.world > 1 and train_cfg.batch_size % group.world:
         raise UserError(f"--batch-size {train_cfg.batch_size} is the global batch: it must divide into the "
@@ -237,7 +240,7 @@ def _train_epoch(run: _Session, step_model: nn.Module, epoch: int) -> tuple[floa
     total_loss, correct, seen = 0.0, 0, 0
     for global_idx, (x, y) in zip(global_batches, shares):
         if cfg.augment:
-            x = augment_batch(x, aug_gen, FLIP_OK.get(run.dataset.name, False))
+            x = augment_batch(x, aug_gen, FLIP_OK.get(run.dataset.name, False), cfg.crop_pad)
         x, y = x.float().to(device), y.to(device)
         logits, loss = _step(run, step_model, x, y, len(global_idx))
         total_loss += loss * len(global_idx) / group.world

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-
+from bnnforge.errors import UserError
 from conftest import run_cli
 
 TINY = ["--arch", "tfc", "--dataset", "digits", "--seed", "1", "--quiet"]
@@ -67,15 +67,26 @@ def test_augment_is_deterministic_and_changes_training(tmp_path, digits):
     from bnnforge.model.train import augment_batch, model_config_for, train
 
     x = digits.x_train[:8]
-    a = augment_batch(x, torch.Generator().manual_seed(3), flip=True)
-    b = augment_batch(x, torch.Generator().manual_seed(3), flip=True)
+    a = augment_batch(x, torch.Generator().manual_seed(3), flip=True, pad=4)
+    b = augment_batch(x, torch.Generator().manual_seed(3), flip=True, pad=4)
     assert a.dtype == torch.uint8 and a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, x)
+    assert torch.equal(augment_batch(x, torch.Generator().manual_seed(3), flip=False, pad=0), x)
+    # a 1-pixel crop moves each image by at most one pixel: some shift of it matches exactly
+    one = augment_batch(x, torch.Generator().manual_seed(3), flip=False, pad=1)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
+    h, w = x.shape[-2:]
+    assert all(any(torch.equal(one[i], padded[i, :, dy:dy + h, dx:dx + w]) for dy in range(3) for dx in range(3))
+               for i in range(len(x)))
     cfg = model_config_for(digits, arch="tfc", width=0.5)
     quiet = dict(dataset=digits, progress=False, log=lambda *_: None)
     plain = train(tmp_path / "p", cfg, TrainConfig(dataset="digits", epochs=1, seed=2, subset=256), **quiet)
     aug = train(tmp_path / "a", cfg, TrainConfig(dataset="digits", epochs=1, seed=2, subset=256, augment=True), **quiet)
     again = train(tmp_path / "b", cfg, TrainConfig(dataset="digits", epochs=1, seed=2, subset=256, augment=True), **quiet)
     assert aug["history"][-1]["loss"] == again["history"][-1]["loss"] != plain["history"][-1]["loss"]
+    with pytest.raises(UserError, match=r"--crop-pad 32: .* 0\.\.31 pixels for 32x32"):
+        train(tmp_path / "bad", cfg, TrainConfig(dataset="digits", epochs=1, subset=256, augment=True, crop_pad=32),
+              **quiet)
+    assert not (tmp_path / "bad" / "checkpoint.pt").exists()
 
 
 def _png_tree(root, digits, per_class=24, classes=4):
