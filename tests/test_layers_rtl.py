@@ -303,3 +303,32 @@ def test_heldout_scores_are_those_of_the_current_models():
         if h != row["measured"] or measured[h]["LUT"] != row["LUT"] or int(inst.lut_estimation()) != row["est_LUT"]:
             stale.append((row["op"], row["seed"], row.get("form", ""), int(inst.lut_estimation()), row["est_LUT"]))
     assert not stale, f"rerun benchmarks/layer_heldout.py: {stale[:5]}"
+
+
+def test_finn_layer_models_scores_are_those_of_the_installed_models():
+    """benchmarks/results/finn_layer_models.json (the held-out errors the docs quote for FINN's
+    sliding window, padding, thresholding and FIFO) records, per configuration, the estimate
+    the installed model gives now, and the fit's held-out half stays within the error the
+    summary records. A coefficient pasted without rerunning the benchmark fails here."""
+    import json
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench))
+    import finn_layer_models
+
+    result = json.loads((bench / "results" / "finn_layer_models.json").read_text())
+    stale, errors = [], {}
+    for row in result["rows"]:
+        _, _, inst = finn_layer_models.node_of(row["op"], row["attrs"])
+        est = int(inst.lut_estimation(finn_layer_models.PART))
+        if est != row["bnnforge_LUT"]:
+            stale.append((row["op"], row["config"], est, row["bnnforge_LUT"]))
+        if row["set"] == "held out":
+            errors.setdefault(row["op"], []).append(abs(est - row["LUT"]) / row["LUT"])
+    assert not stale, f"rerun benchmarks/finn_layer_models.py: {stale[:5]}"
+    assert set(errors) == set(finn_layer_models.OPS), errors.keys()
+    for op, e in errors.items():
+        assert sum(e) / len(e) <= result["summary"][op]["held out"]["bnnforge_err_mean"] + 1e-9, op
+        assert sum(e) / len(e) < 0.15, (op, sum(e) / len(e))  # the per-type target, out of sample
