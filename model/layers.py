@@ -130,8 +130,12 @@ class LAB(nn.Module):
     def binarize(self, v, scale):
         """The LAB of an input ``v`` already on the grid ``scale`` (signed input_bits integers)."""
         qw = self.kernel.quant_weight()
-        acc_scale = scale * qw.scale.reshape(-1)
-        z = self.kernel(v) + (acc_scale * self._bias_int(acc_scale)).view(1, -1, 1, 1)
+        acc_scale = (scale * qw.scale.reshape(-1)).view(1, -1, 1, 1)
+        z = self.kernel(v) + acc_scale * self._bias_int(acc_scale.view(-1)).view(1, -1, 1, 1)
+        # z is an integer multiple of acc_scale, but the float conv's rounding would decide its
+        # exact ties (z == 0: a few % of the pixels) at random where the hardware's integer compare
+        # gives -1; the value snapped onto the grid (gradient unchanged) makes both the same
+        z = z + (acc_scale * torch.round(z / acc_scale) - z).detach()
         return LabSign.apply(z, self.beta)
 
     def input_levels(self):
