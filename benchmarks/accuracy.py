@@ -65,7 +65,8 @@ def main() -> None:
     ap.add_argument("--subset", type=int, help="training images (of 60000; default 30000, --long: all)")
     ap.add_argument("--width", type=float, default=0.5)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--runs", type=Path, help="run folders (default benchmarks/runs/accuracy[-long[-reactnet]])")
+    ap.add_argument("--runs", type=Path, help="run folders (default benchmarks/runs/accuracy[-long[-reactnet][-wWIDTH]], -wWIDTH unless "
+                    "--width 0.5)")
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--long", action="store_true", help="the 12-epoch schedule on all 60k images with augmentation")
     ap.add_argument("--arch", choices=("cnv", "reactnet"), default="cnv", help="--long: the network (default cnv)")
@@ -186,7 +187,8 @@ def long_schedule(args) -> None:
     arch, suffix = args.arch, ("" if args.arch == "cnv" else f"_{args.arch}")
     sched = {**LONG, "epochs": args.epochs or LONG["epochs"], "subset": args.subset or LONG["subset"],
              "crop_pad": args.crop_pad}
-    runs = args.runs or HERE / "runs" / ("accuracy-long" + suffix.replace("_", "-"))
+    width_tag = "" if args.width == 0.5 else f"-w{args.width:g}"  # another width trains in its own folders
+    runs = args.runs or HERE / "runs" / ("accuracy-long" + suffix.replace("_", "-") + width_tag)
     extra = {"blocks": args.blocks} if arch == "reactnet" else {}
     rows = {}
     pad_tag = "" if args.crop_pad == CROP_PAD else f"-pad{args.crop_pad}"
