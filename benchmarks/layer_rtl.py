@@ -255,10 +255,15 @@ def load_node(entry):
 
     from bnnforge.finn_flow import registry
 
+    from bnnforge.finn_flow.ops.backends import BnnforgeRTL
+
     registry.load()
     model = ModelWrapper(entry["model"])
     node = model.get_node_from_name(entry["node"])
-    return model, node, getCustomOp(node)
+    inst = getCustomOp(node)
+    if isinstance(inst, BnnforgeRTL):  # the current summaries of its values (a build may predate one)
+        inst.annotate(model)
+    return model, node, inst
 
 
 def measure(entry, work: Path, yosys_timeout: float) -> dict:
