@@ -288,8 +288,8 @@ class _ElementwiseRTL(BnnforgeRTL):
         by a tree (mul), and the output register and FIFO; the constant's ROM, or the 2-beat
         buffers of a streamed right-hand side. A one-word constant is a constant operand, which
         synthesis folds into the adder or the products (a 6 x INT9 x INT7 multiply by constants
-        took 327 LUT, a 2 x INT9 x INT4 one from a 3-word ROM 229); a product by a constant
-        counts the constant's bits that are set in some word and those that vary."""
+        took 327 LUT, a 2 x INT9 x INT4 one from a 3-word ROM 229); a product or a sum with a
+        constant counts the constant's bits that are set in some word and those that vary."""
         a, b = self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth()
         o = self.get_output_datatype().bitwidth()
         pe = self.get_nodeattr("PE")
@@ -300,15 +300,19 @@ class _ElementwiseRTL(BnnforgeRTL):
         adder = 0 if self.OP == 1 else pe * kept
         products = pe * (min(a, b) + 1) * kept if self.OP == 1 else 0
         const = words == 1
-        # a product by a constant (one word or a ROM of a few) costs what the constant's bits are:
-        # a partial product (b the multiplier) or a column of them (b the multiplicand) whose bit is
-        # 0 in every word is no logic, one that is 1 in every word an ungated copy of the stream
-        constant_mul = self.OP == 1 and not stream
-        set_bits = self.get_nodeattr("constantSetFraction") if constant_mul else 0.0
-        varying_bits = self.get_nodeattr("constantVaryingFraction") if constant_mul else 0.0
-        return {"control": 1, "adder_bits": 0 if const else adder, "constant_adder_bits": adder if const else 0,
-                "partial_product_bits": 0 if constant_mul else products,
-                "constant_set_bits": products * set_bits, "constant_varying_bits": products * varying_bits,
+        # a product or a sum with a constant (one word or a ROM of a few) costs what the constant's
+        # bits are: a partial product (b the multiplier) or a column of them (b the multiplicand)
+        # whose bit is 0 in every word is no logic, one that is 1 in every word an ungated copy of
+        # the stream; an adder's bits above the constant's set ones are an incrementer (the
+        # subtraction keeps its shape-only terms: its constant enters inverted)
+        by_constant = self.OP in (0, 1) and not stream
+        set_bits = self.get_nodeattr("constantSetFraction") if by_constant else 0.0
+        varying_bits = self.get_nodeattr("constantVaryingFraction") if by_constant else 0.0
+        datapath = products + adder  # one of them is 0
+        return {"control": 1, "adder_bits": 0 if const or by_constant else adder,
+                "constant_adder_bits": adder if const and not by_constant else 0,
+                "partial_product_bits": 0 if by_constant else products,
+                "constant_set_bits": datapath * set_bits, "constant_varying_bits": datapath * varying_bits,
                 "constant_rom_luts": rom_luts(pe * b, words),
                 "output_bits": pe * o, "stream_buffer_bits": pe * (a + b) if stream else 0,
                 "stream_control": int(stream)}
@@ -320,10 +324,10 @@ class _ElementwiseRTL(BnnforgeRTL):
 @register_rtl_op
 class ElementwiseAdd_lut_rtl(_ElementwiseRTL, ElementwiseAdd, RTLBackend):
     OP = 0
-    LUT_PER_TERM = {"control": 34.08, "adder_bits": 0.399, "constant_adder_bits": 0.669,
-                    "partial_product_bits": 0.67, "constant_set_bits": 0.0, "constant_varying_bits": 0.0,
-                    "constant_rom_luts": 1.528, "output_bits": 0.507, "stream_buffer_bits": 1.126,
-                    "stream_control": 43.529}
+    LUT_PER_TERM = {"control": 36.882, "adder_bits": 0.829, "constant_adder_bits": 0.669,
+                    "partial_product_bits": 0.67, "constant_set_bits": 0.888, "constant_varying_bits": 0.271,
+                    "constant_rom_luts": 0.0, "output_bits": 0.582, "stream_buffer_bits": 0.76,
+                    "stream_control": 40.349}
 
 
 @register_rtl_op
