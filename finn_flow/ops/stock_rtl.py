@@ -208,11 +208,8 @@ class _ElementwiseRTL(BnnforgeRTL):
     def annotate(self, model):
         if self.get_nodeattr("rhs_style") == "input":
             return
-        b = self.get_input_datatype(1)
-        words = self._constant_words(model).astype(np.int64)
-        if b.name == "BIPOLAR":
-            words = (words + 1) // 2
-        bits = b.bitwidth() + 1  # the RTL's operand: sign-extended by one bit
+        words = self._rom_words(model).astype(np.int64)
+        bits = self.get_input_datatype(1).bitwidth() + 1  # the RTL's operand: sign-extended by one bit
         planes = (words[:, :, None] >> np.arange(bits)) & 1  # (words, lanes, bits), two's complement
         self.set_nodeattr("constantSetFraction", float(planes.any(axis=0).mean()))
         self.set_nodeattr("constantVaryingFraction", float((planes.any(axis=0) & ~planes.all(axis=0)).mean()))
@@ -255,11 +252,12 @@ class _ElementwiseRTL(BnnforgeRTL):
     def rtl_memories(self, model):
         if self.get_nodeattr("rhs_style") == "input":
             return {}
-        b = self.get_input_datatype(1)
+        return {"PARAM_FILE": hex_lines(self._rom_words(model), self.get_input_datatype(1).bitwidth())}
+
+    def _rom_words(self, model) -> np.ndarray:
+        """The constant's words as the PARAM_FILE ROM holds them (BIPOLAR: bit 1 = +1)."""
         words = self._constant_words(model)
-        if b.name == "BIPOLAR":
-            words = (words + 1) // 2
-        return {"PARAM_FILE": hex_lines(words, b.bitwidth())}
+        return (words + 1) // 2 if self.get_input_datatype(1).name == "BIPOLAR" else words
 
     def rtl_open_ports(self):
         if self.get_nodeattr("rhs_style") == "input":
