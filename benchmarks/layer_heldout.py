@@ -51,12 +51,20 @@ FIRST_SEED = 1001  # above every seed layer_rtl.py's calibration set uses
 # configurations per run beside --configs of a type's default draw (layer_rtl.random_model's
 # forms): MVAUs fully folded (constant weights), nearly so (2..8 weight words), wide first
 # layers (8-bit pixels over hundreds of lanes; minutes of yosys each) and wide XNOR layers fed
-# by block RAM (a full-width cnv at --max-fps); LAB layers at PE = C or
+# by block RAM (a full-width cnv at --max-fps) and a DyBNN hyper function's FCs (wide integer
+# sums x INT4 at PE = SIMD = 1); pools and stream forks at real layers' channel counts (the
+# default draws have at most 8: their slopes came from small PE); RPReLU thresholds as training
+# gives them (a third of their bits vary, random ones nearly all); LAB layers at PE = C or
 # C/2 (the default draw keeps PE <= 4) and with weights as LAB trains them (mostly 0, +-1); the
 # residual join of two streams (the random elementwise cases add a constant). --fit draws twice
 # as many of each
-EXTRA_FORMS = {"MVAU": {"constant": 6, "shallow": 12, "wide_pixels": 4, "wide_xnor": 4, "slow": 6},
-               "LabBinarizer": {"folded": 4, "sparse": 4}, "ElementwiseAdd": {"stream": 6}}
+EXTRA_FORMS = {"MVAU": {"constant": 6, "shallow": 12, "wide_pixels": 4, "wide_xnor": 4, "slow": 6, "hyper": 6},
+               "LabBinarizer": {"folded": 4, "sparse": 4}, "ElementwiseAdd": {"stream": 6},
+               "Pool": {"wide": 6}, "DuplicateStreams": {"wide": 6}, "GlobalAccPool": {"wide": 6},
+               "DynamicRPReLU": {"trained": 6}}
+# forms scored but never fitted: the MVAU's coefficients were kept when these came (the MVAU's
+# LUT_PER_TERM comment says why)
+SCORED_ONLY_FORMS = {"MVAU": {"hyper"}}
 TARGET = 0.15
 
 
@@ -161,6 +169,7 @@ def main():
     draws = [(op, seed, "") for op in args.ops or ours_ops() for seed in range(first, first + args.configs)]
     for op in args.ops or ours_ops():  # and the extremes fold --max-fps picks, fewer
         draws += [(op, seed, form) for form, n in EXTRA_FORMS.get(op, {}).items()
+                  if not (args.fit and form in SCORED_ONLY_FORMS.get(op, ()))
                   for seed in range(first, first + n * (2 if args.fit else 1))]
     if shard:
         draws = draws[shard[0]::shard[1]]

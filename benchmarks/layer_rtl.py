@@ -61,7 +61,8 @@ IGNORED_ATTRS = {"code_gen_dir_ipgen", "code_gen_dir_cppsim", "ipgen_path", "ip_
                  "rtlsim_so", "rtlsim_trace", "rtlsim_backend", "partition_id", "slr", "mem_port", "device_id",
                  "inFIFODepths", "outFIFODepths", "backend", "preferred_impl_style", "ip_vlnv", "dynamic_input_dist",
                  "output_hook", "cpp_interface", "hls_style",
-                 "weightTapBits", "thresholdVaryingFraction"}  # estimates' summaries of the initializers
+                 "weightTapBits", "thresholdVaryingFraction", "thresholdSteps",
+                 "thresholdVaryingSteps"}  # estimates' summaries of the initializers
 # attributes that shape only the stream (beats per frame), not the hardware, of FINN's FIFO and
 # width converter: such nodes are one configuration
 STREAM_ONLY_ATTRS = {"StreamingFIFO": {"folded_shape", "normal_shape"},
@@ -177,9 +178,11 @@ def random_model(op: str, seed: int, form: str = ""):
     """A seeded random one-node model of layer type ``op`` as its RTL class: tests/layer_cases.py,
     and for the custom layers random shapes, foldings and widths of their parameter objects.
     MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights), "shallow"
-    (2..8 weight words), "wide_pixels" (a wide first layer), "slow" (a reactnet's at a low fps) or
-    "wide_xnor" (hundreds to thousands of XNOR lanes fed by block RAM: a full-width cnv's middle
-    layers); LabBinarizer ``form`` "folded":
+    (2..8 weight words), "wide_pixels" (a wide first layer), "slow" (a reactnet's at a low fps),
+    "hyper" (a DyBNN hyper function's FCs) or "wide_xnor" (hundreds to thousands of XNOR lanes fed
+    by block RAM: a full-width cnv's middle layers); Pool, DuplicateStreams, GlobalAccPool ``form``
+    "wide": 16..128 channels as real layers have; DynamicRPReLU ``form`` "trained": thresholds
+    as a trained network's; LabBinarizer ``form`` "folded":
     PE = C or C/2 (one or two weight words), "sparse": weights as LAB trains them; ElementwiseAdd
     ``form`` "stream": two streams added."""
     from bnnforge.finn_flow import registry
@@ -222,10 +225,15 @@ def random_model(op: str, seed: int, form: str = ""):
         pe = int(rng.choice([d for d in range(1, min(c, 16) + 1) if c % d == 0]))
         ib, ob = int(rng.integers(4, 10)), int(rng.integers(2, 5))
         t = np.sort(rng.integers(-(2 ** ib), 2 ** ib, (c, 2**ob - 1)), axis=1)
+        if form == "trained":  # as a reactnet's export has them (below), at real layers' sizes
+            c, pe = int(rng.choice([16, 32, 64])), int(rng.choice([1, 2, 4, 8, 16]))
+            ib, ob = int(rng.integers(4, 7)), int(rng.integers(2, 5))
+            t = rprelu_thresholds(rng, c, ib, ob)
         return annotate_estimates(DynRPReLUParams(t, hw, hw, -(2 ** (ob - 1)), ob, ib, ib, pe).to_model(layer.rtl))
     sys.path.insert(0, str(REPO / "tests"))
-    from layer_cases import (CASES, constant_weight_mvau, realistic_mvau, shallow_weight_mvau, slow_mvau, specialize,
-                             streamed_add, wide_pixel_mvau, wide_xnor_mvau)
+    from layer_cases import (CASES, constant_weight_mvau, duplicate_streams, global_acc_pool, hyper_mvau, pool,
+                             realistic_mvau, shallow_weight_mvau, slow_mvau, specialize, streamed_add,
+                             wide_pixel_mvau, wide_xnor_mvau)
 
     if form == "stream":  # ElementwiseAdd: the residual join of two streams
         if op != "ElementwiseAdd":
@@ -233,11 +241,33 @@ def random_model(op: str, seed: int, form: str = ""):
         return specialize(streamed_add(rng, frames=1)[0])
     if op == "MVAU":  # the sizes and forms of real layers (the CASES' are a few bits wide)
         draw = {"": realistic_mvau, "constant": constant_weight_mvau, "shallow": shallow_weight_mvau,
-                "wide_pixels": wide_pixel_mvau, "wide_xnor": wide_xnor_mvau, "slow": slow_mvau}[form]
+                "wide_pixels": wide_pixel_mvau, "wide_xnor": wide_xnor_mvau, "slow": slow_mvau,
+                "hyper": hyper_mvau}[form]
         return specialize(draw(rng, frames=1)[0])
+    if form == "wide":  # the channel counts of real layers
+        draw = {"Pool": pool, "DuplicateStreams": duplicate_streams, "GlobalAccPool": global_acc_pool}.get(op)
+        if draw is None:
+            raise ValueError(f"form 'wide' is a Pool, DuplicateStreams or GlobalAccPool form, not {op}'s")
+        return specialize(draw(rng, frames=1, wide=True)[0])
     names = [c for c in CASES if c.split("/")[0] == op]
     model, _ = CASES[names[seed % len(names)]](rng)
     return specialize(model)
+
+
+def rprelu_thresholds(rng, channels: int, z_bits: int, out_bits: int) -> np.ndarray:
+    """A trained RPReLU's thresholds on z - o (z_bits + 1 bits) as a reactnet's export has them:
+    above the shift one step for every channel (the slope 1 side; the channel's own shift is
+    the dynamic offset's), below it each channel's slope 1/beta, the lowest ones clipped at the
+    least z - o (about a third of the bits vary over the channels)."""
+    lo, hi = -(2 ** z_bits), 2 ** z_bits - 1
+    levels = 2 ** out_bits - 1
+    zero = levels // 2
+    step = rng.uniform(0.7, 2.0) * 2 ** (z_bits - 1) / 2 ** (out_bits - 1)
+    shift = rng.uniform(0, step)
+    beta = rng.uniform(0.1, 0.6, (channels, 1))
+    k = np.arange(levels)[None, :]
+    t = np.where(k >= zero, np.ceil(shift + (k - zero) * step), np.floor(shift - (zero - k) * step / beta))
+    return np.clip(t, lo, hi).astype(np.int64)
 
 
 # --- measurement ----------------------------------------------------------------------------

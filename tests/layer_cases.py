@@ -107,8 +107,13 @@ def specialize(model: ModelWrapper) -> ModelWrapper:
 # --- cases per op -------------------------------------------------------------------------
 
 
-def pool(rng, frames=3):
-    c = int(rng.choice([2, 3, 4, 6]))
+# channel counts of real layers (a cnv's 16..256, a reactnet's 16..128) for the estimates'
+# calibration and scoring (benchmarks/layer_heldout.py "wide" forms); the exact tests keep a few
+WIDE_CHANNELS = [16, 32, 64, 128]
+
+
+def pool(rng, frames=3, wide=False):
+    c = int(rng.choice(WIDE_CHANNELS if wide else [2, 3, 4, 6]))
     pe = int(rng.choice(divisors(c)))
     k = int(rng.choice([2, 3]))
     oh, ow = int(rng.integers(1, 4)), int(rng.integers(1, 4))
@@ -118,8 +123,8 @@ def pool(rng, frames=3):
     return m, [values(rng, dt, (frames, oh, ow, k * k * c))]
 
 
-def duplicate_streams(rng, frames=3):
-    c = int(rng.choice([1, 3, 4, 8]))
+def duplicate_streams(rng, frames=3, wide=False):
+    c = int(rng.choice(WIDE_CHANNELS if wide else [1, 3, 4, 8]))
     pe = int(rng.choice(divisors(c)))
     n = int(rng.choice([2, 3]))
     h, w = int(rng.integers(1, 4)), int(rng.integers(1, 4))
@@ -129,10 +134,12 @@ def duplicate_streams(rng, frames=3):
     return m, [values(rng, dt, (frames, h, w, c))]
 
 
-def global_acc_pool(rng, frames=3):
-    c = int(rng.choice([1, 4, 6]))
+def global_acc_pool(rng, frames=3, wide=False):
+    c = int(rng.choice(WIDE_CHANNELS if wide else [1, 4, 6]))
     pe = int(rng.choice(divisors(c)))
     h, w = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    if wide:  # a reactnet's last feature maps (DyBNN's statistics are taken of every block's)
+        h = w = int(rng.choice([2, 4, 7, 14, 28]))
     dt = str(rng.choice(["INT4", "UINT4", "INT2", "BINARY"]))
     m = one_node("GlobalAccPool", dict(NumChannels=c, PE=pe, inputDataType=dt, numInputVectors=[1, h, w]),
                  [("in0", dt)], [])
@@ -192,11 +199,11 @@ MVAU_FORMS = ("xnor_bit", "xnor_int4", "xnor_acc", "pixels_bipolar", "int_hidden
 MVAU_FORM_WEIGHTS = (0.3, 0.2, 0.1, 0.2, 0.1, 0.1)
 
 
-def mvau(rng, frames=3, form=None, shape=None):
+def mvau(rng, frames=3, form=None, shape=None, in_dtype=None):
     """The MVAU forms the flow emits: XNOR-popcount with a 1-bit or a 4-bit output, XNOR without
     activation (the logits), 8-bit pixels x bipolar weights (first conv), and the DyBNN hyper
     branch's integer forms. ``shape``: (MW, MH, SIMD, PE, numInputVectors) instead of a small
-    random one."""
+    random one; ``in_dtype``: the input datatype of a multi-bit form instead of its own."""
     form = form or str(rng.choice(MVAU_FORMS))
     if shape:
         mw, mh, simd, pe, vecs = shape
@@ -212,6 +219,7 @@ def mvau(rng, frames=3, form=None, shape=None):
     else:
         idt, wdt = {"pixels_bipolar": ("UINT8", "BIPOLAR"), "int_hidden": ("INT6", "INT4"),
                     "uint_int5": ("UINT4", "INT4"), "int4_bipolar": ("INT4", "BIPOLAR")}[form]
+        idt = in_dtype or idt
         lo, hi = -(2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth())) * mw, \
             2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth()) * mw
     w = values(rng, wdt, (mw, mh)) if form != "pixels_bipolar" else rng.choice([-1, 1], (mw, mh)).astype(np.float32)
@@ -275,6 +283,47 @@ def slow_mvau(rng, frames=1):
     simd = int(rng.choice([d for d in divisors(mw) if 2 <= d <= 32]))
     side = int(rng.choice([4, 7, 14]))
     return mvau(rng, frames, form, (mw, mh, simd, int(rng.choice([1, 1, 2])), [1, side, side]))
+
+
+def hyper_mvau(rng, frames=1):
+    """A DyBNN hyper function's FC layers as a reactnet build has them, one vector per frame
+    at PE = SIMD = 1 whatever the fps: C -> C/4 over the global sums (INT10..INT16) x INT4
+    weights to a 4-bit hidden activation, and C/4 -> C from it to the thresholds' offsets."""
+    c = int(rng.choice(WIDE_CHANNELS))
+    simd, pe = [(1, 1), (1, 1), (1, 1), (2, 1), (1, 2)][int(rng.integers(5))]
+    if rng.random() < 0.5:
+        model, x = mvau(rng, frames, "int_hidden", (c, c // 4, simd, pe, [1]),
+                        in_dtype=f"INT{int(rng.integers(10, 17))}")
+    else:
+        model, x = mvau(rng, frames, "uint_int5", (c // 4, c, simd, pe, [1]))
+    model.set_initializer("thresholds", hyper_thresholds(rng, model))
+    return model, x
+
+
+def hyper_thresholds(rng, model):
+    """Thresholds as bnnforge's export gives a DyBNN hyper function's FCs (seen in a reactnet
+    build): the hidden layer's 15 are one uniform quantizer per channel (its own offset and
+    step, BatchNorm folded); the output layer's 16 or 31 are all at the two ends of the
+    accumulator's range but for one to three per channel (the offsets a sample can reach)."""
+    t = model.get_initializer("thresholds")
+    w, idt = model.get_initializer("weights"), model.get_tensor_datatype("in0")
+    acc = values(rng, idt.name, (256, w.shape[0])) @ w
+    lo, hi = int(np.percentile(acc, 1)), int(np.percentile(acc, 99))
+    channels, steps = t.shape
+    if steps == 15:  # hidden: ReLU to 4 bits
+        step = (hi - lo) / 15 * rng.uniform(0.5, 2, (channels, 1))
+        start = rng.uniform(lo, (lo + hi) / 2, (channels, 1))
+        return np.round(start + step * np.arange(steps)).astype(np.float32)
+    steps = int(rng.choice([16, 31]))
+    if steps == 31:  # all of INT5's levels: -16..15
+        getCustomOp(model.graph.node[0]).set_nodeattr("ActVal", -16)
+    out = np.empty((channels, steps), np.float32)
+    for c in range(channels):
+        live = int(rng.integers(1, 4))
+        first = (steps - live) // 2
+        out[c, :first], out[c, first + live:] = lo - 1, hi + 1
+        out[c, first:first + live] = np.sort(rng.integers(lo, hi + 1, live))
+    return out
 
 
 def wide_pixel_mvau(rng, frames=1):

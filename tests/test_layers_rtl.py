@@ -220,6 +220,24 @@ def test_threshold_estimate_counts_the_bits_that_vary():
     assert inst.lut_estimation() > estimates[0]
 
 
+def test_threshold_estimate_counts_the_thresholds_the_node_has():
+    """A DyBNN hyper function's INT5 output layer has 16 thresholds per channel, not INT5's 31
+    levels: the RTL compares as many as the node has, and so does the estimate once the
+    specialization annotated them (thresholdSteps; 0, not annotated: all the output's levels)."""
+    from bnnforge.finn_flow.flow.transforms import SpecializeToBnnforge
+
+    from layer_cases import mvau
+
+    model, _ = mvau(np.random.default_rng(5), 1, "uint_int5", (8, 32, 1, 1, [1]))
+    assert model.get_initializer("thresholds").shape == (32, 16)
+    inst = getCustomOp(model.transform(SpecializeToBnnforge("rtl")).graph.node[0])
+    assert inst.get_nodeattr("thresholdSteps") == 16
+    sixteen = inst.lut_estimation()
+    inst.set_nodeattr("thresholdSteps", 0)
+    assert inst.lut_terms()["constant_threshold_compare_bits"] + inst.lut_terms()["threshold_compare_bits"] > 0
+    assert inst.lut_estimation() > sixteen
+
+
 def test_rom_distinct_columns_is_what_random_roms_have():
     """The DynamicRPReLU's threshold ROM costs its distinct bit columns (equal columns are built
     once; a column and its complement share a LUT): the expectation against a count over random

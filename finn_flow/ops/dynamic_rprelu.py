@@ -46,6 +46,9 @@ class DynamicRPReLU(HWCustomOp):
                 # (params.varying_fraction, set by the RTL class's annotate): the comparator bits
                 # whose threshold a ROM of several words selects
                 "thresholdVaryingFraction": ("f", False, 1.0),
+                # the threshold steps whose threshold differs between channels (-1: not annotated,
+                # all): the others compare with a constant
+                "thresholdVaryingSteps": ("i", False, -1),
                 "ram_style": ("s", False, "auto", {"auto", "block", "distributed"}),
                 "layer_name": ("s", False, ""),
                 # two streamed inputs: one FIFO depth each (FINN's default has one entry)
@@ -166,17 +169,19 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
     RTL_MODULE = "dynamic_rprelu"
     RTL_DEPS = ("stream_out_fifo.sv", "ram_sdp.sv", "rom.sv", "frame_pingpong.sv")
     # benchmarks/layer_heldout.py --fit --configs 32 (seeds 1-32: no build had this layer when it was
-    # calibrated), scored on the held-out seeds 1001.. in layer_heldout.md. Leave-one-out on the
-    # calibration seeds chose the ROM's distinct columns over a select cost per comparator bit
-    # (log2 FOLD x varying fraction): 7.6 % vs 10.0 % mean, 37 % vs 46 % max. The count adders and
-    # offset buffers get no weight of their own: they grow with the comparators
-    LUT_PER_TERM = {"control": 175.611, "compare_bits": 0.885, "constant_compare_bits": 0.592,
-                    "threshold_column_luts": 1.09, "count_bits": 0.0, "offset_buffer_luts": 0.0,
-                    "frame_buffer_luts": 0.991, "frame_buffer_mux_luts": 2.198}
+    # calibrated, and 12 with thresholds as a trained network's: layer_rtl.rprelu_thresholds),
+    # scored on the held-out seeds 1001.. in layer_heldout.md. Leave-one-out on the calibration
+    # seeds chose the ROM's distinct columns over a select cost per comparator bit (log2 FOLD x
+    # varying fraction): 7.6 % vs 10.0 % mean, 37 % vs 46 % max; with the trained thresholds, the
+    # steps whose threshold is one in every channel as constant comparators: 9.4 % vs 12.8 %.
+    # The count adders get no weight of their own: they grow with the comparators
+    LUT_PER_TERM = {"control": 162.358, "compare_bits": 0.805, "constant_compare_bits": 0.378,
+                    "threshold_column_luts": 1.208, "count_bits": 0.0, "offset_buffer_luts": 0.493,
+                    "frame_buffer_luts": 0.944, "frame_buffer_mux_luts": 1.949}
 
     def lut_terms(self):
-        """The PE*NumSteps comparators on z - o (against constants when all channels are in one
-        fold: the ROM holds one word and synthesis folds it into the comparators), the threshold
+        """The PE*NumSteps comparators on z - o (against constants where a step's threshold is
+        the same in every channel, or all channels are in one fold), the threshold
         ROM's distinct columns (a ROM of FOLD words has few kinds of column when FOLD is small,
         and equal ones are built once: memory.rom_distinct_columns), the count adders, the two
         offset buffers (FOLD x PE*O_BITS LUT RAM each) and the frame buffers when they are in LUTs."""
@@ -184,13 +189,17 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
         z, o, t = (self.get_input_datatype(i).bitwidth() for i in range(3))
         fold = self.get_nodeattr("NumChannels") // pe
         banks, width, depth = self.frame_buffer_shape()
-        compares = pe * steps * max(max(z, o) + 1, t)
-        const = fold == 1
+        compare_width = max(max(z, o) + 1, t)
+        # a step with one threshold in every channel (a trained RPReLU's above its shift, and the
+        # clipped ones below) compares with a constant, so do all steps when one fold holds every
+        # channel (the ROM is one word and synthesis folds it into the comparators)
+        varying_steps = 0 if fold == 1 else steps if self.get_nodeattr("thresholdVaryingSteps") < 0 \
+            else self.get_nodeattr("thresholdVaryingSteps")
         varying = pe * steps * t * self.get_nodeattr("thresholdVaryingFraction")
         rom_in_luts = resolve_ram_style(*self.threshold_rom_shape(), "auto") == "distributed"
         columns = rom_distinct_columns(varying, fold) * max(1, rom_luts(1, fold)) if rom_in_luts else 0.0
-        return {"control": 1, "compare_bits": 0 if const else compares,
-                "constant_compare_bits": compares if const else 0,
+        return {"control": 1, "compare_bits": pe * varying_steps * compare_width,
+                "constant_compare_bits": pe * (steps - varying_steps) * compare_width,
                 "threshold_column_luts": columns,
                 "count_bits": pe * steps,
                 "offset_buffer_luts": 2 * distributed_luts(pe * o, fold, "distributed"),
@@ -198,7 +207,9 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
                 "frame_buffer_mux_luts": banks * read_mux_luts(width, depth, self.get_nodeattr("ram_style"))}
 
     def annotate(self, model):
-        self.set_nodeattr("thresholdVaryingFraction", varying_fraction(self.rprelu_params(model).thresholds))
+        t = self.rprelu_params(model).thresholds
+        self.set_nodeattr("thresholdVaryingFraction", varying_fraction(t))
+        self.set_nodeattr("thresholdVaryingSteps", int((np.ptp(t, axis=0) > 0).sum()))
 
     def rtl_parameters(self, model):
         _, width, depth = self.frame_buffer_shape()  # the styles the estimates assume
