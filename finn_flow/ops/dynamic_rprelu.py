@@ -20,7 +20,8 @@ from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 from bnnforge.finn_flow.ops.backends import BnnforgeRTL, dt, nchw_to_nhwc, nhwc_to_nchw
 from bnnforge.finn_flow.ops.memory import (distributed_luts, memory_cost, read_mux_luts, resolve_ram_style,
                                            rom_distinct_columns, rom_luts)
-from bnnforge.finn_flow.ops.params import DynRPReLUParams, dynthresh_exp_cycles, signed_bits_for, varying_fraction
+from bnnforge.finn_flow.ops.params import (DynRPReLUParams, dynthresh_exp_cycles, signed_bits_for,
+                                            varying_columns, varying_fraction)
 from bnnforge.model import golden
 
 
@@ -209,7 +210,7 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
     def annotate(self, model):
         t = self.rprelu_params(model).thresholds
         self.set_nodeattr("thresholdVaryingFraction", varying_fraction(t))
-        self.set_nodeattr("thresholdVaryingSteps", int((np.ptp(t, axis=0) > 0).sum()))
+        self.set_nodeattr("thresholdVaryingSteps", varying_columns(t))
 
     def rtl_parameters(self, model):
         _, width, depth = self.frame_buffer_shape()  # the styles the estimates assume

@@ -135,6 +135,13 @@ def varying_fraction(values: np.ndarray) -> float:
     return sum(varying_planes(v, bits)) / (v.shape[1] * bits)
 
 
+def varying_columns(values: np.ndarray) -> int:
+    """The columns of ``values`` (rows: channels, columns: e.g. threshold steps) that are not the
+    same in every row: the steps whose comparator does not compare with a constant."""
+    v = np.asarray(values, np.int64)
+    return int((np.ptp(v.reshape(v.shape[0], -1), axis=0) > 0).sum())
+
+
 def _c_array(values: np.ndarray) -> str:
     if values.ndim == 1:
         return "{" + ", ".join(str(int(v)) for v in values) + "}"

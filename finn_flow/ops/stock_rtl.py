@@ -88,9 +88,10 @@ class DuplicateStreams_rtl(BnnforgeRTL, DuplicateStreams, RTLBackend):
         return {f"out{i}_V_{s}": ("1'b0" if s == "TREADY" else "") for i in range(n, self.CORE_OUTPUTS)
                 for s in ("TDATA", "TVALID", "TREADY")}
 
-    # benchmarks/layer_heldout.py --fit --configs 16 (seeds 1-16 and 12 "wide" ones: 16..128 channels;
-    # scored on 1001.. in layer_heldout.md). What is left is yosys packing the FIFOs' control differently by output count (by yosys: 2
-    # outputs of 1 bit 45 LUT, 3 outputs 35, 4 outputs 50), which no count of bits follows
+    # benchmarks/layer_heldout.py --fit --configs 16 (seeds 1-16 and 12 "wide" ones: 16..128
+    # channels; scored on 1001.. in layer_heldout.md). What is left is yosys packing the FIFOs'
+    # control differently by output count (by yosys: 2 outputs of 1 bit 45 LUT, 3 outputs 35, 4
+    # outputs 50), which no count of bits follows
     LUT_PER_TERM = {"control": 39.35, "output_bits": 0.657, "outputs": 0.0}
 
     def lut_terms(self):
@@ -123,9 +124,9 @@ class GlobalAccPool_rtl(BnnforgeRTL, GlobalAccPool, RTLBackend):
         """NPIX * C/PE: the output overlaps the last pixel (FINN's HLS adds C/PE cycles)."""
         return self._npix() * self.get_nodeattr("NumChannels") // self.get_nodeattr("PE")
 
-    # benchmarks/layer_heldout.py --fit --configs 16 (seeds 1-16 and 12 "wide" ones: 16..128 channels,
-    # up to 28x28 pixels; scored on 1001.. in layer_heldout.md); the output register and FIFO get no weight of their own (the sums' term
-    # carries them)
+    # benchmarks/layer_heldout.py --fit --configs 16 (seeds 1-16 and 12 "wide" ones: 16..128
+    # channels, up to 28x28 pixels; scored on 1001.. in layer_heldout.md); the output register
+    # and FIFO get no weight of their own (the sums' term carries them)
     LUT_PER_TERM = {"control": 30.348, "sum_bits": 1.659, "accumulator_ram_luts": 0.989, "output_bits": 0.0,
                     "counter_bits": 3.287}
 
