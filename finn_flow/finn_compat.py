@@ -171,7 +171,7 @@ def fmpadding_terms(inst) -> dict[str, float]:
 # benchmarks/finn_layer_models.py
 THRESHOLDING_LUTS = {"counter_bits": 6.017, "compare_bits": 0.872, "rom_luts": 1.217, "shallow_select_bits": 0.213}
 # ("finn", FINN's own cost, keeps coefficient 1: the fit adds what yosys builds beyond it)
-FIFO_LUTS = {"finn": 1.0, "srl_shallow": 9.0, "srl_mid": 4.892, "block_read_mux": 0.789}
+FIFO_LUTS = {"finn": 1.0, "srl_shallow": 9.0, "srl_mid": 4.892, "block_read_mux": 0.713}
 
 
 def thresholding_terms(inst) -> dict[str, float]:

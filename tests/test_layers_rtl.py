@@ -238,6 +238,32 @@ def test_threshold_estimate_counts_the_thresholds_the_node_has():
     assert inst.lut_estimation() > sixteen
 
 
+@pytest.mark.parametrize("kind,width,depth", [("rom", 144, 2048), ("rom", 16, 2304), ("ram", 32, 2704)])
+def test_block_read_mux_is_what_yosys_builds(tmp_path, kind, width, depth):
+    """A block memory deeper than one primitive is read through a LUT multiplexer; its estimate
+    (memory.read_mux_luts, block_stacked_depth: yosys takes RAMB36 shapes and, of as few blocks,
+    the deepest) against yosys on a lone memory: 144 x 2,048 fits 8 RAMB36 one deep (no mux;
+    an estimate that stacks four 512-deep BRAM18 says 144 LUT), 16 x 2,304 three RAMB18 deep."""
+    import random
+
+    from bnnforge.finn_flow.ops.memory import read_mux_luts
+    from bnnforge.sim.synth import synth
+
+    random.seed(width * depth)
+    (tmp_path / "m.hex").write_text("".join(f"{random.getrandbits(width):x}\n" for _ in range(depth)))
+    ab = (depth - 1).bit_length()
+    write = (f"input we, input [{ab - 1}:0] wa, input [{width - 1}:0] wd, " if kind == "ram" else "")
+    (tmp_path / "m.v").write_text(
+        f"module m(input clk, {write}input [{ab - 1}:0] a, output reg [{width - 1}:0] q);\n"
+        f"(* ram_style = \"block\", rom_style = \"block\" *) reg [{width - 1}:0] mem [0:{depth - 1}];\n"
+        + ("always @(posedge clk) if (we) mem[wa] <= wd;\n" if kind == "ram" else 'initial $readmemh("m.hex", mem);\n')
+        + "always @(posedge clk) q <= mem[a];\nendmodule\n")
+    counts = synth([tmp_path / "m.v"], "m", data_files=[tmp_path / "m.hex"], work_dir=tmp_path / "work", timing=False)
+    assert counts.bram18 > 0
+    model = read_mux_luts(width, depth, "block")
+    assert abs(model - counts.lut) <= 0.15 * counts.lut + 4, (model, counts)
+
+
 def test_rom_distinct_columns_is_what_random_roms_have():
     """The DynamicRPReLU's threshold ROM costs its distinct bit columns (equal columns are built
     once; a column and its complement share a LUT): the expectation against a count over random

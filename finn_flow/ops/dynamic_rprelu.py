@@ -175,10 +175,11 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
     # seeds chose the ROM's distinct columns over a select cost per comparator bit (log2 FOLD x
     # varying fraction): 7.6 % vs 10.0 % mean, 37 % vs 46 % max; with the trained thresholds, the
     # steps whose threshold is one in every channel as constant comparators: 9.4 % vs 12.8 %.
-    # The count adders get no weight of their own: they grow with the comparators
-    LUT_PER_TERM = {"control": 162.358, "compare_bits": 0.805, "constant_compare_bits": 0.378,
-                    "threshold_column_luts": 1.208, "count_bits": 0.0, "offset_buffer_luts": 0.493,
-                    "frame_buffer_luts": 0.944, "frame_buffer_mux_luts": 1.949}
+    # The count adders get no weight of their own: they grow with the comparators. Refitted when
+    # the block RAM read multiplexer came to count the shapes yosys takes (memory.block_stacked_depth)
+    LUT_PER_TERM = {"control": 161.485, "compare_bits": 0.813, "constant_compare_bits": 0.334,
+                    "threshold_column_luts": 1.163, "count_bits": 0.0, "offset_buffer_luts": 0.867,
+                    "frame_buffer_luts": 0.753, "frame_buffer_mux_luts": 2.457}
 
     def lut_terms(self):
         """The PE*NumSteps comparators on z - o (against constants where a step's threshold is

@@ -8,6 +8,8 @@ import math
 
 # BRAM18 aspect ratios (width bits, depth) in simple dual-port mode (UG473)
 BRAM18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+# RAMB36: twice the depth at each width, and 72 bits wide in simple dual-port mode
+RAMB36_SHAPES = ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192), (2, 16384), (1, 32768))
 # with ram_style "auto", memories this shallow or this small go to LUTRAM (as Vivado and
 # yosys infer them): a BRAM18 for a few hundred bits would waste it
 LUTRAM_DEPTH_LIMIT = 128
@@ -74,19 +76,29 @@ def rom_distinct_columns(varying_bits: float, depth: int) -> float:
     return kinds * -math.expm1(varying_bits * math.log1p(-1 / kinds)) if kinds > 1 else 1.0
 
 
+def block_stacked_depth(width_bits: int, depth: int) -> int:
+    """Block RAMs stacked in depth (read through a multiplexer) for a width x depth memory, as
+    yosys's memory_libmap shapes it on xc7 (techlibs/xilinx/brams_xc4v.txt): it takes the
+    fewest BRAM18 (a RAMB36 counts two, cost 257 vs 129) and, of as few, the deepest shape.
+    Lone memories by yosys synth_xilinx xc7 (blocks stacked, this rule): 18 x 32,768 ROM:
+    16 RAMB36 8 deep, 8; 144 x 2,048: 8 RAMB36 1 deep, 1; 16 x 2,304: 3 RAMB18 3 deep, 3;
+    32 x 2,704 RAM: 3 RAMB36 3 deep, 3; 288 x 1,344 RAM: 12 RAMB36 3 deep, 3."""
+    shapes = [(math.ceil(width_bits / w) * math.ceil(depth / d), -d) for w, d in BRAM18_SHAPES]
+    shapes += [(2 * math.ceil(width_bits / w) * math.ceil(depth / d), -d) for w, d in RAMB36_SHAPES]
+    return math.ceil(depth / -min(shapes)[1])
+
+
 def read_mux_luts(width_bits: int, depth: int, ram_style: str) -> int:
-    """LUTs of the read multiplexer of a memory deeper than one primitive: the primitives
-    stacked in depth (BRAM18 at the aspect ratio of bram18_count, or 64-entry LUTRAM) are
-    selected per output bit, width x (stacked - 1) / 3 LUTs (a LUT6 is a 4:1 mux). A 12,544 x
-    112-bit frame buffer (23 BRAM18 deep) took 1,019 LUTs in yosys against 368 without it."""
+    """LUTs of the read multiplexer of a memory deeper than one primitive: per output bit, the
+    primitives stacked in depth (block RAM as block_stacked_depth, or 64-entry LUTRAM) are
+    selected by a mux of about 0.4 LUT per extra input (yosys xc7, LUTs per bit: 2 or 3
+    stacked 1.0, 7 deep 3.1-3.5, 8 deep 3.0, 13 deep 4.9, 16 deep 5.8). LUTRAM: width x
+    (stacked - 1) / 3 (a LUT6 is a 4:1 mux; the coefficients that use it were fitted so)."""
     if width_bits <= 0 or depth <= 0:
         return 0
     if resolve_ram_style(width_bits, depth, ram_style) == "distributed":
-        stacked = math.ceil(depth / 64)
-    else:
-        stacked = min(BRAM18_SHAPES, key=lambda s: math.ceil(width_bits / s[0]) * math.ceil(depth / s[1]))
-        stacked = math.ceil(depth / stacked[1])
-    return math.ceil(width_bits * (stacked - 1) / 3)
+        return math.ceil(width_bits * (math.ceil(depth / 64) - 1) / 3)
+    return width_bits * math.ceil(2 * (block_stacked_depth(width_bits, depth) - 1) / 5)
 
 
 def resolve_ram_style(width_bits: int, depth: int, ram_style: str) -> str:
