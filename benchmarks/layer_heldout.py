@@ -55,11 +55,12 @@ FIRST_SEED = 1001  # above every seed layer_rtl.py's calibration set uses
 # sums x INT4 at PE = SIMD = 1); pools and stream forks at real layers' channel counts (the
 # default draws have at most 8: their slopes came from small PE); RPReLU thresholds as training
 # gives them (a third of their bits vary, random ones nearly all); LAB layers at PE = C or
-# C/2 (the default draw keeps PE <= 4) and with weights as LAB trains them (mostly 0, +-1); the
+# C/2 (the default draw keeps PE <= 4), with weights as LAB trains them (mostly 0, +-1) and so
+# at 64..256 channels (a full-width cnv's) and at 4 or 8 weight words (PE = C/4, C/8); the
 # residual join of two streams (the random elementwise cases add a constant). --fit draws twice
 # as many of each
 EXTRA_FORMS = {"MVAU": {"constant": 6, "shallow": 12, "wide_pixels": 4, "wide_xnor": 4, "slow": 6, "hyper": 6},
-               "LabBinarizer": {"folded": 4, "sparse": 4}, "ElementwiseAdd": {"stream": 6},
+               "LabBinarizer": {"folded": 4, "sparse": 4, "wide": 6, "shallow": 4}, "ElementwiseAdd": {"stream": 6},
                "Pool": {"wide": 6}, "DuplicateStreams": {"wide": 6}, "GlobalAccPool": {"wide": 6},
                "DynamicRPReLU": {"trained": 6}}
 # forms scored but never fitted: the MVAU's coefficients were kept when these came (the MVAU's

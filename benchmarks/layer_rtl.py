@@ -183,7 +183,8 @@ def random_model(op: str, seed: int, form: str = ""):
     by block RAM: a full-width cnv's middle layers); Pool, DuplicateStreams, GlobalAccPool ``form``
     "wide": 16..128 channels as real layers have; DynamicRPReLU ``form`` "trained": thresholds
     as a trained network's; LabBinarizer ``form`` "folded":
-    PE = C or C/2 (one or two weight words), "sparse": weights as LAB trains them; ElementwiseAdd
+    PE = C or C/2 (one or two weight words), "sparse": weights as LAB trains them, "wide": so at
+    a full-width cnv's channel counts (64..256), "shallow": so with 4 or 8 weight words; ElementwiseAdd
     ``form`` "stream": two streams added."""
     from bnnforge.finn_flow import registry
     from bnnforge.finn_flow.flow.transforms import annotate_estimates  # as the build's specialization does
@@ -195,7 +196,14 @@ def random_model(op: str, seed: int, form: str = ""):
         c = int(rng.choice([8, 16, 32, 64] if form != "folded" else [8, 16]))
         k = 3
         hw = int(rng.integers(3, 17))
-        if form == "folded":  # fold --max-fps on a small layer: one or two weight words (PE = C or C/2)
+        if form == "wide":  # a full-width cnv's LAB layers: 64..256 channels, maps up to 30x30,
+            # weights as LAB trains them, folded 16..256 deep (PE 1..4)
+            c, hw = int(rng.choice([64, 128, 256])), int(rng.integers(3, 31))
+            ib, wb, pe = 4, 4, int(rng.choice([1, 2, 4]))
+        elif form == "shallow":  # fold --max-fps on a cnv's LAB layers: 4 or 8 weight words (PE = C/4, C/8)
+            c, hw = int(rng.choice([32, 64, 128])), int(rng.integers(3, 31))
+            ib, wb, pe = 4, 4, c // int(rng.choice([4, 8]))
+        elif form == "folded":  # fold --max-fps on a small layer: one or two weight words (PE = C or C/2)
             ib, wb = int(rng.integers(2, 5)), int(rng.integers(2, 5))
             pe = int(rng.choice([c, c // 2]))
         elif form == "sparse":  # weights as LAB trains them (below), at foldings up to PE = C/2
@@ -205,7 +213,7 @@ def random_model(op: str, seed: int, form: str = ""):
             ib, wb = int(rng.integers(2, 7)), int(rng.integers(2, 7))
             pe = int(rng.choice([d for d in range(1, min(c, 4) + 1) if c % d == 0]))
         w = rng.integers(-(2 ** (wb - 1)), 2 ** (wb - 1), (c, k, k))
-        if form == "sparse":  # as LAB trains (cnv on Fashion-MNIST): the centre tap at the largest
+        if form in ("sparse", "wide", "shallow"):  # as LAB trains (cnv on Fashion-MNIST): the centre tap at the largest
             # weight in every channel, the others -1, 0 or +1, mostly 0 (72-75 % of all weights)
             zero = rng.uniform(0.5, 0.9)
             w = rng.choice([-1, 0, 1], size=(c, k, k), p=[(1 - zero) / 2, zero, (1 - zero) / 2])

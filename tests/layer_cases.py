@@ -35,11 +35,13 @@ def measured_lut_error(op: str) -> float:
 
 def heldout_lut_error(op: str) -> float:
     """The largest relative LUT error of ``op``'s estimate against yosys on the seeded random
-    configurations of benchmarks/layer_heldout.py, which no fit has seen: what the estimate
-    tests of random cases allow."""
+    configurations of benchmarks/layer_heldout.py, which no fit has seen, and at least its target
+    (15 %: the largest of 16 draws can fall below the error of another): what the estimate tests
+    of random cases allow."""
     path = LAYER_RTL_RESULTS.with_name("layer_heldout.json")
-    summary = {row["op"]: row for row in json.loads(path.read_text())["summary"]}
-    return summary[op]["lut_err_max"]
+    result = json.loads(path.read_text())
+    summary = {row["op"]: row for row in result["summary"]}
+    return max(summary[op]["lut_err_max"], result["target"])
 
 
 def divisors(n):

@@ -263,15 +263,17 @@ class LabBinarizer_rtl(BnnforgeRTL, LabBinarizer, RTLBackend):
 
     RTL_MODULE = "lab_binarizer"
     RTL_DEPS = ("stream_out_fifo.sv", "ram_sdp.sv")
-    # fitted to yosys on 32 random configurations (benchmarks/layer_heldout.py --fit --configs 24
-    # --ops LabBinarizer: seeds 1-24 of the default draw and 8 at PE = C or C/2; 3 % mean error on
-    # them, leave-one-out 3.4 % / 9 % max (13.6 / 38 % without the folded terms); the memories
-    # counted by memory.memory_cost's simple dual-port LUT RAM model), scored on the disjoint
-    # seeds of benchmarks/results/layer_heldout.md (with 4 of weights as LAB trains them: the
-    # products at the weights' varying bits, weightTapBits) and on the nodes of real builds
-    LUT_PER_TERM = {"control": 323.276, "product_bits": 2.071, "constant_product_bits": 0.663,
-                    "product_select_bits": 0.498, "sum_bits": 0.163, "compare_bits": 2.243, "rom_bits": 0.0,
-                    "memory_luts": 1.148}
+    # fitted to yosys on 60 random configurations (benchmarks/layer_heldout.py --fit --configs 24
+    # --ops LabBinarizer: seeds 1-24 of the default draw, 8 at PE = C or C/2, 8 with weights as LAB
+    # trains them, 12 so at 64..256 channels and 8 so at PE = C/4, C/8; 5.3 % mean error on them;
+    # the memories counted by memory.memory_cost's simple dual-port LUT RAM model), scored on the
+    # disjoint seeds of benchmarks/results/layer_heldout.md (the products at the weights' varying
+    # bits, weightTapBits) and on the nodes of real builds. Before the 64..256-channel draws the
+    # fit had put nothing on the weight ROM (rom_bits) and a full-width cnv's LAB layers at PE 2-4
+    # (32-64 weight words) were 14-19 % above their estimates
+    LUT_PER_TERM = {"control": 371.361, "product_bits": 2.106, "constant_product_bits": 0.373,
+                    "product_select_bits": 0.546, "sum_bits": 0.016, "compare_bits": 4.372, "rom_bits": 0.285,
+                    "memory_luts": 0.904}
 
     def lut_terms(self):
         """K*K products per PE lane (IN_BITS x the tap's varying weight bits, weightTapBits), their
