@@ -178,7 +178,8 @@ def random_model(op: str, seed: int, form: str = ""):
     """A seeded random one-node model of layer type ``op`` as its RTL class: tests/layer_cases.py,
     and for the custom layers random shapes, foldings and widths of their parameter objects.
     MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights), "shallow"
-    (2..8 weight words), "wide_pixels" (a wide first layer), "slow" (a reactnet's at a low fps),
+    (2..8 weight words), "wide_pixels" (a wide first layer), "widest_pixels" (a tfc's
+    first layer at --max-fps: up to 1,568 lanes), "slow" (a reactnet's at a low fps),
     "hyper" (a DyBNN hyper function's FCs) or "wide_xnor" (hundreds to thousands of XNOR lanes fed
     by block RAM: a full-width cnv's middle layers); Pool, DuplicateStreams, GlobalAccPool ``form``
     "wide": 16..128 channels as real layers have; DynamicRPReLU ``form`` "trained": thresholds
@@ -241,7 +242,7 @@ def random_model(op: str, seed: int, form: str = ""):
     sys.path.insert(0, str(REPO / "tests"))
     from layer_cases import (CASES, constant_weight_mvau, duplicate_streams, global_acc_pool, hyper_mvau, pool,
                              realistic_mvau, shallow_weight_mvau, slow_mvau, specialize, streamed_add,
-                             wide_pixel_mvau, wide_xnor_mvau)
+                             wide_pixel_mvau, wide_xnor_mvau, widest_pixel_mvau)
 
     if form == "stream":  # ElementwiseAdd: the residual join of two streams
         if op != "ElementwiseAdd":
@@ -249,7 +250,8 @@ def random_model(op: str, seed: int, form: str = ""):
         return specialize(streamed_add(rng, frames=1)[0])
     if op == "MVAU":  # the sizes and forms of real layers (the CASES' are a few bits wide)
         draw = {"": realistic_mvau, "constant": constant_weight_mvau, "shallow": shallow_weight_mvau,
-                "wide_pixels": wide_pixel_mvau, "wide_xnor": wide_xnor_mvau, "slow": slow_mvau,
+                "wide_pixels": wide_pixel_mvau, "widest_pixels": widest_pixel_mvau, "wide_xnor": wide_xnor_mvau,
+                "slow": slow_mvau,
                 "hyper": hyper_mvau}[form]
         return specialize(draw(rng, frames=1)[0])
     if form == "wide":  # the channel counts of real layers

@@ -338,6 +338,16 @@ def wide_pixel_mvau(rng, frames=1):
     return mvau(rng, frames, "pixels_bipolar", (mw, mh, simd, pe, [1]))
 
 
+def widest_pixel_mvau(rng, frames=1):
+    """A tfc's first layer at fold --max-fps: 8-bit pixels x +-1 weights over 392-1,568 lanes
+    (MW 784 at SIMD 49 or 98, PE 8 or 16), the weights in block RAM as the build has them
+    (wide_pixel_mvau stops at 400 lanes; yosys needs minutes here)."""
+    simd, pe = int(rng.choice([49, 98])), int(rng.choice([8, 16]))
+    model, x = mvau(rng, frames, "pixels_bipolar", (784, 64, simd, pe, [1]))
+    getCustomOp(model.graph.node[0]).set_nodeattr("ram_style", "block")
+    return model, x
+
+
 def wide_xnor_mvau(rng, frames=1):
     """A full-width cnv's middle layer at fold --max-fps: an XNOR MVAU over 256-2,304 lanes
     whose weights are deep enough for block RAM (the calibration draws had seen wide XNOR

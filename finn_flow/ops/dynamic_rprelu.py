@@ -50,6 +50,9 @@ class DynamicRPReLU(HWCustomOp):
                 # the threshold steps whose threshold differs between channels (-1: not annotated,
                 # all): the others compare with a constant
                 "thresholdVaryingSteps": ("i", False, -1),
+                # the steps decided whatever the input (params.DynRPReLUParams.decided_steps): no
+                # comparator; not counted among the varying ones
+                "thresholdDecidedSteps": ("i", False, 0),
                 "ram_style": ("s", False, "auto", {"auto", "block", "distributed"}),
                 "layer_name": ("s", False, ""),
                 # two streamed inputs: one FIFO depth each (FINN's default has one entry)
@@ -177,9 +180,9 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
     # steps whose threshold is one in every channel as constant comparators: 9.4 % vs 12.8 %.
     # The count adders get no weight of their own: they grow with the comparators. Refitted when
     # the block RAM read multiplexer came to count the shapes yosys takes (memory.block_stacked_depth)
-    LUT_PER_TERM = {"control": 161.485, "compare_bits": 0.813, "constant_compare_bits": 0.334,
-                    "threshold_column_luts": 1.163, "count_bits": 0.0, "offset_buffer_luts": 0.867,
-                    "frame_buffer_luts": 0.753, "frame_buffer_mux_luts": 2.457}
+    LUT_PER_TERM = {"control": 160.933, "compare_bits": 0.853, "constant_compare_bits": 0.424,
+                    "threshold_column_luts": 1.149, "count_bits": 0.0, "offset_buffer_luts": 0.706,
+                    "frame_buffer_luts": 0.731, "frame_buffer_mux_luts": 2.495, "decided_compare_bits": 0.0}
 
     def lut_terms(self):
         """The PE*NumSteps comparators on z - o (against constants where a step's threshold is
@@ -195,13 +198,16 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
         # a step with one threshold in every channel (a trained RPReLU's above its shift, and the
         # clipped ones below) compares with a constant, so do all steps when one fold holds every
         # channel (the ROM is one word and synthesis folds it into the comparators)
-        varying_steps = 0 if fold == 1 else steps if self.get_nodeattr("thresholdVaryingSteps") < 0 \
-            else self.get_nodeattr("thresholdVaryingSteps")
+        decided = self.get_nodeattr("thresholdDecidedSteps")
+        live = steps - decided
+        varying_steps = 0 if fold == 1 else live if self.get_nodeattr("thresholdVaryingSteps") < 0 \
+            else min(live, self.get_nodeattr("thresholdVaryingSteps"))
         varying = pe * steps * t * self.get_nodeattr("thresholdVaryingFraction")
         rom_in_luts = resolve_ram_style(*self.threshold_rom_shape(), "auto") == "distributed"
         columns = rom_distinct_columns(varying, fold) * max(1, rom_luts(1, fold)) if rom_in_luts else 0.0
         return {"control": 1, "compare_bits": pe * varying_steps * compare_width,
-                "constant_compare_bits": pe * (steps - varying_steps) * compare_width,
+                "constant_compare_bits": pe * (live - varying_steps) * compare_width,
+                "decided_compare_bits": pe * decided * compare_width,
                 "threshold_column_luts": columns,
                 "count_bits": pe * steps,
                 "offset_buffer_luts": 2 * distributed_luts(pe * o, fold, "distributed"),
@@ -209,9 +215,11 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
                 "frame_buffer_mux_luts": banks * read_mux_luts(width, depth, self.get_nodeattr("ram_style"))}
 
     def annotate(self, model):
-        t = self.rprelu_params(model).thresholds
-        self.set_nodeattr("thresholdVaryingFraction", varying_fraction(t))
-        self.set_nodeattr("thresholdVaryingSteps", varying_columns(t))
+        p = self.rprelu_params(model)
+        decided = p.decided_steps()
+        self.set_nodeattr("thresholdVaryingFraction", varying_fraction(p.thresholds))
+        self.set_nodeattr("thresholdVaryingSteps", varying_columns(p.thresholds[:, ~decided]) if (~decided).any() else 0)
+        self.set_nodeattr("thresholdDecidedSteps", int(decided.sum()))
 
     def rtl_parameters(self, model):
         _, width, depth = self.frame_buffer_shape()  # the styles the estimates assume

@@ -466,6 +466,13 @@ class DynRPReLUParams:
     def threshold_bits(self) -> int:
         return signed_bits_for(int(self.thresholds.min()), int(self.thresholds.max()))
 
+    def decided_steps(self) -> np.ndarray:
+        """Per step: True where every channel's threshold is out of the reach of z - o (at or
+        below its least value: always counted; above its greatest: never), so that the step's
+        comparators are constants (a trained RPReLU's clipped steps)."""
+        (zlo, zhi), (olo, ohi) = signed_range(self.input_bits), signed_range(self.offset_bits)
+        return np.all((self.thresholds <= zlo - ohi) | (self.thresholds > zhi - olo), axis=0)
+
     def thresholds_hex(self) -> str:
         """RTL threshold ROM: one line per fold, PE*N_T signed T_BITS values (lane p, threshold k at p*N_T+k)."""
         return hex_lines(self.thresholds.reshape(self.fold, self.pe * self.steps), self.threshold_bits)
