@@ -239,13 +239,14 @@ def test_paths_with_spaces_work(world, tmp_path):
     assert cli.main(["sim", "synth", "--node", str(spaced), "MVAU_lut_rtl_1"]) == 0
 
 
-def _interrupt(argv: list[str], when, timeout: float = 900) -> None:
+def _interrupt(argv: list[str], when, timeout: float = 900, env: dict | None = None) -> None:
     """Start a bnnforge command in its own process group and send SIGINT to the group once
     ``when()`` is true (checked every 0.2 s); the command must stop."""
     # SIGINT back to its default in the child: a suite started in the background by a
     # non-interactive shell (`make test &`) inherits SIGINT ignored, which Python keeps
     proc = subprocess.Popen([*BNNFORGE, *argv], start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stderr=subprocess.DEVNULL, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                            env=env)
     t0 = time.time()
     while not when() and proc.poll() is None:
         assert time.time() - t0 < timeout, "the command never reached the point to interrupt"
@@ -267,7 +268,9 @@ def test_ctrl_c_during_build_then_the_same_command(world, tmp_path):
         return state.exists() and json.loads(state.read_text()).get("running") in ("codegen", "rtl_fifos",
                                                                                   "fifo_sizing")
 
-    _interrupt([*argv, str(out)], in_codegen)
+    # a cache of its own: with the reference build's Verilator models cached, the FIFO stages can
+    # pass within one 0.2 s poll (a loaded fresh-clone suite once saw the command finish first)
+    _interrupt([*argv, str(out)], in_codegen, env={**os.environ, "BNNFORGE_CACHE_DIR": str(tmp_path / "cold-cache")})
     state = json.loads((out / "build_state.json").read_text())
     assert state["running"], state  # the folder says it is not finished: nobody trusts it
     assert subprocess.run([*BNNFORGE, "sim", "network", str(out), "--quiet"], capture_output=True).returncode == 2
