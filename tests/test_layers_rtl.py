@@ -238,6 +238,28 @@ def test_threshold_estimate_counts_the_thresholds_the_node_has():
     assert inst.lut_estimation() > sixteen
 
 
+def test_rprelu_steps_decided_whatever_the_input_cost_no_comparator():
+    """A DynamicRPReLU step whose threshold is out of the reach of z - o in every channel (at or
+    below its least value: always counted; above its greatest: never) is decided whatever the
+    input: the annotation counts such steps (thresholdDecidedSteps) and the estimate drops their
+    comparators; a step with one live threshold is not decided."""
+    from bnnforge.finn_flow.flow.transforms import annotate_estimates
+    from bnnforge.finn_flow.ops.params import DynRPReLUParams
+
+    # z, o: INT4, so z - o is in -15 .. 15
+    t = np.array([[-20, -15, 0, 3, 16, 40, 50], [-16, -15, 2, 16, 16, 30, 15]]).repeat(4, axis=0)
+    t = np.sort(t, axis=1)
+    p = DynRPReLUParams(t, 4, 4, -4, 3, 4, 4, 2)
+    assert p.decided_steps().tolist() == [True, True, False, False, True, True, True]
+    model = annotate_estimates(p.to_model(registry.by_op("DynamicRPReLU").class_name("rtl")))
+    inst = getCustomOp(model.graph.node[0])
+    assert inst.get_nodeattr("thresholdDecidedSteps") == 5
+    assert inst.lut_terms()["decided_compare_bits"] > 0
+    decided = inst.lut_estimation()
+    inst.set_nodeattr("thresholdDecidedSteps", 0)
+    assert inst.lut_estimation() > decided
+
+
 @pytest.mark.parametrize("kind,width,depth", [("rom", 144, 2048), ("rom", 16, 2304), ("ram", 32, 2704)])
 def test_block_read_mux_is_what_yosys_builds(tmp_path, kind, width, depth):
     """A block memory deeper than one primitive is read through a LUT multiplexer; its estimate
