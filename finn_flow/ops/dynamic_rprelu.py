@@ -201,7 +201,7 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
         decided = self.get_nodeattr("thresholdDecidedSteps")
         live = steps - decided
         varying_steps = 0 if fold == 1 else live if self.get_nodeattr("thresholdVaryingSteps") < 0 \
-            else min(live, self.get_nodeattr("thresholdVaryingSteps"))
+            else self.get_nodeattr("thresholdVaryingSteps")  # annotate counts live steps only
         varying = pe * steps * t * self.get_nodeattr("thresholdVaryingFraction")
         rom_in_luts = resolve_ram_style(*self.threshold_rom_shape(), "auto") == "distributed"
         columns = rom_distinct_columns(varying, fold) * max(1, rom_luts(1, fold)) if rom_in_luts else 0.0
