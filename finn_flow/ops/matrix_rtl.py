@@ -149,8 +149,11 @@ class _MatrixRTL(BnnforgeRTL):
                 "threshold_compare_bits": compare_bits * varying,
                 "constant_threshold_compare_bits": compare_bits * (1 - varying),
                 "weight_rom_luts": 0 if shallow else weight_rom, "input_buffer_luts": self._input_buffer_luts(),
-                # the threshold ROM (LUT logic: 64 words per LUT and bit; thresholds no wider than acc)
-                "threshold_rom_bits": pe * n_thresh * acc * math.ceil(nf / 64) * varying}
+                # the threshold ROM (LUT logic: 64 words per LUT and bit; thresholds no wider than acc);
+                # a few words (2..SHALLOW_ROM_WORDS) share the comparator's LUTs (their address bits
+                # are two more inputs of a compare bit's LUT)
+                "threshold_rom_bits": 0 if nf <= SHALLOW_ROM_WORDS else pe * n_thresh * acc * math.ceil(nf / 64) * varying,
+                "shallow_threshold_rom_bits": pe * n_thresh * acc * varying if nf <= SHALLOW_ROM_WORDS else 0}
 
     def _input_buffer_luts(self) -> int:
         """MVAU: the SF-deep input vector buffer re-read for every output fold (LUTRAM)."""
@@ -212,16 +215,18 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     # XNOR layers fed by block RAM (256-2,304 lanes), 12 slow ones (a reactnet's at 1,000 fps:
     # PE 1, 4-bit outputs), 12 DyBNN hyper-function FCs (wide sums x INT4: wide_product_bits),
     # and the 18 MVAUs of the two calibration builds (benchmarks/layer_heldout.py --fit --ops
-    # MVAU --configs 32; 9.1 % mean error on them; the threshold terms split by
-    # thresholdVaryingFraction, counted as the node has them, thresholdSteps), scored on
-    # results/layer_heldout.md's other seeds and results/layer_rtl.md's held-out builds. A tfc's
-    # 1,568-lane first layer stays 11 % above the estimate, its calibration draws 0-6 % (no term
-    # grows faster than the lanes; docs/DESIGN.md)
-    LUT_PER_TERM = {"control": 84.442, "xnor_lanes": 2.195, "constant_xnor_lanes": 1.158, "xnor_select_bits": 0.321,
-                    "negation_bits": 2.548, "product_bits": 1.431, "wide_product_bits": 2.363,
-                    "constant_product_bits": 0.801, "product_select_bits": 0.477, "adder_tree_bits": 0.399,
-                    "accumulator_bits": 0.278, "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.242,
-                    "weight_rom_luts": 1.0, "input_buffer_luts": 1.0, "threshold_rom_bits": 0.722, "fold_counter_bits": 3.115}
+    # MVAU --configs 32; 6.4 % mean error on them, 9.1 % before a threshold ROM of a few words
+    # was a term of its own; the threshold terms split by thresholdVaryingFraction, counted as
+    # the node has them, thresholdSteps), scored on results/layer_heldout.md's other seeds and
+    # results/layer_rtl.md's held-out builds. A multi-bit lane's adder-tree bits are its product
+    # bits plus a constant (one leaf per lane): the fit gives the lane terms all of it
+    # (adder_tree_bits 0)
+    LUT_PER_TERM = {"control": 88.291, "xnor_lanes": 2.118, "constant_xnor_lanes": 1.159, "xnor_select_bits": 0.384,
+                    "negation_bits": 3.208, "product_bits": 1.821, "wide_product_bits": 2.94,
+                    "constant_product_bits": 1.387, "product_select_bits": 0.638, "adder_tree_bits": 0.0,
+                    "accumulator_bits": 0.363, "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.214,
+                    "weight_rom_luts": 1.0, "input_buffer_luts": 1.0, "threshold_rom_bits": 1.033,
+                    "shallow_threshold_rom_bits": 0.419, "fold_counter_bits": 2.339}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
@@ -307,7 +312,8 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
                     "xnor_select_bits": 0.0, "negation_bits": 0.0, "product_bits": 1.917, "wide_product_bits": 0.0, "constant_product_bits": 0.44,
                     "product_select_bits": 0.428, "adder_tree_bits": 0.672, "accumulator_bits": 0.0,
                     "threshold_compare_bits": 0.0, "constant_threshold_compare_bits": 0.437, "weight_rom_luts": 0.0,
-                    "input_buffer_luts": 0.0, "threshold_rom_bits": 0.0, "fold_counter_bits": 8.73}
+                    "input_buffer_luts": 0.0, "threshold_rom_bits": 0.0, "shallow_threshold_rom_bits": 0.0,
+                    "fold_counter_bits": 8.73}
 
     def lut_terms(self):
         """The matrix terms, with the accumulation as the VVAU does it: SF = K*K/SIMD beats per
