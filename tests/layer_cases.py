@@ -386,6 +386,22 @@ def shallow_weight_mvau(rng, frames=1):
     return mvau(rng, frames, form, (mw, mh, simd, pe, [1] if side == 1 else [1, side, side]))
 
 
+def shallow_xnor_mvau(rng, frames=1):
+    """An XNOR MVAU nearly fully folded over a wide popcount (fold --max-fps on a reactnet's or a
+    cnv w0.5's 3x3 convs, a tfc's hidden layers on ZCU104): SIMD 16-144 lanes per PE, 2-4
+    weight words, PE 4-32 (the shallow draws mostly had narrower popcounts or more words)."""
+    form = str(rng.choice(["xnor_bit", "xnor_int4"], p=[0.5, 0.5]))
+    while True:
+        mw, mh = int(rng.choice([64, 144, 288])), int(rng.choice([10, 16, 32, 64]))
+        shapes = [(s, p) for s in divisors(mw) for p in divisors(mh)
+                  if s >= 16 and p >= 4 and 2 <= (mw // s) * (mh // p) <= 4 and s * p <= 2304]
+        if shapes:
+            break
+    simd, pe = shapes[int(rng.integers(len(shapes)))]
+    side = int(rng.choice([1, 4, 28]))
+    return mvau(rng, frames, form, (mw, mh, simd, pe, [1] if side == 1 else [1, side, side]))
+
+
 def vvau(rng, frames=3):
     """The depthwise VVAU of --lab-impl stock: INT4 x INT4, one threshold per channel."""
     c = int(rng.choice([2, 4, 6]))

@@ -57,14 +57,19 @@ class _MatrixRTL(BnnforgeRTL):
         # the fraction of the thresholds' bits that vary over the channels (params.varying_fraction,
         # set by annotate): the comparators and threshold ROM bits that are not constants;
         # thresholdSteps: the thresholds per channel (0: not annotated, all the output's levels)
+        # weightVaryingLaneFraction: of a weight ROM of a few words (2..SHALLOW_ROM_WORDS), the
+        # fraction of the lanes whose weight is not the same in every word
         return {**super().get_nodeattr_types(), "thresholdVaryingFraction": ("f", False, 1.0),
-                "thresholdSteps": ("i", False, 0)}
+                "thresholdSteps": ("i", False, 0), "weightVaryingLaneFraction": ("f", False, 1.0)}
 
     def annotate(self, model):
         t = self._thresholds(model)
         if t is not None:
             self.set_nodeattr("thresholdVaryingFraction", varying_fraction(t))
             self.set_nodeattr("thresholdSteps", t.shape[1])
+        words = self._weight_words(model)
+        if 1 < len(words) <= SHALLOW_ROM_WORDS:
+            self.set_nodeattr("weightVaryingLaneFraction", float((words != words[:1]).any(axis=0).mean()))
 
     @staticmethod
     def rtl_unsupported(inst) -> str | None:
@@ -135,8 +140,12 @@ class _MatrixRTL(BnnforgeRTL):
         # them with one output fold, are constants, and so are their comparators' bits
         compare_bits = pe * n_thresh * acc
         varying = g("thresholdVaryingFraction") if nf > 1 else 0.0
+        # of a few weight words, a lane whose weight differs between them is an XNOR with a
+        # function of the address: it costs what a lane fed by a ROM does (the rest are constants)
+        varying_lanes = pe * simd * g("weightVaryingLaneFraction") if xnor and shallow else 0
         return {"control": 1, "xnor_lanes": pe * simd if xnor and not folded else 0,
-                "constant_xnor_lanes": pe * simd if xnor and folded else 0,
+                "constant_xnor_lanes": pe * simd - varying_lanes if xnor and folded else 0,
+                "varying_xnor_lanes": varying_lanes,
                 "xnor_select_bits": pe * simd * select_bits if xnor else 0,
                 "negation_bits": pe * simd * idt.bitwidth() if negated else 0,
                 "product_bits": 0 if xnor or folded or negated or wide else product_bits,
@@ -188,6 +197,16 @@ class _MatrixRTL(BnnforgeRTL):
         return {**params, "N_THRESH": t.shape[1], "T_BITS": signed_bits_for(int(t.min()), int(t.max())),
                 "ACT_VAL": act, "RAM_STYLE_THRESH": thresh_style}
 
+    def rtl_memories(self, model):
+        mems = {"WEIGHTS_FILE": hex_lines(self._weight_words(model), self.get_input_datatype(1).bitwidth())}
+        if not self.get_nodeattr("noActivation"):
+            mems["THRESHOLDS_FILE"] = self._thresholds_hex(model, self.rtl_parameters(model)["T_BITS"])
+        return mems
+
+    def _weight_words(self, model) -> np.ndarray:
+        """The weight ROM's words (depth, PE*SIMD lanes) as the ROM stores them."""
+        raise NotImplementedError
+
     def _thresholds_hex(self, model, t_bits: int) -> str:
         t = self._thresholds(model).astype(np.int64)
         pe = self.get_nodeattr("PE")
@@ -208,25 +227,28 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     """FINN's MVAU on bnnforge's LUT-based RTL (mvau.sv)."""
 
     RTL_MODULE = "mvau"
-    # its own coefficients (the VVAU has its own too), fitted to yosys on 112 seeded random
+    # its own coefficients (the VVAU has its own too), fitted to yosys on 124 seeded random
     # MVAUs: 32 of real layers' sizes, forms and foldings, 12 fully folded ones (constant
-    # weights), 24 nearly so (2..8 weight words), 8 wide first layers (8-bit pixels over 64-400
-    # lanes) and 4 wider (a tfc's at --max-fps: 196-1,568 lanes, weights in block RAM), 8 wide
-    # XNOR layers fed by block RAM (256-2,304 lanes), 12 slow ones (a reactnet's at 1,000 fps:
-    # PE 1, 4-bit outputs), 12 DyBNN hyper-function FCs (wide sums x INT4: wide_product_bits),
-    # and the 18 MVAUs of the two calibration builds (benchmarks/layer_heldout.py --fit --ops
-    # MVAU --configs 32; 6.4 % mean error on them, 9.1 % before a threshold ROM of a few words
-    # was a term of its own; the threshold terms split by thresholdVaryingFraction, counted as
-    # the node has them, thresholdSteps), scored on results/layer_heldout.md's other seeds and
+    # weights), 24 nearly so (2..8 weight words) and 12 XNOR ones over wide popcounts (2-4
+    # words, SIMD 16-288), 8 wide first layers (8-bit pixels over 64-400 lanes) and 4 wider (a
+    # tfc's at --max-fps: 196-1,568 lanes, weights in block RAM), 8 wide XNOR layers fed by
+    # block RAM (256-2,304 lanes), 12 slow ones (a reactnet's at 1,000 fps: PE 1, 4-bit
+    # outputs), 12 DyBNN hyper-function FCs (wide sums x INT4: wide_product_bits), and the 18
+    # MVAUs of the two calibration builds (benchmarks/layer_heldout.py --fit --ops MVAU
+    # --configs 32; 6.2 % mean error on them; 9.1 % before a threshold ROM of a few words was a
+    # term of its own, 6.7 % before a few words' XNOR lanes were split by whether their weight
+    # varies, weightVaryingLaneFraction: a varying one costs what a ROM-fed lane does). The
+    # threshold terms are split by thresholdVaryingFraction and counted as the node has them
+    # (thresholdSteps). Scored on results/layer_heldout.md's other seeds and
     # results/layer_rtl.md's held-out builds. A multi-bit lane's adder-tree bits are its product
     # bits plus a constant (one leaf per lane): the fit gives the lane terms all of it
     # (adder_tree_bits 0)
-    LUT_PER_TERM = {"control": 88.291, "xnor_lanes": 2.118, "constant_xnor_lanes": 1.159, "xnor_select_bits": 0.384,
-                    "negation_bits": 3.208, "product_bits": 1.821, "wide_product_bits": 2.94,
-                    "constant_product_bits": 1.387, "product_select_bits": 0.638, "adder_tree_bits": 0.0,
-                    "accumulator_bits": 0.363, "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.214,
-                    "weight_rom_luts": 1.0, "input_buffer_luts": 1.0, "threshold_rom_bits": 1.033,
-                    "shallow_threshold_rom_bits": 0.419, "fold_counter_bits": 2.339}
+    LUT_PER_TERM = {"control": 85.392, "xnor_lanes": 2.127, "constant_xnor_lanes": 1.161, "varying_xnor_lanes": 2.261,
+                    "xnor_select_bits": 0.0, "negation_bits": 3.219, "product_bits": 1.832, "wide_product_bits": 2.992,
+                    "constant_product_bits": 1.377, "product_select_bits": 0.647, "adder_tree_bits": 0.0,
+                    "accumulator_bits": 0.333, "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.222,
+                    "weight_rom_luts": 1.0, "input_buffer_luts": 1.0, "threshold_rom_bits": 1.029,
+                    "shallow_threshold_rom_bits": 0.41, "fold_counter_bits": 2.546}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
@@ -268,17 +290,13 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
                     IN_BITS=idt.bitwidth(), IN_KIND=kind(idt), W_BITS=wdt.bitwidth(), W_KIND=kind(wdt),
                     XNOR=g("binaryXnorMode"), **self._activation_params(model, lo, hi))
 
-    def rtl_memories(self, model):
+    def _weight_words(self, model) -> np.ndarray:
+        """The weight ROM's words (depth, PE*SIMD lanes) as raw bits: line nf*SF + sf, lane
+        p*SIMD + s = W[sf*SIMD + s][nf*PE + p]."""
         g = self.get_nodeattr
         mw, mh, pe, simd = g("MW"), g("MH"), g("PE"), g("SIMD")
-        wdt = self.get_input_datatype(1)
-        w = raw(self._weights(model), wdt)  # (MW, MH)
-        # line nf*SF + sf, lane p*SIMD + s = W[sf*SIMD + s][nf*PE + p]
-        words = w.reshape(mw // simd, simd, mh // pe, pe).transpose(2, 0, 3, 1).reshape(-1, pe * simd)
-        mems = {"WEIGHTS_FILE": hex_lines(words, wdt.bitwidth())}
-        if not g("noActivation"):
-            mems["THRESHOLDS_FILE"] = self._thresholds_hex(model, self.rtl_parameters(model)["T_BITS"])
-        return mems
+        w = raw(self._weights(model), self.get_input_datatype(1))  # (MW, MH)
+        return w.reshape(mw // simd, simd, mh // pe, pe).transpose(2, 0, 3, 1).reshape(-1, pe * simd)
 
     def _rom_shape(self) -> tuple[int, int]:
         """(width bits, depth) of the weight ROM."""
@@ -308,7 +326,7 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
     # leave-one-out on the calibration seeds 8 % mean / 26 % max (10 / 28 % before the shallow
     # weight memories and constant thresholds of _MatrixRTL.lut_terms, 17 % mean without the SF
     # terms below). XNOR lanes and the input buffer are MVAU terms a VVAU never has
-    LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "constant_xnor_lanes": 0.0,
+    LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "constant_xnor_lanes": 0.0, "varying_xnor_lanes": 0.0,
                     "xnor_select_bits": 0.0, "negation_bits": 0.0, "product_bits": 1.917, "wide_product_bits": 0.0, "constant_product_bits": 0.44,
                     "product_select_bits": 0.428, "adder_tree_bits": 0.672, "accumulator_bits": 0.0,
                     "threshold_compare_bits": 0.0, "constant_threshold_compare_bits": 0.437, "weight_rom_luts": 0.0,
@@ -353,18 +371,14 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
         kh, kw = inst.get_nodeattr("Kernel")
         return _MatrixRTL.rtl_unsupported(inst) or (None if kh == kw else f"a {kh}x{kw} kernel (square only)")
 
-    def rtl_memories(self, model):
+    def _weight_words(self, model) -> np.ndarray:
+        """The weight ROM's words (depth, PE*SIMD lanes) as raw bits: line nf*SF + sf, lane
+        p*SIMD + s = W[nf*PE + p][sf*SIMD + s]."""
         g = self.get_nodeattr
         pe, simd, c = g("PE"), g("SIMD"), g("Channels")
-        wdt = self.get_input_datatype(1)
-        w = raw(self._kernel(model), wdt)  # (C, KK)
+        w = raw(self._kernel(model), self.get_input_datatype(1))  # (C, KK)
         kk = w.shape[1]
-        # line nf*SF + sf, lane p*SIMD + s = W[nf*PE + p][sf*SIMD + s]
-        words = w.reshape(c // pe, pe, kk // simd, simd).transpose(0, 2, 1, 3).reshape(-1, pe * simd)
-        mems = {"WEIGHTS_FILE": hex_lines(words, wdt.bitwidth())}
-        if not g("noActivation"):
-            mems["THRESHOLDS_FILE"] = self._thresholds_hex(model, self.rtl_parameters(model)["T_BITS"])
-        return mems
+        return w.reshape(c // pe, pe, kk // simd, simd).transpose(0, 2, 1, 3).reshape(-1, pe * simd)
 
     def _rom_shape(self) -> tuple[int, int]:
         """(width bits, depth) of the weight ROM."""
