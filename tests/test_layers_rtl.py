@@ -260,6 +260,27 @@ def test_rprelu_steps_decided_whatever_the_input_cost_no_comparator():
     assert inst.lut_estimation() > decided
 
 
+def test_shallow_xnor_lanes_cost_as_their_weights_vary():
+    """Of an XNOR MVAU with a few weight words, a lane whose weight is the same in every word is
+    an XNOR with a constant; one whose weight varies is an XNOR with a function of the address,
+    which costs what a ROM-fed lane does. The annotation counts the varying lanes
+    (weightVaryingLaneFraction) and the estimate grows with them."""
+    from layer_cases import mvau
+
+    rng = np.random.default_rng(7)
+    estimates = []
+    for varying in (0, 8, 16):  # of PE 16 lanes x SIMD 32: whole PEs whose two words differ
+        model = mvau(rng, 1, "xnor_bit", (64, 16, 32, 16, [1]))[0]  # SF 2, NF 1: two words
+        w = model.get_initializer(model.graph.node[0].input[1]).copy()
+        w[32:] = w[:32]  # word 1 = word 0 ...
+        w[32:, :varying] = 1 - w[:32, :varying]  # ... but in the first `varying` channels
+        model.set_initializer(model.graph.node[0].input[1], w)
+        inst = getCustomOp(specialize(model).graph.node[0])
+        assert inst.get_nodeattr("weightVaryingLaneFraction") == varying / 16
+        estimates.append(inst.lut_estimation())
+    assert estimates[0] < estimates[1] < estimates[2], estimates
+
+
 @pytest.mark.parametrize("kind,width,depth", [("rom", 144, 2048), ("rom", 16, 2304), ("ram", 32, 2704)])
 def test_block_read_mux_is_what_yosys_builds(tmp_path, kind, width, depth):
     """A block memory deeper than one primitive is read through a LUT multiplexer; its estimate
