@@ -281,12 +281,14 @@ def test_shallow_xnor_lanes_cost_as_their_weights_vary():
     assert estimates[0] < estimates[1] < estimates[2], estimates
 
 
-@pytest.mark.parametrize("kind,width,depth", [("rom", 144, 2048), ("rom", 16, 2304), ("ram", 32, 2704)])
+@pytest.mark.parametrize("kind,width,depth", [("rom", 144, 2048), ("rom", 16, 2304), ("ram", 32, 2704),
+                                               ("rom", 12, 16384)])
 def test_block_read_mux_is_what_yosys_builds(tmp_path, kind, width, depth):
     """A block memory deeper than one primitive is read through a LUT multiplexer; its estimate
     (memory.read_mux_luts, block_stacked_depth: yosys takes RAMB36 shapes and, of as few blocks,
     the deepest) against yosys on a lone memory: 144 x 2,048 fits 8 RAMB36 one deep (no mux;
-    an estimate that stacks four 512-deep BRAM18 says 144 LUT), 16 x 2,304 three RAMB18 deep."""
+    an estimate that stacks four 512-deep BRAM18 says 144 LUT), 16 x 2,304 three RAMB18 deep,
+    12 x 16,384 in eight 2K x 9 slices (parity bits filled: 11 blocks, not 6 RAMB36)."""
     import random
 
     from bnnforge.finn_flow.ops.memory import read_mux_luts

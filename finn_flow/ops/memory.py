@@ -19,6 +19,9 @@ LUTRAM_BITS_LIMIT = 4096
 # MVAU XNOR lanes over 8 words 5,575 LUT, 9,630 by the ROM-fed terms; a LAB layer at PE = C/2
 # 2,117 LUT, 3,144 by them)
 SHALLOW_ROM_WORDS = 8
+# a BRAM18 with its parity bits (2K x 9), and the depth of the slices yosys packs so
+PARITY_SLICE = 2048
+BRAM18_BITS_WITH_PARITY = 9 * PARITY_SLICE
 
 
 def bram18_count(width_bits: int, depth: int) -> int:
@@ -85,7 +88,14 @@ def block_stacked_depth(width_bits: int, depth: int) -> int:
     32 x 2,704 RAM: 3 RAMB36 3 deep, 3; 288 x 1,344 RAM: 12 RAMB36 3 deep, 3."""
     shapes = [(math.ceil(width_bits / w) * math.ceil(depth / d), -d) for w, d in BRAM18_SHAPES]
     shapes += [(2 * math.ceil(width_bits / w) * math.ceil(depth / d), -d) for w, d in RAMB36_SHAPES]
-    return math.ceil(depth / -min(shapes)[1])
+    fewest, deepest = min(shapes)
+    if depth % PARITY_SLICE == 0 and math.ceil(width_bits * depth / BRAM18_BITS_WITH_PARITY) < fewest:
+        # yosys fills the parity bits too: 2K x 9 blocks, one per 2,048 words stacked (8 x 32,768:
+        # 15 RAMB18 and 46 LUT, not 8 RAMB36 side by side; 12 x 16,384: 11 and 36; 16 x 12,288: 11
+        # and 32; 24 x 8,192: 11 and 24; 16 x 2,304 is not a multiple and takes 3, no parity).
+        # Vivado keeps whole tiles: bram18_count stays at their count, this mux is yosys's
+        return depth // PARITY_SLICE
+    return math.ceil(depth / -deepest)
 
 
 def read_mux_luts(width_bits: int, depth: int, ram_style: str) -> int:
