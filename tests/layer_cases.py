@@ -219,18 +219,20 @@ def mvau(rng, frames=3, form=None, shape=None, in_dtype=None):
         idt, wdt, xnor = "BINARY", "BINARY", 1
         lo, hi = 0, mw
     else:
-        idt, wdt = {"pixels_bipolar": ("UINT8", "BIPOLAR"), "int_hidden": ("INT6", "INT4"),
+        idt, wdt = {"pixels_bipolar": ("UINT8", "BIPOLAR"), "pixels_bit": ("UINT8", "BIPOLAR"),
+                    "int_hidden": ("INT6", "INT4"),
                     "uint_int5": ("UINT4", "INT4"), "int4_bipolar": ("INT4", "BIPOLAR")}[form]
         idt = in_dtype or idt
         lo, hi = -(2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth())) * mw, \
             2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth()) * mw
-    w = values(rng, wdt, (mw, mh)) if form != "pixels_bipolar" else rng.choice([-1, 1], (mw, mh)).astype(np.float32)
+    w = values(rng, wdt, (mw, mh)) if not form.startswith("pixels") else rng.choice([-1, 1], (mw, mh)).astype(np.float32)
     inits = [("weights", w, wdt)]
     if form == "xnor_acc":
         attrs, out = dict(noActivation=1), "UINT5"
     else:
         steps, out, act = {"xnor_bit": (1, "BINARY", 0), "xnor_int4": (15, "INT4", -8),
-                           "pixels_bipolar": (15, "INT4", -8), "int4_bipolar": (15, "INT4", -8),
+                           "pixels_bipolar": (15, "INT4", -8), "pixels_bit": (1, "BINARY", 0),
+                           "int4_bipolar": (15, "INT4", -8),
                            "int_hidden": (15, "UINT4", 0),
                            "uint_int5": (16, "INT5", -8)}[form]
         x_probe = values(rng, idt, (64, mw))
@@ -272,6 +274,17 @@ def constant_weight_mvau(rng, frames=1):
     mh = int(rng.choice([m for m in (10, 16, 32) if mw * m <= 2304]))
     side = int(rng.choice([1, 4, 28]))
     return mvau(rng, frames, form, (mw, mh, mw, mh, [1] if side == 1 else [1, side, side]))
+
+
+def binary_pixel_mvau(rng, frames=1):
+    """A sign or LAB network's first layer: 8-bit pixels x +-1 weights to one threshold per
+    channel (BINARY outputs; the pixel draws above have 15), folded from a few dozen weight
+    words to fully (fold --max-fps: SIMD = MW, PE = MH), up to 576 lanes."""
+    mw, mh = int(rng.choice([9, 27])), int(rng.choice([16, 32, 64]))
+    shapes = [(s, p) for s in divisors(mw) for p in divisors(mh) if s >= 3 and 4 <= s * p <= 576]
+    simd, pe = shapes[int(rng.integers(len(shapes)))]
+    side = int(rng.choice([1, 4, 28]))
+    return mvau(rng, frames, "pixels_bit", (mw, mh, simd, pe, [1] if side == 1 else [1, side, side]))
 
 
 def slow_mvau(rng, frames=1):

@@ -155,6 +155,8 @@ class _MatrixRTL(BnnforgeRTL):
                 # an XNOR lane's popcount tree is its own term (xnor_lanes): per lane it costs what
                 # no multiple of a multi-bit tree's bits predicts
                 "adder_tree_bits": 0 if xnor else pe * simd * leaf, "accumulator_bits": pe * acc,
+                # several thresholds: the count of the compares that hold (a popcount per PE)
+                "threshold_count_bits": pe * n_thresh if n_thresh > 1 else 0,
                 "threshold_compare_bits": compare_bits * varying,
                 "constant_threshold_compare_bits": compare_bits * (1 - varying),
                 "weight_rom_luts": 0 if shallow else weight_rom, "input_buffer_luts": self._input_buffer_luts(),
@@ -227,28 +229,32 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     """FINN's MVAU on bnnforge's LUT-based RTL (mvau.sv)."""
 
     RTL_MODULE = "mvau"
-    # its own coefficients (the VVAU has its own too), fitted to yosys on 124 seeded random
+    # its own coefficients (the VVAU has its own too), fitted to yosys on 136 seeded random
     # MVAUs: 32 of real layers' sizes, forms and foldings, 12 fully folded ones (constant
     # weights), 24 nearly so (2..8 weight words) and 12 XNOR ones over wide popcounts (2-4
-    # words, SIMD 16-288), 8 wide first layers (8-bit pixels over 64-400 lanes) and 4 wider (a
-    # tfc's at --max-fps: 196-1,568 lanes, weights in block RAM), 8 wide XNOR layers fed by
-    # block RAM (256-2,304 lanes), 12 slow ones (a reactnet's at 1,000 fps: PE 1, 4-bit
+    # words, SIMD 16-288), 12 first layers of sign networks (8-bit pixels to one threshold per
+    # channel, up to fully folded), 8 wide first layers (8-bit pixels over 64-400 lanes) and 4
+    # wider (a tfc's at --max-fps: 196-1,568 lanes, weights in block RAM), 8 wide XNOR layers
+    # fed by block RAM (256-2,304 lanes), 12 slow ones (a reactnet's at 1,000 fps: PE 1, 4-bit
     # outputs), 12 DyBNN hyper-function FCs (wide sums x INT4: wide_product_bits), and the 18
     # MVAUs of the two calibration builds (benchmarks/layer_heldout.py --fit --ops MVAU
-    # --configs 32; 6.2 % mean error on them; 9.1 % before a threshold ROM of a few words was a
-    # term of its own, 6.7 % before a few words' XNOR lanes were split by whether their weight
-    # varies, weightVaryingLaneFraction: a varying one costs what a ROM-fed lane does). The
-    # threshold terms are split by thresholdVaryingFraction and counted as the node has them
+    # --configs 32; 6.5 % mean error on them). 9.1 % before a threshold ROM of a few words was
+    # a term of its own; a few words' XNOR lanes are split by whether their weight varies
+    # (weightVaryingLaneFraction: a varying one costs what a ROM-fed lane does); several
+    # thresholds add the count of the compares (threshold_count_bits), which the fit could tell
+    # from the pixel products only once it saw first layers with one threshold. The threshold
+    # terms are split by thresholdVaryingFraction and counted as the node has them
     # (thresholdSteps). Scored on results/layer_heldout.md's other seeds and
     # results/layer_rtl.md's held-out builds. A multi-bit lane's adder-tree bits are its product
     # bits plus a constant (one leaf per lane): the fit gives the lane terms all of it
     # (adder_tree_bits 0)
-    LUT_PER_TERM = {"control": 85.392, "xnor_lanes": 2.127, "constant_xnor_lanes": 1.161, "varying_xnor_lanes": 2.261,
-                    "xnor_select_bits": 0.0, "negation_bits": 3.219, "product_bits": 1.832, "wide_product_bits": 2.992,
-                    "constant_product_bits": 1.377, "product_select_bits": 0.647, "adder_tree_bits": 0.0,
-                    "accumulator_bits": 0.333, "threshold_compare_bits": 0.5, "constant_threshold_compare_bits": 0.222,
-                    "weight_rom_luts": 1.0, "input_buffer_luts": 1.0, "threshold_rom_bits": 1.029,
-                    "shallow_threshold_rom_bits": 0.41, "fold_counter_bits": 2.546}
+    LUT_PER_TERM = {"control": 98.965, "xnor_lanes": 2.106, "constant_xnor_lanes": 1.122,
+                    "varying_xnor_lanes": 2.169, "xnor_select_bits": 0.0, "negation_bits": 3.318,
+                    "product_bits": 1.858, "wide_product_bits": 3.18, "constant_product_bits": 1.275,
+                    "product_select_bits": 0.615, "adder_tree_bits": 0.0, "accumulator_bits": 0.569,
+                    "threshold_count_bits": 1.744, "threshold_compare_bits": 0.5,
+                    "constant_threshold_compare_bits": 0.063, "weight_rom_luts": 1.0, "input_buffer_luts": 1.0,
+                    "threshold_rom_bits": 0.915, "shallow_threshold_rom_bits": 0.294, "fold_counter_bits": 1.317}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
@@ -329,6 +335,7 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
     LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "constant_xnor_lanes": 0.0, "varying_xnor_lanes": 0.0,
                     "xnor_select_bits": 0.0, "negation_bits": 0.0, "product_bits": 1.917, "wide_product_bits": 0.0, "constant_product_bits": 0.44,
                     "product_select_bits": 0.428, "adder_tree_bits": 0.672, "accumulator_bits": 0.0,
+                    "threshold_count_bits": 0.0,
                     "threshold_compare_bits": 0.0, "constant_threshold_compare_bits": 0.437, "weight_rom_luts": 0.0,
                     "input_buffer_luts": 0.0, "threshold_rom_bits": 0.0, "shallow_threshold_rom_bits": 0.0,
                     "fold_counter_bits": 8.73}
