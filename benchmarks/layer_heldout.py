@@ -59,8 +59,8 @@ FIRST_SEED = 1001  # above every seed layer_rtl.py's calibration set uses
 # at 64..256 channels (a full-width cnv's) and at 4 or 8 weight words (PE = C/4, C/8); the
 # residual join of two streams (the random elementwise cases add a constant). --fit draws twice
 # as many of each
-EXTRA_FORMS = {"MVAU": {"constant": 6, "shallow": 12, "shallow_xnor": 6, "binary_pixels": 6, "wide_pixels": 4, "widest_pixels": 2, "wide_xnor": 4, "slow": 6,
-                        "hyper": 6},
+EXTRA_FORMS = {"MVAU": {"constant": 6, "shallow": 12, "shallow_xnor": 6, "binary_pixels": 6, "wide_pixels": 4,
+                        "widest_pixels": 2, "wide_xnor": 4, "slow": 6, "hyper": 6},
                "LabBinarizer": {"folded": 4, "sparse": 4, "wide": 6, "shallow": 4}, "ElementwiseAdd": {"stream": 6},
                "Pool": {"wide": 6}, "DuplicateStreams": {"wide": 6}, "GlobalAccPool": {"wide": 6},
                "DynamicRPReLU": {"trained": 6}}

@@ -179,8 +179,8 @@ def random_model(op: str, seed: int, form: str = ""):
     and for the custom layers random shapes, foldings and widths of their parameter objects.
     MVAU ``form``: "" (realistic_mvau), "constant" (folded fully: constant weights), "shallow"
     (2..8 weight words), "shallow_xnor" (2..4 words over a wide popcount), "binary_pixels" (a
-    sign network's first layer: one threshold per channel), "wide_pixels" (a wide first layer), "widest_pixels" (a tfc's
-    first layer at --max-fps: up to 1,568 lanes), "slow" (a reactnet's at a low fps),
+    sign network's first layer: one threshold per channel), "wide_pixels" (a wide first layer),
+    "widest_pixels" (a tfc's first layer at --max-fps: up to 1,568 lanes), "slow" (a reactnet's at a low fps),
     "hyper" (a DyBNN hyper function's FCs) or "wide_xnor" (hundreds to thousands of XNOR lanes fed
     by block RAM: a full-width cnv's middle layers); Pool, DuplicateStreams, GlobalAccPool ``form``
     "wide": 16..128 channels as real layers have; DynamicRPReLU ``form`` "trained": thresholds
@@ -241,10 +241,9 @@ def random_model(op: str, seed: int, form: str = ""):
             t = rprelu_thresholds(rng, c, ib, ob)
         return annotate_estimates(DynRPReLUParams(t, hw, hw, -(2 ** (ob - 1)), ob, ib, ib, pe).to_model(layer.rtl))
     sys.path.insert(0, str(REPO / "tests"))
-    from layer_cases import (CASES, binary_pixel_mvau, constant_weight_mvau, duplicate_streams, global_acc_pool, hyper_mvau, pool,
-                             realistic_mvau, shallow_weight_mvau, shallow_xnor_mvau, slow_mvau, specialize,
-                             streamed_add,
-                             wide_pixel_mvau, wide_xnor_mvau, widest_pixel_mvau)
+    from layer_cases import (CASES, binary_pixel_mvau, constant_weight_mvau, duplicate_streams, global_acc_pool,
+                             hyper_mvau, pool, realistic_mvau, shallow_weight_mvau, shallow_xnor_mvau, slow_mvau,
+                             specialize, streamed_add, wide_pixel_mvau, wide_xnor_mvau, widest_pixel_mvau)
 
     if form == "stream":  # ElementwiseAdd: the residual join of two streams
         if op != "ElementwiseAdd":

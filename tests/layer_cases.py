@@ -225,7 +225,8 @@ def mvau(rng, frames=3, form=None, shape=None, in_dtype=None):
         idt = in_dtype or idt
         lo, hi = -(2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth())) * mw, \
             2 ** (DataType[idt].bitwidth() + DataType[wdt].bitwidth()) * mw
-    w = values(rng, wdt, (mw, mh)) if not form.startswith("pixels") else rng.choice([-1, 1], (mw, mh)).astype(np.float32)
+    pixels = form.startswith("pixels")
+    w = values(rng, wdt, (mw, mh)) if not pixels else rng.choice([-1, 1], (mw, mh)).astype(np.float32)
     inits = [("weights", w, wdt)]
     if form == "xnor_acc":
         attrs, out = dict(noActivation=1), "UINT5"
@@ -401,8 +402,9 @@ def shallow_weight_mvau(rng, frames=1):
 
 def shallow_xnor_mvau(rng, frames=1):
     """An XNOR MVAU nearly fully folded over a wide popcount (fold --max-fps on a reactnet's or a
-    cnv w0.5's 3x3 convs, a tfc's hidden layers on ZCU104): SIMD 16-144 lanes per PE, 2-4
-    weight words, PE 4-32 (the shallow draws mostly had narrower popcounts or more words)."""
+    cnv w0.5's 3x3 convs, a tfc's hidden layers on ZCU104): SIMD 16-288 lanes per PE, 2-4
+    weight words, PE 4-64, up to 2,304 lanes (the shallow draws mostly had narrower popcounts or
+    more words)."""
     form = str(rng.choice(["xnor_bit", "xnor_int4"], p=[0.5, 0.5]))
     while True:
         mw, mh = int(rng.choice([64, 144, 288])), int(rng.choice([10, 16, 32, 64]))

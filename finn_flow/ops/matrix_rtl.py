@@ -140,6 +140,7 @@ class _MatrixRTL(BnnforgeRTL):
         # them with one output fold, are constants, and so are their comparators' bits
         compare_bits = pe * n_thresh * acc
         varying = g("thresholdVaryingFraction") if nf > 1 else 0.0
+        shallow_thresholds = nf <= SHALLOW_ROM_WORDS
         # of a few weight words, a lane whose weight differs between them is an XNOR with a
         # function of the address: it costs what a lane fed by a ROM does (the rest are constants)
         varying_lanes = pe * simd * g("weightVaryingLaneFraction") if xnor and shallow else 0
@@ -163,8 +164,8 @@ class _MatrixRTL(BnnforgeRTL):
                 # the threshold ROM (LUT logic: 64 words per LUT and bit; thresholds no wider than acc);
                 # a few words (2..SHALLOW_ROM_WORDS) share the comparator's LUTs (their address bits
                 # are two more inputs of a compare bit's LUT)
-                "threshold_rom_bits": 0 if nf <= SHALLOW_ROM_WORDS else pe * n_thresh * acc * math.ceil(nf / 64) * varying,
-                "shallow_threshold_rom_bits": pe * n_thresh * acc * varying if nf <= SHALLOW_ROM_WORDS else 0}
+                "threshold_rom_bits": 0 if shallow_thresholds else pe * n_thresh * acc * math.ceil(nf / 64) * varying,
+                "shallow_threshold_rom_bits": pe * n_thresh * acc * varying if shallow_thresholds else 0}
 
     def _input_buffer_luts(self) -> int:
         """MVAU: the SF-deep input vector buffer re-read for every output fold (LUTRAM)."""
