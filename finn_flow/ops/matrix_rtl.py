@@ -67,8 +67,8 @@ class _MatrixRTL(BnnforgeRTL):
         if t is not None:
             self.set_nodeattr("thresholdVaryingFraction", varying_fraction(t))
             self.set_nodeattr("thresholdSteps", t.shape[1])
-        words = self._weight_words(model)
-        if 1 < len(words) <= SHALLOW_ROM_WORDS:
+        if 1 < self._rom_shape()[1] <= SHALLOW_ROM_WORDS:  # only a few words: read them
+            words = self._weight_words(model)
             self.set_nodeattr("weightVaryingLaneFraction", float((words != words[:1]).any(axis=0).mean()))
 
     @staticmethod
@@ -147,7 +147,6 @@ class _MatrixRTL(BnnforgeRTL):
         return {"control": 1, "xnor_lanes": pe * simd if xnor and not folded else 0,
                 "constant_xnor_lanes": pe * simd - varying_lanes if xnor and folded else 0,
                 "varying_xnor_lanes": varying_lanes,
-                "xnor_select_bits": pe * simd * select_bits if xnor else 0,
                 "negation_bits": pe * simd * idt.bitwidth() if negated else 0,
                 "product_bits": 0 if xnor or folded or negated or wide else product_bits,
                 "wide_product_bits": product_bits if wide else 0,
@@ -250,7 +249,7 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     # bits plus a constant (one leaf per lane): the fit gives the lane terms all of it
     # (adder_tree_bits 0)
     LUT_PER_TERM = {"control": 98.965, "xnor_lanes": 2.106, "constant_xnor_lanes": 1.122,
-                    "varying_xnor_lanes": 2.169, "xnor_select_bits": 0.0, "negation_bits": 3.318,
+                    "varying_xnor_lanes": 2.169, "negation_bits": 3.318,
                     "product_bits": 1.858, "wide_product_bits": 3.18, "constant_product_bits": 1.275,
                     "product_select_bits": 0.615, "adder_tree_bits": 0.0, "accumulator_bits": 0.569,
                     "threshold_count_bits": 1.744, "threshold_compare_bits": 0.5,
@@ -334,7 +333,7 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
     # weight memories and constant thresholds of _MatrixRTL.lut_terms, 17 % mean without the SF
     # terms below). XNOR lanes and the input buffer are MVAU terms a VVAU never has
     LUT_PER_TERM = {"control": 75.344, "xnor_lanes": 0.0, "constant_xnor_lanes": 0.0, "varying_xnor_lanes": 0.0,
-                    "xnor_select_bits": 0.0, "negation_bits": 0.0, "product_bits": 1.917, "wide_product_bits": 0.0, "constant_product_bits": 0.44,
+                    "negation_bits": 0.0, "product_bits": 1.917, "wide_product_bits": 0.0, "constant_product_bits": 0.44,
                     "product_select_bits": 0.428, "adder_tree_bits": 0.672, "accumulator_bits": 0.0,
                     "threshold_count_bits": 0.0,
                     "threshold_compare_bits": 0.0, "constant_threshold_compare_bits": 0.437, "weight_rom_luts": 0.0,
