@@ -3,16 +3,19 @@ against FINN's estimate and bnnforge's own model, fitted on half the configurati
 the other half.
 
 FINN's lut_estimation models a shift-register converter: about the wider width in LUTs for
-upsizing, a few LUTs for downsizing. finn-rtllib's downsizer selects each output word from the
-registered input word with a wide multiplexer (LUTs grow with in_bits * log2(ratio)), and its
-upsizer only shifts words into a register (few LUTs). bnnforge's model
-(finn_compat.width_converter_luts) has those terms and is installed as the class's estimate, so fold's budget, the build's reports and `sim synth --network` use it.
+upsizing, a few LUTs for downsizing. finn-rtllib's downsizer rotates the registered input words
+by a run-time offset and selects each output word with a multiplexer (LUTs per bit uneven in the
+ratio: 3 per bit of the output word at 2:1, 6 at 3:1, 16 at 4:1), and its upsizer writes words
+into their slots (few LUTs). bnnforge's model (finn_compat.width_converter_luts: its terms, and
+the rotation's LUTs per bit measured per ratio) is installed as the class's estimate, so fold's
+budget, the build's reports and `sim synth --network` use it.
 
     .venv/bin/python benchmarks/width_converter.py [--fit]
 
 yosys 0.70 (yowasp, slang frontend), synth_xilinx xc7, pre place-and-route; LUT = LUT + INV +
 LUTRAM. Writes benchmarks/results/width_converter.{json,md}; --fit prints the coefficients
-fitted to the calibration half (to paste into finn_flow/finn_compat.py).
+fitted to the calibration half and the converters of layer_rtl.py's in-sample builds (to paste
+into finn_flow/finn_compat.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import sys
 import tempfile
@@ -35,7 +39,11 @@ PAIRS = [(8, 64), (64, 8), (16, 576), (576, 64), (32, 96), (96, 32), (2, 64), (6
          (128, 16), (16, 128), (24, 8), (8, 24), (40, 8), (512, 64), (64, 512), (6, 4), (4, 6), (72, 48),
          # a 1-bit side (vpc.sv's shift paths: binary activations at PE = 1, as real builds have them)
          # and narrow-input upsizers
-         (8, 1), (1, 72), (1, 18), (16, 1), (2, 48), (4, 128), (4, 1), (1, 4), (2, 16), (4, 192), (32, 1), (1, 32)]
+         (8, 1), (1, 72), (1, 18), (16, 1), (2, 48), (4, 128), (4, 1), (1, 4), (2, 16), (4, 192), (32, 1), (1, 32),
+         # each downsizing ratio of a build (2..12, 3/2, 4/3) at two widths, one per set: vpc.sv's
+         # multiplexers grow with the ratio unevenly (a 4:1 costs twice a 3:1 per bit)
+         (96, 48), (256, 128), (48, 16), (192, 64), (160, 40), (64, 16), (100, 20), (30, 6), (192, 32), (36, 6),
+         (96, 12), (256, 32), (144, 16), (48, 4), (96, 64), (128, 96), (48, 96), (24, 72)]
 
 
 def measure(in_bits: int, out_bits: int) -> dict:
@@ -62,17 +70,44 @@ def finn_estimate(inst) -> int:
     return int(StreamingDataWidthConverter.lut_estimation(inst, "xc7z020clg400-1"))
 
 
+def build_rows() -> list[dict]:
+    """The converters of layer_rtl.py's in-sample builds (results/layer_rtl.json "rows"; never its
+    held-out builds): calibration beside the even pairs, with ratios no pair has (16:1, 32:1)."""
+    path = HERE / "results" / "layer_rtl.json"
+    if not path.exists():
+        return []
+    rows = []
+    for r in json.loads(path.read_text())["rows"]:
+        if r["op"] == "StreamingDataWidthConverter":
+            a, b = (int(v) for v in re.match(r"(\d+)->(\d+) bits", r["config"]).groups())
+            rows.append({"in": a, "out": b, "LUT": r["LUT"]})
+    return rows
+
+
 def fit(rows: list[dict]) -> dict:
+    """Two steps: the converters without a rotation (upsizers, 1-bit sides) fit the coefficients
+    (least squared relative error); then each PI0's rotation LUTs per rotated bit are the median
+    of what its converters have beyond those."""
     import numpy as np
     from scipy.optimize import nnls
 
     from bnnforge.finn_flow.finn_compat import WIDTH_CONVERTER_LUTS, width_converter_terms
 
-    names = list(WIDTH_CONVERTER_LUTS)
-    x = np.array([[width_converter_terms(r["in"], r["out"])[n] for n in names] for r in rows], float)
-    y = np.array([r["LUT"] for r in rows], float)
-    coef, _ = nnls(x / y[:, None], np.ones(len(rows)))  # least squared relative error
-    return {n: round(float(c), 3) for n, c in zip(names, coef)}
+    names = [n for n in WIDTH_CONVERTER_LUTS if n != "rotation_luts"]
+    terms = [width_converter_terms(r["in"], r["out"]) for r in rows]
+    plain = [(r, t) for r, t in zip(rows, terms) if not t["rotation_luts"]]
+    x = np.array([[t[n] for n in names] for _, t in plain], float)
+    y = np.array([r["LUT"] for r, _ in plain], float)
+    coef, _ = nnls(x / y[:, None], np.ones(len(y)))
+    coefs = {n: round(float(c), 3) for n, c in zip(names, coef)}
+    per: dict[int, list[float]] = {}
+    for r, t in zip(rows, terms):
+        if t["rotation_luts"]:
+            g = math.gcd(r["in"], r["out"])
+            base = sum(coefs[n] * t[n] for n in names)
+            per.setdefault(r["in"] // g, []).append((r["LUT"] - base) / r["in"])
+    return {"WIDTH_CONVERTER_LUTS": {**coefs, "rotation_luts": 1.0},
+            "WIDTH_CONVERTER_ROTATION_LUTS": {pi: round(statistics.median(v), 3) for pi, v in sorted(per.items())}}
 
 
 def main():
@@ -100,7 +135,7 @@ def main():
         print(f"{a:>4} -> {b:<4} yosys LUT {r['LUT']:>5}  FINN {r['finn_LUT']:>5}  bnnforge {r['bnnforge_LUT']:>5}  "
               f"({r['set']}, {r['yosys_s']} s)", flush=True)
     if args.fit:
-        print(json.dumps(fit([r for r in rows if r["set"] == "calibration"]), indent=1))
+        print(json.dumps(fit([r for r in rows if r["set"] == "calibration"] + build_rows()), indent=1))
         return
 
     def err(r, key):

@@ -77,31 +77,53 @@ def prepare_finn() -> None:
     StreamingFIFO.get_fifo_cost = _fifo_cost_on_part(StreamingFIFO.get_fifo_cost)
 
 
-# LUTs of finn-rtllib's width converter: coefficients of width_converter_terms, fitted to yosys
-# on the calibration half of benchmarks/width_converter.py (the other half scores them)
-WIDTH_CONVERTER_LUTS = {"control": 25.01, "up_out_bits": 0.097, "up_words": 1.255, "down_in_bits_x_log2_ratio": 1.576,
-                        "down_in_bits": 0.0, "shift_control": 11.247, "serial_in_bits": 0.829}
+# LUTs of finn-rtllib's width converter: coefficients of width_converter_terms and the rotation's
+# LUTs per lane bit by the input words per cycle (PI0), fitted to yosys on the calibration half of
+# benchmarks/width_converter.py (the other half and every held-out build's converters score them)
+WIDTH_CONVERTER_LUTS = {"control": 11.092, "slots": 2.115, "slot_bits": 0.956, "rotation_luts": 1.0,
+                        "shift_control": 8.521, "shift_count_compare": 4.377, "serial_in_bits": 1.036}
+# per bit of the rotated input words; uneven in PI0 (abc maps an 8-entry multiplexer whose valid
+# entries are 3 as one LUT, with 4 as three), so measured rather than derived. PI0 = 2 folds into
+# the slots' multiplexers
+WIDTH_CONVERTER_ROTATION_LUTS = {2: 0.061, 3: 0.714, 4: 2.82, 5: 3.144, 6: 2.573, 8: 4.21, 9: 4.154, 16: 6.148,
+                                 32: 7.367}
+
+
+def _rotation_luts_per_bit(pi: int) -> float:
+    """A measured PI0's LUTs per rotated bit; another PI0 those measured with as many select bits,
+    or else the measured ones' mean per select bit beyond one."""
+    if pi in WIDTH_CONVERTER_ROTATION_LUTS:
+        return WIDTH_CONVERTER_ROTATION_LUTS[pi]
+    select = math.ceil(math.log2(pi))
+    same = [v for p, v in WIDTH_CONVERTER_ROTATION_LUTS.items() if math.ceil(math.log2(p)) == select]
+    if same:
+        return sum(same) / len(same)
+    per = [v / (math.ceil(math.log2(p)) - 1) for p, v in WIDTH_CONVERTER_ROTATION_LUTS.items() if p > 2]
+    return sum(per) / len(per) * (select - 1)
 
 
 def width_converter_terms(in_bits: int, out_bits: int) -> dict[str, float]:
-    """dwc_axi hands vpc.sv a vector of in_bits x out_bits one-bit elements, so a converter with
-    a 1-bit side takes vpc's shift paths: to 1 bit, the input word is loaded into a shift
-    register and shifted out a bit per beat; from 1 bit, bits are shifted in until the output
-    word is full (LUTs for the counter, few for the data). Otherwise upsizing writes each input
-    word into its place in the output register (a write enable per word, a LUT per few output
-    bits) and downsizing selects each output word from the registered input with a ratio:1
-    multiplexer per output bit, in_bits * log2(ratio) LUT inputs in all."""
+    """dwc_axi hands vpc.sv a vector of in_bits x out_bits one-bit elements. With a 1-bit side
+    it takes vpc's shift paths: the input word is loaded into a shift register and shifted out a
+    bit per beat, or bits are shifted in until the output word is full (a counter, few LUTs for
+    the data; a count that is not a power of two has a compare: 12-14 LUT against 9). Otherwise (genGeneric) words of G = gcd(in, out) bits move: PI0 = in/G arrive and
+    PO0 = out/G leave per beat through PI0 + PO0 word slots. Each slot below PI0 takes a
+    rotated input word or shifts the next slot down (a multiplexer per bit), a slot above takes
+    a rotated word (a second choice of word only when PO0 is not a multiple of PI0); a write
+    enable and deposit mask per slot. When PO0 is not a multiple of PI0, the input words are
+    rotated by a run-time offset: a multiplexer over the PI0 words per input bit, whose cost is
+    measured per PI0 (WIDTH_CONVERTER_ROTATION_LUTS)."""
     terms = dict.fromkeys(WIDTH_CONVERTER_LUTS, 0.0)
     if in_bits == 1 or out_bits == 1:
-        terms.update(shift_control=1.0, serial_in_bits=float(in_bits) if out_bits == 1 else 0.0)
+        n = max(in_bits, out_bits)
+        terms.update(shift_control=1.0, shift_count_compare=float(n & (n - 1) != 0),
+                     serial_in_bits=float(in_bits) if out_bits == 1 else 0.0)
         return terms
-    down = in_bits > out_bits
-    ratio = max(in_bits, out_bits) / min(in_bits, out_bits)
-    terms["control"] = 1.0
-    if down:
-        terms.update(down_in_bits_x_log2_ratio=in_bits * math.log2(ratio), down_in_bits=float(in_bits))
-    else:
-        terms.update(up_out_bits=float(out_bits), up_words=ratio)
+    g = math.gcd(in_bits, out_bits)
+    pi, po = in_bits // g, out_bits // g
+    rotated = pi >= 2 and po % pi != 0
+    terms.update(control=1.0, slots=float(pi + po), slot_bits=float(g * (pi + (po if rotated else 0))),
+                 rotation_luts=g * pi * _rotation_luts_per_bit(pi) if rotated else 0.0)
     return terms
 
 
