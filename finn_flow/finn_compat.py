@@ -192,8 +192,10 @@ def fmpadding_terms(inst) -> dict[str, float]:
 # of thresholding_terms / fifo_terms, fitted to yosys on the calibration half of
 # benchmarks/finn_layer_models.py
 THRESHOLDING_LUTS = {"counter_bits": 6.017, "compare_bits": 0.872, "rom_luts": 1.217, "shallow_select_bits": 0.213}
-# ("finn", FINN's own cost, keeps coefficient 1: the fit adds what yosys builds beyond it)
-FIFO_LUTS = {"finn": 1.0, "srl_shallow": 9.0, "srl_mid": 4.892, "block_read_mux": 0.713}
+# ("finn", FINN's own cost of a shift register, keeps coefficient 1: the fit adds what yosys
+# builds beyond it)
+FIFO_LUTS = {"finn": 1.0, "srl_shallow": 9.0, "srl_mid": 4.892, "lutram_luts": 1.0, "pointer_bits": 4.222,
+             "block_control": 40.441, "block_finn_beyond_control": 1.463, "block_read_mux": 0.504}
 
 
 def thresholding_terms(inst) -> dict[str, float]:
@@ -217,20 +219,33 @@ def thresholding_terms(inst) -> dict[str, float]:
 
 
 def fifo_terms(inst) -> dict[str, float]:
-    """fifo.sv as FINN models it (its _fifo_cost, fitted to Vivado) plus what yosys builds
-    differently: the shift-register style's occupancy and output control costs a few more LUTs
-    at small depths (9 at depth 2-7 across 600+ FIFOs of the held-out builds), and block RAM
-    stacked in depth is read through a LUT multiplexer (Vivado cascades the blocks)."""
-    from finn.util.resource_models import _fifo_cost
+    """fifo.sv by style. Shift registers as FINN models them (its _fifo_cost, fitted to Vivado)
+    plus what yosys builds beyond it: the occupancy and output control cost a few more LUTs at
+    small depths (9 at depth 2-7 across 600+ FIFOs of the held-out builds). LUT RAM as bnnforge's
+    memory model builds it (memory.sdp_lutram_luts: FINN's RAM32X2 packing is Vivado's; yosys
+    takes a RAM64M per 3 bits, 4 LUT per bit at 65-128 rows) and its pointers. Block RAM: a
+    control of its own (yosys about 46 LUT where FINN fits 54 to Vivado), FINN's figure beyond
+    that constant (cascade decode, a second memory space), and the LUT multiplexer that reads
+    block RAM stacked in depth (Vivado cascades the blocks). A deep FIFO on a part without URAM
+    ("ultra": fifo.sv's URAM queue over block RAM) is costed as block RAM."""
+    from finn.util.resource_models import _clog2, _fifo_cost
 
-    from bnnforge.finn_flow.ops.memory import read_mux_luts
+    from bnnforge.finn_flow.ops.memory import read_mux_luts, sdp_lutram_luts
 
     depth, width = inst.get_nodeattr("depth"), inst.get_instream_width_padded()
     style = inst.get_ram_style()
-    return {"finn": float(_fifo_cost(depth, width, style).lut),
-            "srl_shallow": float(style == "srl" and depth < 8),
-            "srl_mid": float(style == "srl" and 8 <= depth < 32),
-            "block_read_mux": float(read_mux_luts(width, depth, "block") if style in ("block", "ultra") else 0)}
+    terms = dict.fromkeys(FIFO_LUTS, 0.0)
+    finn = float(_fifo_cost(depth, width, style).lut)
+    if style == "srl":
+        terms.update(finn=finn, srl_shallow=float(depth < 8), srl_mid=float(8 <= depth < 32))
+    elif style == "distributed":
+        # fifo.sv's LUT RAM rows (a power of two) and its pointers' width, as _fifo_cost has them
+        terms.update(lutram_luts=float(sdp_lutram_luts(width, 2 ** _clog2(depth - 1))),
+                     pointer_bits=float(_clog2(depth + 1) + 1))
+    else:
+        terms.update(block_control=1.0, block_finn_beyond_control=finn - 54,  # 54: _fifo_cost's constant
+                     block_read_mux=float(read_mux_luts(width, depth, "block")))
+    return terms
 
 
 FINN_LAYER_MODELS = {"ConvolutionInputGenerator": (SWG_LUTS, swg_terms), "FMPadding": (FMPADDING_LUTS, fmpadding_terms),
