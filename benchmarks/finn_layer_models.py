@@ -64,6 +64,26 @@ def swg_config(rng) -> dict:
                 depthwise=int(pool), parallel_window=int(parallel))
 
 
+def swg_parallel_config(rng) -> dict:
+    """A parallel window as builds at --max-fps have them (swg_config draws few, never pooling):
+    3x3 convolutions over 8-bit pixels or binary and 4-bit maps, 2x2 stride-2 windows (a
+    downsampling convolution, or depthwise pooling), every channel per beat or, depthwise, a
+    share of them."""
+    k, stride = ((3, 1), (2, 2))[int(rng.integers(0, 2))]
+    pool = k == 2 and bool(rng.random() < 0.5)
+    pixels = k == 3 and rng.random() < 0.25
+    c = int(rng.choice([1, 3])) if pixels else int(rng.choice([16, 32, 64, 128]))
+    dt = "UINT8" if pixels else str(rng.choice(["BINARY", "INT4"]))
+    dim = int(rng.choice([10, 12, 14, 16, 28, 30, 32]))
+    if stride == 2 and dim % 2:
+        dim += 1
+    simd = int(rng.choice([d for d in divisors(c) if d >= c // 8])) if pool else c
+    odim = (dim - k) // stride + 1
+    return dict(ConvKernelDim=[k, k], IFMChannels=c, IFMDim=[dim, dim], OFMDim=[odim, odim], SIMD=simd,
+                Stride=[stride, stride], Dilation=[1, 1], inputDataType=dt, outputDataType=dt,
+                depthwise=int(pool), parallel_window=1)
+
+
 def fmpadding_config(rng) -> dict:
     """Padding of 1 on every side (LAB's and the stock convolutions'), as real layers have it."""
     c = int(rng.choice([1, 3, 16, 32, 64, 128]))
@@ -100,6 +120,8 @@ def fifo_config(rng) -> dict:
 
 CONFIG = {"ConvolutionInputGenerator": swg_config, "FMPadding": fmpadding_config, "Thresholding": thresholding_config,
           "StreamingFIFO": fifo_config}
+# configurations drawn beside --configs of CONFIG's (seed 8, alternately calibration and held out)
+EXTRA = {"ConvolutionInputGenerator": (swg_parallel_config, 12)}
 
 
 def node_of(op: str, attrs: dict):
@@ -187,9 +209,10 @@ def main():
     known = {} if args.remeasure else {(r["op"], json.dumps(r["attrs"], sort_keys=True)): r for r in last["rows"]}
     rows = [r for r in last["rows"] if r["op"] not in args.ops]
     for op in args.ops:
-        rng = np.random.default_rng(7)
-        for i in range(args.configs):
-            attrs = CONFIG[op](rng)
+        rng, extra_rng = np.random.default_rng(7), np.random.default_rng(8)
+        extra, n_extra = EXTRA.get(op, (None, 0))
+        draws = [CONFIG[op](rng) for _ in range(args.configs)] + [extra(extra_rng) for _ in range(n_extra)]
+        for i, attrs in enumerate(draws):
             key = (op, json.dumps(attrs, sort_keys=True))
             r = dict(known[key]) if key in known else {"op": op, "attrs": attrs, **measure(op, attrs)}
             _, _, inst = node_of(op, attrs)

@@ -142,8 +142,8 @@ FINN_LUT_ESTIMATION = {}
 
 # LUTs of FINN's RTL sliding window generator and padding: coefficients of swg_terms /
 # fmpadding_terms, fitted to yosys on the calibration half of benchmarks/finn_layer_models.py
-SWG_LUTS = {"control": 0.0, "buffer_luts": 1.068, "counter_bits": 7.693, "stream_bits": 0.411, "window_bits": 0.0,
-            "depthwise": 15.843}
+SWG_LUTS = {"control": 11.859, "buffer_luts": 1.045, "counter_bits": 8.498, "stream_bits": 0.166, "window_bits": 0.0,
+            "depthwise": 0.0, "parallel_counter_bits": 5.053, "parallel_control": 0.0}
 FMPADDING_LUTS = {"control": 32.653, "counter_bits": 2.133, "stream_bits": 1.018}
 
 
@@ -166,10 +166,12 @@ def swg_terms(inst) -> dict[str, float]:
     width = simd * inst.get_input_datatype().bitwidth()
     depth = inst.get_buffer_depth()
     parallel = inst.select_impl_style() == "parallel"
+    counters = float(_bits(h) + _bits(w) + _bits(k * k) + _bits(c // simd) + _bits(depth))
     return {"control": 1.0,
             "buffer_luts": float((k - 1) * sdp_lutram_luts(width, max(w - k, 1)) if parallel
                                  else sdp_lutram_luts(width, depth)),
-            "counter_bits": float(_bits(h) + _bits(w) + _bits(k * k) + _bits(c // simd) + _bits(depth)),
+            "counter_bits": 0.0 if parallel else counters,
+            "parallel_counter_bits": counters if parallel else 0.0, "parallel_control": float(parallel),
             "stream_bits": 0.0 if parallel else float(width),
             "window_bits": float(k * k * width) if parallel else 0.0,
             "depthwise": float(g("depthwise"))}
