@@ -189,6 +189,7 @@ def long_schedule(args) -> None:
              "crop_pad": args.crop_pad}
     width_tag = "" if args.width == 0.5 else f"-w{args.width:g}"  # another width trains in its own folders
     runs = args.runs or HERE / "runs" / ("accuracy-long" + suffix.replace("_", "-") + width_tag)
+    suffix += width_tag.replace("-", "_")  # and its own results (json, plot, accuracy.md section)
     extra = {"blocks": args.blocks} if arch == "reactnet" else {}
     rows = {}
     pad_tag = "" if args.crop_pad == CROP_PAD else f"-pad{args.crop_pad}"
@@ -256,7 +257,8 @@ def _long_table(result: dict, results: Path, suffix: str) -> list[str]:
     goals = [f"LAB >= {targets['lab']:.1f} %", f"LAB - sign >= +{targets['gain']:.1f} point"]
     if "dybnn_gain" in targets:
         goals.append(f"DyBNN - sign >= +{targets['dybnn_gain']:.1f} point")
-    lines = [LONG_MARK.strip() + ("" if arch == "cnv" else f": {arch}"), "",
+    width_tag = "" if result["width"] == 0.5 else f" w{result['width']:g}"
+    lines = [LONG_MARK.strip() + ("" if arch == "cnv" else f": {arch}") + width_tag, "",
              f"{net}, {'all 60k' if result['subset'] is None else result['train_images']} training images, --augment (crop padding {result.get('crop_pad', CROP_PAD)} px), {epochs}-epoch cosine schedule, "
              f"seed {result['seed']} (benchmarks/accuracy.py --long{'' if arch == 'cnv' else ' --arch ' + arch}; "
              f"targets: {', '.join(goals)}).",
