@@ -106,8 +106,8 @@ def width_converter_terms(in_bits: int, out_bits: int) -> dict[str, float]:
     """dwc_axi hands vpc.sv a vector of in_bits x out_bits one-bit elements. With a 1-bit side
     it takes vpc's shift paths: the input word is loaded into a shift register and shifted out a
     bit per beat, or bits are shifted in until the output word is full (a counter, few LUTs for
-    the data; a count that is not a power of two has a compare: 12-14 LUT against 9). Otherwise (genGeneric) words of G = gcd(in, out) bits move: PI0 = in/G arrive and
-    PO0 = out/G leave per beat through PI0 + PO0 word slots. Each slot below PI0 takes a
+    the data; a count that is not a power of two has a compare: 12-14 LUT against 9). Otherwise
+    (genGeneric) words of G = gcd(in, out) bits move: PI0 = in/G arrive and PO0 = out/G leave per beat through PI0 + PO0 word slots. Each slot below PI0 takes a
     rotated input word or shifts the next slot down (a multiplexer per bit), a slot above takes
     a rotated word (a second choice of word only when PO0 is not a multiple of PI0); a write
     enable and deposit mask per slot. When PO0 is not a multiple of PI0, the input words are
@@ -143,7 +143,7 @@ FINN_LUT_ESTIMATION = {}
 # LUTs of FINN's RTL sliding window generator and padding: coefficients of swg_terms /
 # fmpadding_terms, fitted to yosys on the calibration half of benchmarks/finn_layer_models.py
 SWG_LUTS = {"control": 11.859, "buffer_luts": 1.045, "counter_bits": 8.498, "stream_bits": 0.166, "window_bits": 0.0,
-            "depthwise": 0.0, "parallel_counter_bits": 5.053, "parallel_control": 0.0}
+            "depthwise": 0.0, "parallel_counter_bits": 5.053}
 FMPADDING_LUTS = {"control": 32.653, "counter_bits": 2.133, "stream_bits": 1.018}
 
 
@@ -171,7 +171,7 @@ def swg_terms(inst) -> dict[str, float]:
             "buffer_luts": float((k - 1) * sdp_lutram_luts(width, max(w - k, 1)) if parallel
                                  else sdp_lutram_luts(width, depth)),
             "counter_bits": 0.0 if parallel else counters,
-            "parallel_counter_bits": counters if parallel else 0.0, "parallel_control": float(parallel),
+            "parallel_counter_bits": counters if parallel else 0.0,
             "stream_bits": 0.0 if parallel else float(width),
             "window_bits": float(k * k * width) if parallel else 0.0,
             "depthwise": float(g("depthwise"))}
