@@ -43,7 +43,12 @@ PAIRS = [(8, 64), (64, 8), (16, 576), (576, 64), (32, 96), (96, 32), (2, 64), (6
          # each downsizing ratio of a build (2..12, 3/2, 4/3) at two widths, one per set: vpc.sv's
          # multiplexers grow with the ratio unevenly (a 4:1 costs twice a 3:1 per bit)
          (96, 48), (256, 128), (48, 16), (192, 64), (160, 40), (64, 16), (100, 20), (30, 6), (192, 32), (36, 6),
-         (96, 12), (256, 32), (144, 16), (48, 4), (96, 64), (128, 96), (48, 96), (24, 72)]
+         (96, 12), (256, 32), (144, 16), (48, 4), (96, 64), (128, 96), (48, 96), (24, 72),
+         # narrow upsizers (1:2 and 1:4 of a few bits, as binary layers at small PE have them): their
+         # fixed logic is smaller than wide converters suggest (yosys merges control into few LUTs)
+         (3, 6), (16, 32), (6, 12), (2, 8), (3, 12), (8, 16), (12, 24), (4, 16),
+         # 12:1, measured rather than taken from the 9:1 and 16:1 (the same select bits)
+         (96, 8), (36, 3)]
 
 
 def measure(in_bits: int, out_bits: int) -> dict:
@@ -86,28 +91,33 @@ def build_rows() -> list[dict]:
 
 def fit(rows: list[dict]) -> dict:
     """Two steps: the converters without a rotation (upsizers, 1-bit sides) fit the coefficients
-    (least squared relative error); then each PI0's rotation LUTs per rotated bit are the median
-    of what its converters have beyond those."""
+    (least squared relative error); then, on what the others have beyond those, the rotation's
+    fixed control and each PI0's LUTs per rotated bit, together."""
     import numpy as np
     from scipy.optimize import nnls
 
     from bnnforge.finn_flow.finn_compat import WIDTH_CONVERTER_LUTS, width_converter_terms
 
-    names = [n for n in WIDTH_CONVERTER_LUTS if n != "rotation_luts"]
+    rotation = ("rotation_control", "rotation_luts")
+    names = [n for n in WIDTH_CONVERTER_LUTS if n not in rotation]
     terms = [width_converter_terms(r["in"], r["out"]) for r in rows]
-    plain = [(r, t) for r, t in zip(rows, terms) if not t["rotation_luts"]]
+    plain = [(r, t) for r, t in zip(rows, terms) if not t["rotation_control"]]
     x = np.array([[t[n] for n in names] for _, t in plain], float)
     y = np.array([r["LUT"] for r, _ in plain], float)
     coef, _ = nnls(x / y[:, None], np.ones(len(y)))
     coefs = {n: round(float(c), 3) for n, c in zip(names, coef)}
-    per: dict[int, list[float]] = {}
-    for r, t in zip(rows, terms):
-        if t["rotation_luts"]:
-            g = math.gcd(r["in"], r["out"])
-            base = sum(coefs[n] * t[n] for n in names)
-            per.setdefault(r["in"] // g, []).append((r["LUT"] - base) / r["in"])
-    return {"WIDTH_CONVERTER_LUTS": {**coefs, "rotation_luts": 1.0},
-            "WIDTH_CONVERTER_ROTATION_LUTS": {pi: round(statistics.median(v), 3) for pi, v in sorted(per.items())}}
+    rotated = [(r, t) for r, t in zip(rows, terms) if t["rotation_control"]]
+    pis = sorted({r["in"] // math.gcd(r["in"], r["out"]) for r, _ in rotated})
+    x, y, total = [], [], []
+    for r, t in rotated:
+        pi = r["in"] // math.gcd(r["in"], r["out"])
+        x.append([1.0] + [float(r["in"]) if p == pi else 0.0 for p in pis])  # rotated bits: PI0 x G
+        y.append(r["LUT"] - sum(coefs[n] * t[n] for n in names))
+        total.append(r["LUT"])
+    x, y, total = np.array(x), np.array(y), np.array(total, float)
+    coef, _ = nnls(x / total[:, None], y / total)
+    return {"WIDTH_CONVERTER_LUTS": {**coefs, "rotation_control": round(float(coef[0]), 3), "rotation_luts": 1.0},
+            "WIDTH_CONVERTER_ROTATION_LUTS": {pi: round(float(c), 3) for pi, c in zip(pis, coef[1:])}}
 
 
 def main():

@@ -80,13 +80,13 @@ def prepare_finn() -> None:
 # LUTs of finn-rtllib's width converter: coefficients of width_converter_terms and the rotation's
 # LUTs per lane bit by the input words per cycle (PI0), fitted to yosys on the calibration half of
 # benchmarks/width_converter.py (the other half and every held-out build's converters score them)
-WIDTH_CONVERTER_LUTS = {"control": 11.092, "slots": 2.115, "slot_bits": 0.956, "rotation_luts": 1.0,
-                        "shift_control": 8.521, "shift_count_compare": 4.377, "serial_in_bits": 1.036}
+WIDTH_CONVERTER_LUTS = {"control": 7.793, "slots": 2.216, "slot_bits": 1.012, "rotation_control": 2.504,
+                        "rotation_luts": 1.0, "shift_control": 8.521, "shift_count_compare": 4.377, "serial_in_bits": 1.036}
 # per bit of the rotated input words; uneven in PI0 (abc maps an 8-entry multiplexer whose valid
 # entries are 3 as one LUT, with 4 as three), so measured rather than derived. PI0 = 2 folds into
 # the slots' multiplexers
-WIDTH_CONVERTER_ROTATION_LUTS = {2: 0.061, 3: 0.714, 4: 2.82, 5: 3.144, 6: 2.573, 8: 4.21, 9: 4.154, 16: 6.148,
-                                 32: 7.367}
+WIDTH_CONVERTER_ROTATION_LUTS = {2: 0.0, 3: 0.645, 4: 2.751, 5: 3.076, 6: 2.508, 8: 4.146, 9: 4.09, 12: 4.59, 16: 6.081,
+                                 32: 7.289}
 
 
 def _rotation_luts_per_bit(pi: int) -> float:
@@ -111,8 +111,9 @@ def width_converter_terms(in_bits: int, out_bits: int) -> dict[str, float]:
     rotated input word or shifts the next slot down (a multiplexer per bit), a slot above takes
     a rotated word (a second choice of word only when PO0 is not a multiple of PI0); a write
     enable and deposit mask per slot. When PO0 is not a multiple of PI0, the input words are
-    rotated by a run-time offset: a multiplexer over the PI0 words per input bit, whose cost is
-    measured per PI0 (WIDTH_CONVERTER_ROTATION_LUTS)."""
+    rotated by a run-time offset (its register and update: rotation_control) through a
+    multiplexer over the PI0 words per input bit, whose cost is measured per PI0
+    (WIDTH_CONVERTER_ROTATION_LUTS)."""
     terms = dict.fromkeys(WIDTH_CONVERTER_LUTS, 0.0)
     if in_bits == 1 or out_bits == 1:
         n = max(in_bits, out_bits)
@@ -123,7 +124,7 @@ def width_converter_terms(in_bits: int, out_bits: int) -> dict[str, float]:
     pi, po = in_bits // g, out_bits // g
     rotated = pi >= 2 and po % pi != 0
     terms.update(control=1.0, slots=float(pi + po), slot_bits=float(g * (pi + (po if rotated else 0))),
-                 rotation_luts=g * pi * _rotation_luts_per_bit(pi) if rotated else 0.0)
+                 rotation_control=float(rotated), rotation_luts=g * pi * _rotation_luts_per_bit(pi) if rotated else 0.0)
     return terms
 
 
