@@ -259,7 +259,11 @@ def _model_lut_estimation(op: str):
     coefs, terms = FINN_LAYER_MODELS[op]
 
     def lut_estimation(self, fpgapart=None) -> int:
-        return int(round(sum(coefs[k] * v for k, v in terms(self).items())))
+        from bnnforge.finn_flow.ops.memory import lutram_family
+
+        with lutram_family(fpgapart):  # LUT RAM as the part's family packs it
+            amounts = terms(self)
+        return int(round(sum(coefs[k] * v for k, v in amounts.items())))
 
     return lut_estimation
 

@@ -16,6 +16,8 @@ prepare_finn()  # before FINN is used: every op module imports this one first
 import numpy as np  # noqa: E402
 from qonnx.core.datatype import DataType  # noqa: E402
 
+from bnnforge.finn_flow.ops.memory import lutram_family  # noqa: E402
+
 def nhwc_to_nchw(x: np.ndarray) -> np.ndarray:
     return np.asarray(x).transpose(0, 3, 1, 2)
 
@@ -90,7 +92,9 @@ class BnnforgeRTL:
         raise NotImplementedError
 
     def lut_estimation(self, fpgapart=None):
-        return int(round(sum(self.LUT_PER_TERM[k] * v for k, v in self.lut_terms().items())))
+        with lutram_family(fpgapart):  # LUT RAM as the part's family packs it
+            terms = self.lut_terms()
+        return int(round(sum(self.LUT_PER_TERM[k] * v for k, v in terms.items())))
 
     @classmethod
     def rtl_source_dir(cls, name: str) -> Path:

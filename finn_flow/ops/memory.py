@@ -4,6 +4,8 @@ from here, so the estimate, yosys and Vivado see the same memory."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 
 # BRAM18 aspect ratios (width bits, depth) in simple dual-port mode (UG473)
@@ -31,19 +33,49 @@ def bram18_count(width_bits: int, depth: int) -> int:
     return min(math.ceil(width_bits / w) * math.ceil(depth / d) for w, d in BRAM18_SHAPES)
 
 
+# simple dual-port LUT RAM primitives by family, {words: (data bits, LUTs)}: 7-series RAM64M and
+# RAM32M (UG474), UltraScale+ RAM64M8 and RAM32M16 (UG574), as yosys synth_xilinx maps them
+# (-family xcup, total LUT: 8 x 64: 16 vs xc7's 12; 32 x 64: 40 vs 44; 16 x 32: 16 vs 12)
+LUTRAM_PRIMITIVES = {"xc7": {64: (3, 4), 32: (6, 4)}, "xcup": {64: (7, 8), 32: (14, 8)}}
+_lutram_family = contextvars.ContextVar("bnnforge_lutram_family", default="xc7")
+
+
+def family_of_part(part: str | None) -> str:
+    """The yosys family of an FPGA part: xc7 (7-series, Zynq-7000; also when no part is given)
+    or xcup (UltraScale+, Zynq UltraScale+ such as the ZCU104's xczu7ev)."""
+    return "xc7" if not part or str(part).lower().startswith("xc7") else "xcup"
+
+
+@contextlib.contextmanager
+def lutram_family(part: str | None):
+    """Cost LUT RAM inside the block as ``part``'s family builds it. FINN's
+    lut_estimation(fpgapart) is the one call that knows the part, and the memory model sits
+    several calls below the cores' lut_terms(), so the estimates set it here instead of
+    passing it through every term (the fits run on xc7, the default)."""
+    token = _lutram_family.set(family_of_part(part))
+    try:
+        yield
+    finally:
+        _lutram_family.reset(token)
+
+
 def sdp_lutram_luts(width_bits: int, depth: int) -> int:
     """LUTs of a width x depth simple dual-port LUT RAM (one write, one read port) as yosys
-    (and Vivado) build it: RAM64M (3 bits x 64 words in 4 LUTs) per 64 words, RAM32M (6 bits
-    x 32 in 4) for a remainder of up to 32; several 64-word groups add a read multiplexer (a
-    LUT per bit per 4:1 stage) and a write-enable decode per group. Measured with yosys
-    synth_xilinx xc7 (total LUT, model): 8 x 32: 8, 8; 8 x 64: 12, 12; 8 x 128: 34, 36;
-    8 x 1120: 314, 296; 128 x 70: 395, 392; 4 x 576: 98, 102; 32 x 576: 509, 510; 2 x 496: 52, 54."""
+    (and Vivado) build it on the family of lutram_family (xc7 by default): 64-word primitives
+    (RAM64M: 3 bits x 64 words in 4 LUTs) per 64 words, 32-word ones (RAM32M: 6 bits x 32 in
+    4) for a remainder of up to 32; several 64-word groups add a read multiplexer (a LUT per bit
+    per 4:1 stage) and a write-enable decode per group. Measured with yosys synth_xilinx xc7
+    (total LUT, model): 8 x 32: 8, 8; 8 x 64: 12, 12; 8 x 128: 34, 36; 8 x 1120: 314, 296;
+    128 x 70: 395, 392; 4 x 576: 98, 102; 32 x 576: 509, 510; 2 x 496: 52, 54; xcup: 32 x 256:
+    196, 200; 8 x 128: 42, 44."""
     if width_bits <= 0 or depth <= 0:
         return 0
+    primitives = LUTRAM_PRIMITIVES[_lutram_family.get()]
+    (bits64, luts64), (bits32, luts32) = primitives[64], primitives[32]
     full, rest = divmod(depth, 64)
-    luts = full * 4 * math.ceil(width_bits / 3)
+    luts = full * luts64 * math.ceil(width_bits / bits64)
     if rest:
-        luts += 4 * math.ceil(width_bits / (6 if rest <= 32 else 3))
+        luts += luts32 * math.ceil(width_bits / bits32) if rest <= 32 else luts64 * math.ceil(width_bits / bits64)
     groups = full + (rest > 0)
     if groups > 1:
         luts += width_bits * math.ceil((groups - 1) / 3) + 2 * groups
