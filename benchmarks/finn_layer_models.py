@@ -118,10 +118,20 @@ def fifo_config(rng) -> dict:
                 ram_style="auto")
 
 
+def fifo_deep_config(rng) -> dict:
+    """A deep FIFO (fifo.sv's "ultra" style above 2,028 words: block RAM on 7-series) as a
+    residual block's skip path or a sized FIFO before a slow layer has it: 2,029-16,384 words,
+    4- to 300-bit words."""
+    depth = int(np.exp(rng.uniform(np.log(2029), np.log(16384))))
+    width = int(np.exp(rng.uniform(np.log(4), np.log(300))))
+    return dict(depth=depth, folded_shape=[1, 4, width], normal_shape=[1, 4, width], dataType="BINARY",
+                ram_style="auto")
+
+
 CONFIG = {"ConvolutionInputGenerator": swg_config, "FMPadding": fmpadding_config, "Thresholding": thresholding_config,
           "StreamingFIFO": fifo_config}
 # configurations drawn beside --configs of CONFIG's (seed 8, alternately calibration and held out)
-EXTRA = {"ConvolutionInputGenerator": (swg_parallel_config, 12)}
+EXTRA = {"ConvolutionInputGenerator": (swg_parallel_config, 12), "StreamingFIFO": (fifo_deep_config, 12)}
 
 
 def node_of(op: str, attrs: dict):

@@ -198,7 +198,9 @@ THRESHOLDING_LUTS = {"counter_bits": 6.017, "compare_bits": 0.872, "rom_luts": 1
 # ("finn", FINN's own cost of a shift register, keeps coefficient 1: the fit adds what yosys
 # builds beyond it)
 FIFO_LUTS = {"finn": 1.0, "srl_shallow": 9.0, "srl_mid": 4.892, "lutram_luts": 1.0, "pointer_bits": 4.222,
-             "block_control": 40.441, "block_finn_beyond_control": 1.463, "block_read_mux": 0.504}
+             "block_control": 0.0, "block_address_bits": 5.118, "block_output_select_bits": 1.008,
+             "block_second_lutram_luts": 1.017, "block_read_mux": 0.0, "ultra_control": 14.647, "ultra_finn": 0.975,
+             "ultra_read_mux": 0.128}
 
 
 def thresholding_terms(inst) -> dict[str, float]:
@@ -221,16 +223,34 @@ def thresholding_terms(inst) -> dict[str, float]:
             "shallow_select_bits": float(pe * sum(k * _bits(d) for d in depths if 1 < d <= SHALLOW_ROM_WORDS))}
 
 
+def fifo_memory_address_bits(depth: int, ultra: bool) -> tuple[int, int]:
+    """fifo.sv's memory split (INIT_ABITS): address bits of its first memory and of a second,
+    smaller one (0: none) that together hold DEPTH - 1 words (less a 16-word output queue for
+    "ultra") with less waste than one power of two: 1,184 words are 1,024 + 256."""
+    min_bits, queue = (12, 16) if ultra else (9, 0)
+    need = depth - queue - 1
+    lo, hi = max(1, math.ceil(math.log2(need))), 0
+    if lo > min_bits:
+        rest = math.ceil(math.log2(need - 2 ** (lo - 1)))
+        if rest < lo - 1:
+            lo, hi = lo - 1, max(1, rest)
+    return lo, hi
+
+
 def fifo_terms(inst) -> dict[str, float]:
     """fifo.sv by style. Shift registers as FINN models them (its _fifo_cost, fitted to Vivado)
     plus what yosys builds beyond it: the occupancy and output control cost a few more LUTs at
     small depths (9 at depth 2-7 across 600+ FIFOs of the held-out builds). LUT RAM as bnnforge's
     memory model builds it (memory.sdp_lutram_luts: FINN's RAM32X2 packing is Vivado's; yosys
-    takes a RAM64M per 3 bits, 4 LUT per bit at 65-128 rows) and its pointers. Block RAM: a
-    control of its own (yosys about 46 LUT where FINN fits 54 to Vivado), FINN's figure beyond
-    that constant (cascade decode, a second memory space), and the LUT multiplexer that reads
-    block RAM stacked in depth (Vivado cascades the blocks). A deep FIFO on a part without URAM
-    ("ultra": fifo.sv's URAM queue over block RAM) is costed as block RAM."""
+    takes a RAM64M per 3 bits, 4 LUT per bit at 65-128 rows) and its pointers. Block RAM ("block",
+    258-2,028 words) as fifo.sv builds it:
+    pointers and credit counters over the address bits, and, when the depth is split over two
+    memories (fifo_memory_address_bits), a select per output bit between them and the second
+    memory in LUT RAM when synthesis puts it there (64 words or fewer, or 8 bits wide or less:
+    yosys's choice for its "auto"); the LUT multiplexer that reads block RAM stacked in depth;
+    "ultra" (its output queue, a deeper read pipeline; yosys maps its memory to block RAM on
+    7-series) by FINN's figure, which follows yosys there (12 deep FIFOs: about 12 LUT below),
+    and the multiplexer of its block RAM stacked in depth."""
     from finn.util.resource_models import _clog2, _fifo_cost
 
     from bnnforge.finn_flow.ops.memory import read_mux_luts, sdp_lutram_luts
@@ -238,16 +258,25 @@ def fifo_terms(inst) -> dict[str, float]:
     depth, width = inst.get_nodeattr("depth"), inst.get_instream_width_padded()
     style = inst.get_ram_style()
     terms = dict.fromkeys(FIFO_LUTS, 0.0)
-    finn = float(_fifo_cost(depth, width, style).lut)
     if style == "srl":
-        terms.update(finn=finn, srl_shallow=float(depth < 8), srl_mid=float(8 <= depth < 32))
+        terms.update(finn=float(_fifo_cost(depth, width, style).lut), srl_shallow=float(depth < 8),
+                     srl_mid=float(8 <= depth < 32))
     elif style == "distributed":
         # fifo.sv's LUT RAM rows (a power of two) and its pointers' width, as _fifo_cost has them
         terms.update(lutram_luts=float(sdp_lutram_luts(width, 2 ** _clog2(depth - 1))),
                      pointer_bits=float(_clog2(depth + 1) + 1))
+    elif style == "block":
+        lo, hi = fifo_memory_address_bits(depth, ultra=False)
+        second_in_lutram = hi and (hi <= 6 or width <= 8)
+        terms.update(block_control=1.0, block_address_bits=float(lo + (hi > 0)),
+                     block_output_select_bits=float(width if hi else 0),
+                     block_second_lutram_luts=float(sdp_lutram_luts(width, 2**hi) if second_in_lutram else 0),
+                     block_read_mux=float(read_mux_luts(width, 2**lo, "block")
+                                          + (read_mux_luts(width, 2**hi, "block") if hi and not second_in_lutram else 0)))
     else:
-        terms.update(block_control=1.0, block_finn_beyond_control=finn - 54,  # 54: _fifo_cost's constant
-                     block_read_mux=float(read_mux_luts(width, depth, "block")))
+        lo, _ = fifo_memory_address_bits(depth, ultra=True)
+        terms.update(ultra_control=1.0, ultra_finn=float(_fifo_cost(depth, width, style).lut),
+                     ultra_read_mux=float(read_mux_luts(width, 2**lo, "block")))
     return terms
 
 
