@@ -242,15 +242,15 @@ def fifo_terms(inst) -> dict[str, float]:
     plus what yosys builds beyond it: the occupancy and output control cost a few more LUTs at
     small depths (9 at depth 2-7 across 600+ FIFOs of the held-out builds). LUT RAM as bnnforge's
     memory model builds it (memory.sdp_lutram_luts: FINN's RAM32X2 packing is Vivado's; yosys
-    takes a RAM64M per 3 bits, 4 LUT per bit at 65-128 rows) and its pointers. Block RAM ("block",
-    258-2,028 words) as fifo.sv builds it:
-    pointers and credit counters over the address bits, and, when the depth is split over two
-    memories (fifo_memory_address_bits), a select per output bit between them and the second
-    memory in LUT RAM when synthesis puts it there (64 words or fewer, or 8 bits wide or less:
-    yosys's choice for its "auto"); the LUT multiplexer that reads block RAM stacked in depth;
-    "ultra" (its output queue, a deeper read pipeline; yosys maps its memory to block RAM on
-    7-series) by FINN's figure, which follows yosys there (12 deep FIFOs: about 12 LUT below),
-    and the multiplexer of its block RAM stacked in depth."""
+    takes a RAM64M per 3 bits, 4 LUT per bit at 65-128 rows) and its pointers. Block RAM
+    ("block", 258-2,028 words) as fifo.sv builds it: pointers and credit counters over the
+    address bits, and, when the depth is split over two memories (fifo_memory_address_bits), a
+    select per output bit between them and the second memory in LUT RAM when synthesis puts it
+    there (64 words or fewer, or 8 bits wide or less: yosys's choice for its "auto"); the LUT
+    multiplexer that reads block RAM stacked in depth. "ultra" (deeper; its output queue and a
+    deeper read pipeline; yosys maps its memory to block RAM on 7-series) by FINN's figure, which
+    follows yosys there (12 deep FIFOs: about 12 LUT below), a control and the multiplexer of its
+    block RAM stacked in depth."""
     from finn.util.resource_models import _clog2, _fifo_cost
 
     from bnnforge.finn_flow.ops.memory import read_mux_luts, sdp_lutram_luts

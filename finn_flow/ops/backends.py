@@ -18,6 +18,7 @@ from qonnx.core.datatype import DataType  # noqa: E402
 
 from bnnforge.finn_flow.ops.memory import lutram_family  # noqa: E402
 
+
 def nhwc_to_nchw(x: np.ndarray) -> np.ndarray:
     return np.asarray(x).transpose(0, 3, 1, 2)
 
