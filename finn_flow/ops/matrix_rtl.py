@@ -156,7 +156,10 @@ class _MatrixRTL(BnnforgeRTL):
                 # no multiple of a multi-bit tree's bits predicts
                 "adder_tree_bits": 0 if xnor else pe * simd * leaf, "accumulator_bits": pe * acc,
                 # several thresholds: the count of the compares that hold (a popcount per PE)
-                "threshold_count_bits": pe * n_thresh if n_thresh > 1 else 0,
+                "threshold_count_bits": pe * n_thresh * (varying if nf > 1 else 1) if n_thresh > 1 else 0,
+                # thresholds the same in every channel (a uniform quantizer's steps) compared with one
+                # value: their compares are a thermometer code, whose count is cheap
+                "constant_threshold_count_bits": pe * n_thresh * (1 - varying) if n_thresh > 1 and nf > 1 else 0,
                 "threshold_compare_bits": compare_bits * varying,
                 "constant_threshold_compare_bits": compare_bits * (1 - varying),
                 "weight_rom_luts": 0 if shallow else weight_rom, "input_buffer_luts": self._input_buffer_luts(),
@@ -247,14 +250,17 @@ class MVAU_lut_rtl(_MatrixRTL, MVAU, RTLBackend):
     # (thresholdSteps). Scored on results/layer_heldout.md's other seeds and
     # results/layer_rtl.md's held-out builds. A multi-bit lane's adder-tree bits are its product
     # bits plus a constant (one leaf per lane): the fit gives the lane terms all of it
-    # (adder_tree_bits 0)
-    LUT_PER_TERM = {"control": 98.965, "xnor_lanes": 2.106, "constant_xnor_lanes": 1.122,
-                    "varying_xnor_lanes": 2.169, "negation_bits": 3.318,
-                    "product_bits": 1.858, "wide_product_bits": 3.18, "constant_product_bits": 1.275,
-                    "product_select_bits": 0.615, "adder_tree_bits": 0.0, "accumulator_bits": 0.569,
-                    "threshold_count_bits": 1.744, "threshold_compare_bits": 0.5,
-                    "constant_threshold_compare_bits": 0.063, "weight_rom_luts": 1.0, "input_buffer_luts": 1.0,
-                    "threshold_rom_bits": 0.915, "shallow_threshold_rom_bits": 0.294, "fold_counter_bits": 1.317}
+    # (adder_tree_bits 0). The count of the compares is split like the compares: against
+    # thresholds the same in every channel it fits to 0 (the DyBNN hyper function's 31-step
+    # quantizer of the RPReLU shift had been 27 % above yosys)
+    LUT_PER_TERM = {"control": 114.65, "xnor_lanes": 2.103, "constant_xnor_lanes": 1.103,
+                    "varying_xnor_lanes": 2.163, "negation_bits": 3.282,
+                    "product_bits": 1.881, "wide_product_bits": 2.959, "constant_product_bits": 1.254,
+                    "product_select_bits": 0.606, "adder_tree_bits": 0.0, "accumulator_bits": 0.468,
+                    "threshold_count_bits": 1.714, "threshold_compare_bits": 0.5,
+                    "constant_threshold_compare_bits": 0.1, "weight_rom_luts": 1.0, "input_buffer_luts": 1.0,
+                    "threshold_rom_bits": 0.957, "shallow_threshold_rom_bits": 0.339, "fold_counter_bits": 0.469,
+                    "constant_threshold_count_bits": 0.0}
     # counted, not fitted: the memories' LUTs by the memory models; a threshold comparator, half a
     # LUT per accumulator bit (LUT6_2 pairs feeding a carry chain; a free fit gave it 0, and
     # fold then took many-PE foldings as free)
@@ -338,7 +344,7 @@ class VVAU_lut_rtl(_MatrixRTL, VVAU, RTLBackend):
                     "threshold_count_bits": 0.0,
                     "threshold_compare_bits": 0.0, "constant_threshold_compare_bits": 0.437, "weight_rom_luts": 0.0,
                     "input_buffer_luts": 0.0, "threshold_rom_bits": 0.0, "shallow_threshold_rom_bits": 0.0,
-                    "fold_counter_bits": 8.73}
+                    "fold_counter_bits": 8.73, "constant_threshold_count_bits": 0.0}
 
     def lut_terms(self):
         """The matrix terms, with the accumulation as the VVAU does it: SF = K*K/SIMD beats per
