@@ -179,10 +179,15 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
     # varying fraction): 7.6 % vs 10.0 % mean, 37 % vs 46 % max; with the trained thresholds, the
     # steps whose threshold is one in every channel as constant comparators: 9.4 % vs 12.8 %.
     # The count adders get no weight of their own: they grow with the comparators. Refitted when
-    # the block RAM read multiplexer came to count the shapes yosys takes (memory.block_stacked_depth)
-    LUT_PER_TERM = {"control": 160.933, "compare_bits": 0.853, "constant_compare_bits": 0.424,
-                    "threshold_column_luts": 1.149, "count_bits": 0.0, "offset_buffer_luts": 0.706,
-                    "frame_buffer_luts": 0.731, "frame_buffer_mux_luts": 2.495, "decided_compare_bits": 0.0}
+    # the block RAM read multiplexer came to count the shapes yosys takes (memory.block_stacked_depth),
+    # and when a comparator's bits beyond 5 got a coefficient of their own (a narrow compare fits a
+    # LUT6 or two, a wide one takes a carry chain: 0.98 LUT per bit beyond 5, and 0.38 per bit
+    # more against a threshold ROM; the 16-lane INT9 draw had been 19 % low and the 16-lane INT4
+    # one 18 % high; calibration 6.1 -> 4.7 %)
+    LUT_PER_TERM = {"control": 170.46, "compare_bits": 0.383, "constant_compare_bits": 0.0,
+                    "threshold_column_luts": 1.042, "count_bits": 1.506, "offset_buffer_luts": 0.448,
+                    "frame_buffer_luts": 0.83, "frame_buffer_mux_luts": 2.175, "decided_compare_bits": 0.0,
+                    "wide_compare_bits": 0.976}
 
     def lut_terms(self):
         """The PE*NumSteps comparators on z - o (against constants where a step's threshold is
@@ -208,6 +213,8 @@ class DynamicRPReLU_rtl(BnnforgeRTL, DynamicRPReLU, RTLBackend):
         return {"control": 1, "compare_bits": pe * varying_steps * compare_width,
                 "constant_compare_bits": pe * (live - varying_steps) * compare_width,
                 "decided_compare_bits": pe * decided * compare_width,
+                # a comparator's bits beyond 5: narrower ones fit a LUT6 or two without a carry chain
+                "wide_compare_bits": pe * live * max(0, compare_width - 5),
                 "threshold_column_luts": columns,
                 "count_bits": pe * steps,
                 "offset_buffer_luts": 2 * distributed_luts(pe * o, fold, "distributed"),
