@@ -81,7 +81,8 @@ def prepare_finn() -> None:
 # LUTs per lane bit by the input words per cycle (PI0), fitted to yosys on the calibration half of
 # benchmarks/width_converter.py (the other half and every held-out build's converters score them)
 WIDTH_CONVERTER_LUTS = {"control": 7.793, "slots": 2.216, "slot_bits": 1.012, "rotation_control": 2.504,
-                        "rotation_luts": 1.0, "shift_control": 8.521, "shift_count_compare": 4.377, "serial_in_bits": 1.036}
+                        "rotation_luts": 1.0, "shift_control": 8.521, "shift_count_compare": 4.377,
+                        "serial_in_bits": 1.036}
 # per bit of the rotated input words; uneven in PI0 (abc maps an 8-entry multiplexer whose valid
 # entries are 3 as one LUT, with 4 as three), so measured rather than derived. PI0 = 2 folds into
 # the slots' multiplexers
@@ -107,10 +108,11 @@ def width_converter_terms(in_bits: int, out_bits: int) -> dict[str, float]:
     it takes vpc's shift paths: the input word is loaded into a shift register and shifted out a
     bit per beat, or bits are shifted in until the output word is full (a counter, few LUTs for
     the data; a count that is not a power of two has a compare: 12-14 LUT against 9). Otherwise
-    (genGeneric) words of G = gcd(in, out) bits move: PI0 = in/G arrive and PO0 = out/G leave per beat through PI0 + PO0 word slots. Each slot below PI0 takes a
-    rotated input word or shifts the next slot down (a multiplexer per bit), a slot above takes
-    a rotated word (a second choice of word only when PO0 is not a multiple of PI0); a write
-    enable and deposit mask per slot. When PO0 is not a multiple of PI0, the input words are
+    (genGeneric) words of G = gcd(in, out) bits move: PI0 = in/G arrive and PO0 = out/G leave
+    per beat through PI0 + PO0 word slots. Each slot below PI0 takes a rotated input word or
+    shifts the next slot down (a multiplexer per bit), a slot above takes a rotated word (a
+    second choice of word only when PO0 is not a multiple of PI0); a write enable and deposit
+    mask per slot. When PO0 is not a multiple of PI0, the input words are
     rotated by a run-time offset (its register and update: rotation_control) through a
     multiplexer over the PI0 words per input bit, whose cost is measured per PI0
     (WIDTH_CONVERTER_ROTATION_LUTS)."""
@@ -268,11 +270,12 @@ def fifo_terms(inst) -> dict[str, float]:
     elif style == "block":
         lo, hi = fifo_memory_address_bits(depth, ultra=False)
         second_in_lutram = hi and (hi <= 6 or width <= 8)
+        second_in_block = hi and not second_in_lutram
         terms.update(block_control=1.0, block_address_bits=float(lo + (hi > 0)),
                      block_output_select_bits=float(width if hi else 0),
                      block_second_lutram_luts=float(sdp_lutram_luts(width, 2**hi) if second_in_lutram else 0),
                      block_read_mux=float(read_mux_luts(width, 2**lo, "block")
-                                          + (read_mux_luts(width, 2**hi, "block") if hi and not second_in_lutram else 0)))
+                                          + (read_mux_luts(width, 2**hi, "block") if second_in_block else 0)))
     else:
         lo, _ = fifo_memory_address_bits(depth, ultra=True)
         terms.update(ultra_control=1.0, ultra_finn=float(_fifo_cost(depth, width, style).lut),
@@ -299,8 +302,10 @@ def _model_lut_estimation(op: str):
 
 def _fifo_cost_on_part(finn_cost):
     def get_fifo_cost(self, fpgapart):
+        from bnnforge.finn_flow.ops.memory import family_of_part
+
         cost = finn_cost(self, fpgapart)
-        if cost.uram and str(fpgapart).startswith("xc7"):
+        if cost.uram and family_of_part(fpgapart) == "xc7":
             from finn.util.resource_models import _fifo_cost
 
             # fifo.sv still elaborates its "ultra" structure (its LUTs as FINN counts them); the
