@@ -10,7 +10,7 @@ full 10k test set. Writes benchmarks/results/accuracy.json and accuracy.md.
 Finished runs (RUN_DIR/metrics.json with the same configuration) are reused, so an
 interrupted benchmark continues where it stopped.
 
---long: the schedule to convergence: all 60k training images, --augment, 12 epochs, seed 0,
+--long: the schedule to convergence: all 60k training images, --augment, 12 epochs, seed 0 (--seed),
 sign / lab / dybnn (49 min on an idle 2-core machine: sign 1.0 min/epoch, LAB 1.7,
 DyBNN 1.4; other work beside it slows it several-fold). Every epoch ends in a checkpoint, so it runs in
 parts: stop it any time (or give --stop-after-epoch K) and rerun the same command, each run
@@ -76,6 +76,8 @@ def main() -> None:
                     "OMP_NUM_THREADS=1); the others are reported as far as their last checkpoint. Given with "
                     "no names: only write the table")
     ap.add_argument("--stop-after-epoch", type=int, help="--long: train each run up to this epoch now (runs in parts)")
+    ap.add_argument("--seed", type=int, default=LONG["seed"], help="--long: the run's seed (default %(default)s; "
+                    "another seed trains in its own run folders and writes its own results, ..._sN)")
     ap.add_argument("--crop-pad", type=int, default=CROP_PAD, help="--long: the random crop's zero padding in pixels "
                     "(default %(default)s; another value trains in its own run folders, named ...-padN)")
     args = ap.parse_args()
@@ -186,10 +188,11 @@ def long_schedule(args) -> None:
     ds = load_dataset("fashion-mnist")
     arch, suffix = args.arch, ("" if args.arch == "cnv" else f"_{args.arch}")
     sched = {**LONG, "epochs": args.epochs or LONG["epochs"], "subset": args.subset or LONG["subset"],
-             "crop_pad": args.crop_pad}
+             "crop_pad": args.crop_pad, "seed": args.seed}
     width_tag = "" if args.width == 0.5 else f"-w{args.width:g}"  # another width trains in its own folders
     runs = args.runs or HERE / "runs" / ("accuracy-long" + suffix.replace("_", "-") + width_tag)
     suffix += width_tag.replace("-", "_")  # and its own results (json, plot, accuracy.md section)
+    suffix += "" if args.seed == LONG["seed"] else f"_s{args.seed}"
     extra = {"blocks": args.blocks} if arch == "reactnet" else {}
     rows = {}
     pad_tag = "" if args.crop_pad == CROP_PAD else f"-pad{args.crop_pad}"
@@ -258,7 +261,8 @@ def _long_table(result: dict, results: Path, suffix: str) -> list[str]:
     if "dybnn_gain" in targets:
         goals.append(f"DyBNN - sign >= +{targets['dybnn_gain']:.1f} point")
     width_tag = "" if result["width"] == 0.5 else f" w{result['width']:g}"
-    lines = [LONG_MARK.strip() + ("" if arch == "cnv" else f": {arch}") + width_tag, "",
+    seed_tag = "" if result["seed"] == LONG["seed"] else f" seed {result['seed']}"
+    lines = [LONG_MARK.strip() + ("" if arch == "cnv" else f": {arch}") + width_tag + seed_tag, "",
              f"{net}, {'all 60k' if result['subset'] is None else result['train_images']} training images, --augment (crop padding {result.get('crop_pad', CROP_PAD)} px), {epochs}-epoch cosine schedule, "
              f"seed {result['seed']} (benchmarks/accuracy.py --long{'' if arch == 'cnv' else ' --arch ' + arch}; "
              f"targets: {', '.join(goals)}).",
