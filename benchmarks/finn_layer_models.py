@@ -106,6 +106,30 @@ def thresholding_config(rng) -> dict:
                 numInputVectors=[1] if side == 1 else [1, side, side], _seed=int(rng.integers(1 << 30)))
 
 
+def thresholding_trained_config(rng) -> dict:
+    """A threshold stage with thresholds as training leaves them (``_content`` "trained"): a
+    BatchNorm folded into a quantizer per channel (a scale and offset each), so the outer steps
+    clamp at the input's range and many bits are the same in every channel; a binarizer's one
+    threshold per channel a few values apart. Their memories are mostly constants to synthesis
+    (a reactnet build's 1-step stages: 23 LUT where random thresholds need 34)."""
+    attrs = thresholding_config(rng)
+    attrs["_content"] = "trained"
+    return attrs
+
+
+def trained_thresholds(rng, channels: int, steps: int, lo: int, hi: int) -> np.ndarray:
+    """Per channel N ascending thresholds of a quantizer with a BatchNorm folded in: steps a
+    channel's scale apart (log-uniform, 0.3-3 input units) around its offset (near the range's
+    middle), clamped to [lo, hi + 1]; one step: a few values around the middle."""
+    mid = (lo + hi) / 2
+    if steps == 1:
+        return np.clip(np.round(mid + rng.normal(0, 1.5, (channels, 1))), lo, hi + 1)
+    scale = np.exp(rng.uniform(np.log(0.3), np.log(3.0), (channels, 1)))
+    offset = mid + rng.normal(0, (hi - lo) / 8, (channels, 1))
+    t = np.ceil(offset + scale * (np.arange(steps) - (steps - 1) / 2))
+    return np.clip(t, lo, hi + 1)
+
+
 def fifo_config(rng) -> dict:
     """A FIFO as the rtl stage inserts and sizes them: mostly shallow shift registers (FINN's
     minimum depth 2, sized depths up to 33), some LUT RAM (34-257 deep, or narrower than 5
@@ -131,7 +155,8 @@ def fifo_deep_config(rng) -> dict:
 CONFIG = {"ConvolutionInputGenerator": swg_config, "FMPadding": fmpadding_config, "Thresholding": thresholding_config,
           "StreamingFIFO": fifo_config}
 # configurations drawn beside --configs of CONFIG's (seed 8, alternately calibration and held out)
-EXTRA = {"ConvolutionInputGenerator": (swg_parallel_config, 12), "StreamingFIFO": (fifo_deep_config, 12)}
+EXTRA = {"ConvolutionInputGenerator": (swg_parallel_config, 12), "StreamingFIFO": (fifo_deep_config, 12),
+         "Thresholding": (thresholding_trained_config, 16)}
 
 
 def node_of(op: str, attrs: dict):
@@ -145,10 +170,16 @@ def node_of(op: str, attrs: dict):
     if op == "Thresholding":  # ascending thresholds per channel over the input's range
         from qonnx.core.datatype import DataType
 
-        idt = DataType[dt]
-        t = np.random.default_rng(attrs.pop("_seed")).integers(int(idt.min()), int(idt.max()) + 2,
-                                                                (attrs["NumChannels"], attrs["numSteps"]))
-        inits = [("thresholds", np.sort(t, axis=1).astype(np.float32), attrs["weightDataType"])]
+        from bnnforge.finn_flow.ops.params import signed_bits_for
+
+        idt, rng = DataType[dt], np.random.default_rng(attrs.pop("_seed"))
+        shape, lo, hi = (attrs["NumChannels"], attrs["numSteps"]), int(idt.min()), int(idt.max())
+        if attrs.pop("_content", "random") == "trained":  # at the fewest bits, as FINN minimizes them
+            t = trained_thresholds(rng, *shape, lo, hi)
+            attrs["weightDataType"] = f"INT{signed_bits_for(int(t.min()), int(t.max()))}"
+        else:
+            t = np.sort(rng.integers(lo, hi + 2, shape), axis=1)
+        inits = [("thresholds", t.astype(np.float32), attrs["weightDataType"])]
     rtl = specialize(one_node(op, attrs, [("in0", dt)], inits))
     node = rtl.graph.node[0]
     return rtl, node, getCustomOp(node)
@@ -160,7 +191,7 @@ def describe(op: str, a: dict) -> str:
     if op == "Thresholding":
         v = a["numInputVectors"]
         return (f"C{a['NumChannels']} PE{a['PE']} {a['inputDataType']} {a['numSteps']} steps"
-                f"{'' if len(v) == 1 else f' {v[1]}x{v[2]}'}")
+                f"{'' if len(v) == 1 else f' {v[1]}x{v[2]}'}{' trained' if a.get('_content') == 'trained' else ''}")
     if op == "FMPadding":
         return f"C{a['NumChannels']} {a['ImgDim'][0]}x{a['ImgDim'][0]} S{a['SIMD']} {a['inputDataType']}"
     k, s = a["ConvKernelDim"][0], a["SIMD"]

@@ -68,6 +68,12 @@ def prepare_finn() -> None:
                     ("Thresholding", Thresholding_rtl), ("StreamingFIFO", StreamingFIFO_rtl)):
         FINN_LUT_ESTIMATION[op] = cls.lut_estimation
         cls.lut_estimation = _model_lut_estimation(op)
+    # FINN's thresholding keeps no summary of its threshold contents, which decide its size: a
+    # trained layer's thresholds are constant in many bits (BatchNorm folded into a quantizer
+    # clamps the outer steps; a binarizer's are 0 or 1), whose memories and comparators synthesis
+    # folds into constants (reactnet builds: 23 LUT by yosys where random contents need 34). An
+    # attribute of bnnforge's own, set by annotate_thresholding, carries them to the estimate.
+    Thresholding_rtl.get_nodeattr_types = _with_stage_bits_attr(Thresholding_rtl.get_nodeattr_types)
     # FINN costs a deep ram_style "auto" FIFO as fifo.sv's "ultra" (URAM) build on every part;
     # 7-series parts (PYNQ-Z2) have no URAM, where the same memory is block RAM (yosys, and
     # Vivado on a part without URAM), so fold's BRAM budget and the reports missed it (a
@@ -196,7 +202,8 @@ def fmpadding_terms(inst) -> dict[str, float]:
 # LUTs of finn-rtllib's thresholding (Thresholding_rtl) and fifo.sv (StreamingFIFO_rtl): coefficients
 # of thresholding_terms / fifo_terms, fitted to yosys on the calibration half of
 # benchmarks/finn_layer_models.py
-THRESHOLDING_LUTS = {"counter_bits": 6.017, "compare_bits": 0.872, "rom_luts": 1.217, "shallow_select_bits": 0.213}
+THRESHOLDING_LUTS = {"counter_bits": 4.968, "compare_bits": 0.972, "rom_luts": 1.26, "shallow_select_bits": 0.307,
+                     "saturate_lanes": 3.181}
 # ("finn", FINN's own cost of a shift register, keeps coefficient 1: the fit adds what yosys
 # builds beyond it)
 FIFO_LUTS = {"finn": 1.0, "srl_shallow": 9.0, "srl_mid": 4.892, "lutram_luts": 1.0, "pointer_bits": 4.222,
@@ -205,13 +212,73 @@ FIFO_LUTS = {"finn": 1.0, "srl_shallow": 9.0, "srl_mid": 4.892, "lutram_luts": 1
              "ultra_read_mux": 0.128}
 
 
+# per stage of finn-rtllib's thresholding, summed over the PE lanes: the varying bits of its
+# threshold memories and their LUTs as ROM logic by content (annotate_thresholding; empty: not
+# annotated, random contents assumed)
+THRESHOLD_STAGE_BITS_ATTR = "thresholdStageVaryingBits"
+THRESHOLD_STAGE_ROM_ATTR = "thresholdStageRomLuts"
+
+
+def _with_stage_bits_attr(get_nodeattr_types):
+    def with_attr(self):
+        return {**get_nodeattr_types(self), THRESHOLD_STAGE_BITS_ATTR: ("ints", False, []),
+                THRESHOLD_STAGE_ROM_ATTR: ("floats", False, [])}
+
+    return with_attr
+
+
+def threshold_stage_words(thresholds: np.ndarray, pe: int) -> list[np.ndarray]:
+    """The words of finn-rtllib thresholding's memories as Thresholding_rtl.make_weight_file
+    writes them: per stage (one per output bit, a level of the binary search) an array of PE
+    lanes x C/PE * 2**stage words; thresholds (C or 1 rows, N steps) a single row for all
+    channels."""
+    t = np.asarray(thresholds, np.int64)
+    steps = t.shape[1]
+    out_bits = max(1, math.ceil(math.log2(steps + 1)))
+    if t.shape[0] == 1:
+        t = np.broadcast_to(t, (pe, steps))
+    fold = t.shape[0] // pe
+    stages = []
+    for stage in range(out_bits):
+        # word (ch << stage) + i of lane p: the threshold at the node i of this level
+        idx = [(i << (out_bits - stage)) + 2 ** (out_bits - stage - 1) - 1 for i in range(2**stage)]
+        words = np.stack([t[[ch * pe + p for ch in range(fold)]][:, idx].reshape(-1) for p in range(pe)])
+        stages.append(words)
+    return stages
+
+
+def annotate_thresholding(model, node) -> None:
+    """Set a Thresholding_rtl node's per-stage content summaries from its thresholds: the bit
+    planes of each stage's memories not constant over a lane's words (params.varying_planes: a
+    plane and its complement once), and those memories' LUTs as ROM logic
+    (memory.rom_content_luts), each summed over the lanes."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from bnnforge.finn_flow.ops.memory import rom_content_luts
+    from bnnforge.finn_flow.ops.params import varying_planes
+
+    inst = getCustomOp(node)
+    t = model.get_initializer(node.input[1])
+    if t is None:
+        return
+    bits = inst.get_input_datatype(1).bitwidth()
+    stages = threshold_stage_words(t, inst.get_nodeattr("PE"))
+    inst.set_nodeattr(THRESHOLD_STAGE_BITS_ATTR, [sum(varying_planes(lane.reshape(-1, 1), bits)[0] for lane in words)
+                                                  for words in stages])
+    inst.set_nodeattr(THRESHOLD_STAGE_ROM_ATTR, [sum(rom_content_luts(lane, bits) for lane in words) for words in stages])
+
+
 def thresholding_terms(inst) -> dict[str, float]:
     """finn-rtllib's thresholding: a binary search over each channel's N ascending thresholds,
     one pipeline stage per output bit (M = clog2(N + 1)) and PE lanes; stage s of a lane reads
     its threshold from a constant memory of C/PE * 2**s words (LUT logic: the thresholds are
     not writable at run time) and compares it with the input (a K-bit comparator, K the
-    thresholds' bits); a counter walks the C/PE channel folds. A memory of a few words is no
-    memory after synthesis (memory.SHALLOW_ROM_WORDS): a select per address bit instead."""
+    thresholds' bits); a counter walks the C/PE channel folds; an input wider than the
+    thresholds is saturated to their range first, per lane. A memory of a few words is no
+    memory after synthesis (memory.SHALLOW_ROM_WORDS): a select per address bit instead. The
+    memories cost by their contents when annotated (annotate_thresholding: a trained layer's
+    are mostly constant bits), as random contents otherwise; with no bit varying the counter
+    has nothing to address."""
     from bnnforge.finn_flow.ops.memory import SHALLOW_ROM_WORDS, rom_luts
 
     g = inst.get_nodeattr
@@ -219,10 +286,14 @@ def thresholding_terms(inst) -> dict[str, float]:
     k = inst.get_input_datatype(1).bitwidth()
     fold = c // pe
     depths = [fold * 2**s for s in range(_bits(n + 1))]  # clog2(N + 1) stages
-    return {"counter_bits": float(_bits(fold)),
+    varying = list(g(THRESHOLD_STAGE_BITS_ATTR)) or [pe * k] * len(depths)
+    rom = list(g(THRESHOLD_STAGE_ROM_ATTR)) or [rom_luts(pe * k, d) for d in depths]
+    addressed = any(v and d > 1 for v, d in zip(varying, depths))
+    return {"counter_bits": float(_bits(fold) if addressed else 0),
             "compare_bits": float(pe * len(depths) * k),
-            "rom_luts": float(pe * sum(rom_luts(k, d) for d in depths if d > SHALLOW_ROM_WORDS)),
-            "shallow_select_bits": float(pe * sum(k * _bits(d) for d in depths if 1 < d <= SHALLOW_ROM_WORDS))}
+            "rom_luts": float(sum(r for r, d in zip(rom, depths) if d > SHALLOW_ROM_WORDS)),
+            "shallow_select_bits": float(sum(v * _bits(d) for v, d in zip(varying, depths) if 1 < d <= SHALLOW_ROM_WORDS)),
+            "saturate_lanes": float(pe * (inst.get_input_datatype(0).bitwidth() > k))}
 
 
 def fifo_memory_address_bits(depth: int, ultra: bool) -> tuple[int, int]:

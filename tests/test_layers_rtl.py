@@ -467,3 +467,71 @@ def test_finn_layer_models_scores_are_those_of_the_installed_models():
     for op, e in errors.items():
         assert sum(e) / len(e) <= result["summary"][op]["held out"]["bnnforge_err_mean"] + 1e-9, op
         assert sum(e) / len(e) < 0.15, (op, sum(e) / len(e))  # the per-type target, out of sample
+
+
+def test_threshold_memory_layout_is_finns(tmp_path):
+    """finn_compat.threshold_stage_words (what the estimate reads) is the content of the memory
+    files FINN's Thresholding_rtl writes: every lane's and stage's words, in order."""
+    from bnnforge.finn_flow.finn_compat import threshold_stage_words
+
+    rng = np.random.default_rng(5)
+    for steps, pe, odt in ((1, 4, "BINARY"), (3, 2, "UINT2"), (15, 1, "UINT4"), (7, 8, "UINT3")):
+        c = 16
+        t = np.sort(rng.integers(-20, 20, (c, steps)), axis=1)
+        model = one_node("Thresholding", dict(NumChannels=c, PE=pe, numSteps=steps, inputDataType="INT6",
+                                              weightDataType="INT6", outputDataType=odt,
+                                              ActVal=0, numInputVectors=[1]),
+                         [("in0", "INT6")], [("thresholds", t.astype(np.float32), "INT6")])
+        rtl = specialize(model)
+        inst = getCustomOp(rtl.graph.node[0])
+        out = tmp_path / f"s{steps}"
+        out.mkdir()
+        inst.make_weight_file(t, "internal_embedded", str(out / "thresholds"))  # (its folder is what counts)
+        for stage, words in enumerate(threshold_stage_words(t, pe)):
+            for lane in range(pe):
+                text = (out / f"{rtl.graph.node[0].name}_threshs_{lane}_{stage}.dat").read_text().split()
+                written = [int(h, 16) for h in text]
+                assert written == [int(w) & 0x3F for w in words[lane]], (steps, pe, stage, lane)
+
+
+def test_rom_content_luts_counts_what_synthesis_keeps():
+    """Random contents cost what rom_luts says; constant bits nothing; a 64-word piece repeated
+    (thresholds equal over channels) once; a column and its complement once."""
+    from bnnforge.finn_flow.ops.memory import rom_content_luts, rom_luts
+
+    rng = np.random.default_rng(6)
+    for depth in (16, 64, 128, 256, 512, 1024):
+        words = rng.integers(0, 1 << 6, depth)
+        assert rom_content_luts(words, 6) == rom_luts(6, depth), depth
+    assert rom_content_luts(np.full(512, 5), 6) == 0
+    piece = rng.integers(0, 1 << 6, 64)
+    assert rom_content_luts(np.tile(piece, 2), 6) == rom_content_luts(piece, 6) == 6
+    # bit 1 is bit 0 inverted: one column
+    assert rom_content_luts(np.array([1, 2, 1, 1, 2, 2, 1, 2]), 2) == 1
+
+
+def test_trained_thresholds_estimate_below_random_ones():
+    """A Thresholding_rtl node's estimate reads its thresholds (annotate_estimates): thresholds
+    a BatchNorm-folded quantizer leaves (outer steps clamped, equal in many channels) cost less
+    than random ones of the same shape; a node not annotated is costed as if every bit varied."""
+    from bnnforge.finn_flow.finn_compat import THRESHOLD_STAGE_ROM_ATTR
+
+    c, steps = 64, 15
+    rng = np.random.default_rng(7)
+    random_t = np.sort(rng.integers(-32, 32, (c, steps)), axis=1)
+    # one quantizer (steps 5 apart, the outer ones clamped), its offset -1, 0 or +1 per channel
+    trained_t = np.clip(rng.integers(-1, 2, (c, 1)) + 5 * (np.arange(steps) - 7), -32, 32)
+    est = {}
+    for name, t in (("random", random_t), ("trained", trained_t)):
+        model = specialize(one_node("Thresholding", dict(NumChannels=c, PE=1, numSteps=steps, inputDataType="INT6",
+                                                         weightDataType="INT7", outputDataType="UINT4", ActVal=0,
+                                                         numInputVectors=[1]),
+                                    [("in0", "INT6")], [("thresholds", t.astype(np.float32), "INT7")]))
+        inst = getCustomOp(model.graph.node[0])
+        assert len(inst.get_nodeattr(THRESHOLD_STAGE_ROM_ATTR)) == 4  # annotated: one figure per stage
+        est[name] = inst.lut_estimation("xc7z020clg400-1")
+        if name == "random":
+            inst.set_nodeattr(THRESHOLD_STAGE_ROM_ATTR, [])
+            inst.set_nodeattr("thresholdStageVaryingBits", [])
+            assert inst.lut_estimation("xc7z020clg400-1") >= est["random"]
+    assert est["trained"] < 0.8 * est["random"], est

@@ -8,6 +8,8 @@ import contextlib
 import contextvars
 import math
 
+import numpy as np
+
 # BRAM18 aspect ratios (width bits, depth) in simple dual-port mode (UG473)
 BRAM18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
 # RAMB36: twice the depth at each width, and 72 bits wide in simple dual-port mode
@@ -94,6 +96,27 @@ def rom_luts(width_bits: int, depth: int) -> int:
     leaves = math.ceil(depth / 64)
     per_bit = 1 << (leaves - 1).bit_length() if depth <= 256 else 1.25 * depth / 64
     return math.ceil(width_bits * per_bit)
+
+
+def rom_content_luts(words, bits: int) -> float:
+    """rom_luts of a ROM whose contents are known (``words`` at ``bits`` two's complement bits):
+    per bit column that varies (a column and its complement once: a LUT inverts for free), one
+    LUT6 per distinct non-constant 64-word piece (pieces repeated or constant cost nothing more),
+    and over 4 pieces a quarter LUT per piece to join them (rom_luts's 1.25 per 64 words).
+    Random contents cost what rom_luts says; trained thresholds, equal over many channels or
+    clamped at the range, a fraction (a reactnet's 512-word stage: 35 LUT, 50 by rom_luts)."""
+    raw = np.asarray(words, np.int64).reshape(-1) & ((1 << bits) - 1)
+    columns = {}
+    for b in range(bits):
+        col = (raw >> b) & 1
+        if 0 < col.sum() < len(col):
+            columns[(col ^ col[0]).tobytes()] = col
+    luts = 0.0
+    for col in columns.values():
+        pieces = [col[i:i + 64] for i in range(0, len(col), 64)]
+        distinct = {(pc ^ pc[0]).tobytes() for pc in pieces if 0 < pc.sum() < len(pc)}
+        luts += len(distinct) + (0.25 * len(pieces) if len(pieces) > 4 and len(distinct) > 1 else 0.0)
+    return luts
 
 
 def rom_distinct_columns(varying_bits: float, depth: int) -> float:
