@@ -26,6 +26,13 @@ a rerun after changing an estimate only recomputes the model columns; --estimate
 never runs a tool (configurations not measured yet are left out).
 
     .venv/bin/python benchmarks/layer_rtl.py [--runs DIR ...] [--work DIR] [--estimates-only]
+    .venv/bin/python benchmarks/layer_rtl.py --heldout-only     # rescore the held-out builds
+
+Out of sample: the nodes of the builds of benchmarks/timing.py --networks and network_rtl.py
+(report/timing_estimate.json) but the two calibration builds. Those builds take hours to
+remake and a fresh machine has none: a held-out build not on this machine keeps the rows it
+was scored with when every layer type in it still has the same model (model_fingerprints);
+rebuild the builds whose types changed.
 
 Writes benchmarks/results/layer_rtl.json and .md.
 """
@@ -588,16 +595,74 @@ def build_rows(build_dirs: list[Path], log) -> tuple[list[dict], list[dict]]:
     return rows, designs
 
 
-def heldout(build_dirs: list[Path], fit_rows: list[dict], log) -> dict:
+def model_fingerprints(read=None) -> dict[str, str]:
+    """Per layer type, a digest of what its LUT model estimates for the seeded random
+    configurations of layer_heldout.py and finn_layer_models.py (their recorded estimates, which
+    tests keep equal to the installed models) and width_converter.py's pairs (evaluated). Equal
+    digests, same model: a held-out build's rows scored by it stand without the build."""
+    from bnnforge.finn_flow.finn_compat import width_converter_luts
+
+    read = read or (lambda name: (HERE / "results" / name).read_text())
+    per: dict[str, list] = {}
+    for r in json.loads(read("layer_heldout.json"))["rows"]:
+        per.setdefault(r["op"], []).append([r["config"], r.get("form", ""), r["est_LUT"]])
+    for r in json.loads(read("finn_layer_models.json"))["rows"]:
+        per.setdefault(r["op"], []).append([r["config"], r["bnnforge_LUT"]])
+    for r in json.loads(read("width_converter.json"))["rows"]:
+        per.setdefault("StreamingDataWidthConverter", []).append([r["in"], r["out"],
+                                                                  round(width_converter_luts(r["in"], r["out"]))])
+    return {op: hashlib.sha1(json.dumps(sorted(v)).encode()).hexdigest()[:12] for op, v in per.items()}
+
+
+def carried_builds(previous: dict | None, here: set[str], fingerprints: dict[str, str], log) -> tuple[list, list]:
+    """The designs and rows of ``previous`` held-out builds that are not on this machine (every
+    session starts without the builds; timing.py --networks takes hours), kept as they were
+    scored when every layer type in them still has the model it was scored with (its
+    fingerprint); a build with a changed type is left out, named."""
+    if not previous:
+        return [], []
+    designs, rows = [], []
+    for d in previous["designs"]:
+        if d["build"] in here:
+            continue
+        old = d.get("fingerprints") or {}
+        changed = sorted({r["op"] for r in previous["rows"] if r["build"] == d["build"]
+                          and (r["op"] not in old or old[r["op"]] != fingerprints.get(r["op"]))})
+        if changed:
+            log(f"  {d['build']}: not on this machine, and the model of {', '.join(changed)} changed since it was "
+                f"scored: left out (rebuild it: benchmarks/timing.py --networks)")
+            continue
+        designs.append({**d, "carried": True})
+        rows += [r for r in previous["rows"] if r["build"] == d["build"]]
+        log(f"  {d['build']}: not on this machine, its rows as scored at {d.get('scored_at', '?')} (models unchanged)")
+    return designs, rows
+
+
+def heldout(build_dirs: list[Path], fit_rows: list[dict], log, previous: dict | None = None) -> dict:
     """The nodes of builds the LUT models were not fitted to (``build_rows``) scored per layer
     type, and the whole design's yosys total against the sum of the estimates. A node whose
     configuration (op and description) is among ``fit_rows`` or the calibration builds' nodes is
-    marked seen and left out of the per-type error."""
+    marked seen and left out of the per-type error. Builds of ``previous`` (the last result's
+    held-out part) not on this machine are carried when their models are unchanged
+    (carried_builds)."""
     from bnnforge.finn_flow import registry
+    from network_rtl import code_commit
 
     calibration = build_rows(calibration_builds(), log)[0]
+    if not calibration and previous and previous.get("calibration_configs"):
+        calibration = [{"op": op, "config": c} for op, c in previous["calibration_configs"]]
+    if not calibration:
+        raise SystemExit(f"the calibration builds ({', '.join(CALIBRATION_BUILDS)}) are needed to tell the nodes "
+                         "they fitted: benchmarks/timing.py --networks --only 'cnv w0.5 sign' 'cnv w0.5 lab'")
     seen = {(r["op"], r["config"]) for r in fit_rows + calibration}
     rows, designs = build_rows(build_dirs, log)
+    fingerprints, commit = model_fingerprints(), code_commit()
+    for d in designs:
+        d["scored_at"] = commit
+        d["fingerprints"] = {op: fingerprints.get(op) for op in sorted({r["op"] for r in rows if r["build"] == d["build"]})}
+    kept_designs, kept_rows = carried_builds(previous, {d["build"] for d in designs}, fingerprints, log)
+    designs += kept_designs
+    rows += kept_rows
     for r in rows:
         r["seen"] = (r["op"], r["config"]) in seen
     for d in designs:
@@ -620,8 +685,8 @@ def heldout(build_dirs: list[Path], fit_rows: list[dict], log) -> dict:
                         "large_nodes": len(large), "lut_err_max_large": max(large) if large else None,
                         "build_total_err_max": max(abs(e - y) / max(1.0, y) for e, y in totals),
                         "builds": builds})
-    return {"builds": [b.name for b in build_dirs], "designs": designs, "summary": per, "rows": rows,
-            "target": HELDOUT_TARGET}
+    return {"builds": [d["build"] for d in designs], "designs": designs, "summary": per, "rows": rows,
+            "target": HELDOUT_TARGET, "calibration_configs": sorted({(r["op"], r["config"]) for r in calibration})}
 
 
 def heldout_markdown(result: dict) -> list[str]:
@@ -647,7 +712,11 @@ def heldout_markdown(result: dict) -> list[str]:
              "estimate here is bnnforge's model, also of FINN's RTL (finn_compat replaces FINN's), so every type has "
              f"the target, judged on the max over nodes. Beside it: the max over nodes of at least {LARGE_NODE_LUT} "
              "LUT, and the max over builds of the error of a type's nodes of one build together (what fold's "
-             "budget adds up).", "",
+             "budget adds up)."
+             + (" Builds not on the machine that scored this (every session starts without them) keep the rows "
+                "of the commit that scored them (column \"scored at\") where every layer type in them has the "
+                "same model since (model_fingerprints: its estimates of the seeded random configurations); "
+                "the others are rebuilt." if any(d.get("carried") for d in h["designs"]) else ""), "",
              "| layer | RTL | in-sample error mean / max | held-out nodes (configs) | held-out error mean | max | "
              f"max, nodes >= {LARGE_NODE_LUT} LUT | max, a build's total (builds) | bias | target |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -662,12 +731,13 @@ def heldout_markdown(result: dict) -> list[str]:
         lines.append(f"| {s['op']} | {'bnnforge' if s['ours'] else 'FINN'} | {ins} | {s['nodes']} ({s['configs']}) | "
                      f"{pct(s['lut_err_mean'])} | {pct(s['lut_err_max'])} | {large} | {total} | "
                      f"{100 * s['lut_signed_mean']:+.0f} % | {verdict} |")
-    lines += ["", "| held-out build | board | nodes (unseen) | yosys LUT | estimated LUT | yosys / estimate | target |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "| held-out build | board | nodes (unseen) | yosys LUT | estimated LUT | yosys / estimate | target | "
+              "scored at |", "|---|---|---|---|---|---|---|---|"]
     for d in h["designs"]:
         ok = abs(d["yosys_LUT"] - d["est_LUT"]) / max(1.0, d["yosys_LUT"]) <= h["target"]["design"]
         lines.append(f"| {d['build']} | {d['board']} | {d['nodes']} ({d['unseen']}) | {d['yosys_LUT']:,.0f} | "
-                     f"{d['est_LUT']:,.0f} | {d['ratio']:.3f} | {'met' if ok else 'NOT met'} |")
+                     f"{d['est_LUT']:,.0f} | {d['ratio']:.3f} | {'met' if ok else 'NOT met'} | "
+                     f"{d.get('scored_at', '-')}{' (carried)' if d.get('carried') else ''} |")
     lines += ["", "| held-out build | node | layer | configuration | yosys LUT | model LUT | error |",
               "|---|---|---|---|---|---|---|"]
     for r in h["rows"]:
@@ -771,7 +841,7 @@ def main():
     if args.heldout_only:
         path = args.results / "layer_rtl.json"
         result = json.loads(path.read_text())
-        result["heldout"] = heldout(heldout_builds, result["rows"], log)
+        result["heldout"] = heldout(heldout_builds, result["rows"], log, previous=result.get("heldout"))
         result["heldout"]["in_sample_as_of_last_run"] = True
         path.write_text(json.dumps(result, indent=1, default=float) + "\n")
         text = markdown(result)
@@ -836,7 +906,9 @@ def main():
         return
     for r in rows:
         r.pop("cells", None)
-    result["heldout"] = heldout(heldout_builds, rows, log)
+    last = args.results / "layer_rtl.json"
+    result["heldout"] = heldout(heldout_builds, rows, log,
+                                previous=json.loads(last.read_text()).get("heldout") if last.exists() else None)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "layer_rtl.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     text = markdown(result)

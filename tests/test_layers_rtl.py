@@ -535,3 +535,41 @@ def test_trained_thresholds_estimate_below_random_ones():
             inst.set_nodeattr("thresholdStageVaryingBits", [])
             assert inst.lut_estimation("xc7z020clg400-1") >= est["random"]
     assert est["trained"] < 0.8 * est["random"], est
+
+
+def test_heldout_builds_not_here_are_carried_only_with_their_models_unchanged():
+    """benchmarks/layer_rtl.py: a held-out build not on this machine keeps its scored rows when
+    every layer type in it has the model it was scored with (model_fingerprints), and is left
+    out, named, when one changed; a build that is here is never carried. The fingerprints move
+    with a model's estimates."""
+    import json
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench))
+    import layer_rtl
+
+    now = layer_rtl.model_fingerprints()
+    assert {"MVAU", "Thresholding", "StreamingFIFO", "StreamingDataWidthConverter", "LabBinarizer"} <= set(now)
+    original = (bench / "results" / "finn_layer_models.json").read_text()
+    changed = json.loads(original)
+    next(r for r in changed["rows"] if r["op"] == "Thresholding")["bnnforge_LUT"] += 1
+    moved = layer_rtl.model_fingerprints(lambda name: json.dumps(changed) if name == "finn_layer_models.json"
+                                         else (bench / "results" / name).read_text())
+    assert moved["Thresholding"] != now["Thresholding"] and moved["MVAU"] == now["MVAU"]
+
+    def build(name, ops, fingerprints):
+        return ({"build": name, "fingerprints": {op: fingerprints[op] for op in ops}, "scored_at": "abc"},
+                [{"build": name, "op": op} for op in ops])
+
+    a, a_rows = build("a", ["MVAU", "StreamingFIFO"], now)
+    b, b_rows = build("b", ["MVAU", "Thresholding"], moved)  # scored before thresholding's model changed
+    c, c_rows = build("c", ["MVAU"], now)
+    previous = {"designs": [a, b, c], "rows": a_rows + b_rows + c_rows}
+    said = []
+    designs, rows = layer_rtl.carried_builds(previous, {"c"}, now, said.append)
+    assert [d["build"] for d in designs] == ["a"] and all(d["carried"] for d in designs)
+    assert rows == a_rows
+    assert any("b:" in m and "Thresholding" in m for m in said), said
+    assert layer_rtl.carried_builds(None, set(), now, said.append) == ([], [])
