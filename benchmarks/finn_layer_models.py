@@ -107,26 +107,33 @@ def thresholding_config(rng) -> dict:
 
 
 def thresholding_trained_config(rng) -> dict:
-    """A threshold stage with thresholds as training leaves them (``_content`` "trained"): a
-    BatchNorm folded into a quantizer per channel (a scale and offset each), so the outer steps
-    clamp at the input's range and many bits are the same in every channel; a binarizer's one
-    threshold per channel a few values apart. Their memories are mostly constants to synthesis
-    (a reactnet build's 1-step stages: 23 LUT where random thresholds need 34)."""
+    """A threshold stage with thresholds as training leaves them (``_content``): a BatchNorm
+    folded into a quantizer per channel ("quantizer": a scale and offset each, the outer steps
+    clamped at the input's range) or a reactnet block's RPReLU before its quantizer ("rprelu":
+    the steps above the shift the same in every channel, those below spread by the channel's
+    slope and clamped); a binarizer's one threshold per channel a few values apart. Their
+    memories are mostly constants to synthesis (a reactnet build's 1-step stages: 23 LUT where
+    random thresholds need 34)."""
     attrs = thresholding_config(rng)
-    attrs["_content"] = "trained"
+    attrs["_content"] = str(rng.choice(["quantizer", "rprelu"]))
     return attrs
 
 
-def trained_thresholds(rng, channels: int, steps: int, lo: int, hi: int) -> np.ndarray:
-    """Per channel N ascending thresholds of a quantizer with a BatchNorm folded in: steps a
-    channel's scale apart (log-uniform, 0.3-3 input units) around its offset (near the range's
-    middle), clamped to [lo, hi + 1]; one step: a few values around the middle."""
+def trained_thresholds(rng, kind: str, channels: int, steps: int, lo: int, hi: int) -> np.ndarray:
+    """Per channel N ascending thresholds as training leaves them (thresholding_trained_config),
+    clamped to [lo, hi + 1]; one step: a few values around the middle."""
     mid = (lo + hi) / 2
     if steps == 1:
         return np.clip(np.round(mid + rng.normal(0, 1.5, (channels, 1))), lo, hi + 1)
-    scale = np.exp(rng.uniform(np.log(0.3), np.log(3.0), (channels, 1)))
-    offset = mid + rng.normal(0, (hi - lo) / 8, (channels, 1))
-    t = np.ceil(offset + scale * (np.arange(steps) - (steps - 1) / 2))
+    if kind == "quantizer":  # steps a channel's scale apart (0.3-3 input units) around its offset
+        scale = np.exp(rng.uniform(np.log(0.3), np.log(3.0), (channels, 1)))
+        offset = mid + rng.normal(0, (hi - lo) / 8, (channels, 1))
+        t = np.ceil(offset + scale * (np.arange(steps) - (steps - 1) / 2))
+    else:  # the layer's level boundaries; below a channel's shift divided by its slope (0.1-0.6)
+        levels = np.exp(rng.uniform(np.log(0.8), np.log(1.6))) * (np.arange(steps) - (steps - 1) / 2) * (hi - lo) / 32
+        shift = rng.normal(0, 0.5, (channels, 1))
+        slope = rng.uniform(0.1, 0.6, (channels, 1))
+        t = np.ceil(mid + np.where(levels >= 0, levels, levels / slope) - shift)
     return np.clip(t, lo, hi + 1)
 
 
@@ -174,8 +181,9 @@ def node_of(op: str, attrs: dict):
 
         idt, rng = DataType[dt], np.random.default_rng(attrs.pop("_seed"))
         shape, lo, hi = (attrs["NumChannels"], attrs["numSteps"]), int(idt.min()), int(idt.max())
-        if attrs.pop("_content", "random") == "trained":  # at the fewest bits, as FINN minimizes them
-            t = trained_thresholds(rng, *shape, lo, hi)
+        content = attrs.pop("_content", "random")
+        if content != "random":  # at the fewest bits, as FINN minimizes them
+            t = trained_thresholds(rng, content, *shape, lo, hi)
             attrs["weightDataType"] = f"INT{signed_bits_for(int(t.min()), int(t.max()))}"
         else:
             t = np.sort(rng.integers(lo, hi + 2, shape), axis=1)
@@ -191,7 +199,7 @@ def describe(op: str, a: dict) -> str:
     if op == "Thresholding":
         v = a["numInputVectors"]
         return (f"C{a['NumChannels']} PE{a['PE']} {a['inputDataType']} {a['numSteps']} steps"
-                f"{'' if len(v) == 1 else f' {v[1]}x{v[2]}'}{' trained' if a.get('_content') == 'trained' else ''}")
+                f"{'' if len(v) == 1 else f' {v[1]}x{v[2]}'}{' ' + a['_content'] if a.get('_content') else ''}")
     if op == "FMPadding":
         return f"C{a['NumChannels']} {a['ImgDim'][0]}x{a['ImgDim'][0]} S{a['SIMD']} {a['inputDataType']}"
     k, s = a["ConvKernelDim"][0], a["SIMD"]

@@ -202,8 +202,8 @@ def fmpadding_terms(inst) -> dict[str, float]:
 # LUTs of finn-rtllib's thresholding (Thresholding_rtl) and fifo.sv (StreamingFIFO_rtl): coefficients
 # of thresholding_terms / fifo_terms, fitted to yosys on the calibration half of
 # benchmarks/finn_layer_models.py
-THRESHOLDING_LUTS = {"counter_bits": 4.968, "compare_bits": 0.972, "rom_luts": 1.26, "shallow_select_bits": 0.307,
-                     "saturate_lanes": 3.181}
+THRESHOLDING_LUTS = {"counter_bits": 6.486, "compare_bits": 1.071, "rom_luts": 0.85, "shallow_select_bits": 0.272,
+                     "saturate_lanes": 2.837}
 # ("finn", FINN's own cost of a shift register, keeps coefficient 1: the fit adds what yosys
 # builds beyond it)
 FIFO_LUTS = {"finn": 1.0, "srl_shallow": 9.0, "srl_mid": 4.892, "lutram_luts": 1.0, "pointer_bits": 4.222,
