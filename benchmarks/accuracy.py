@@ -15,7 +15,9 @@ sign / lab / dybnn (49 min on an idle 2-core machine: sign 1.0 min/epoch, LAB 1.
 DyBNN 1.4; other work beside it slows it several-fold). Every epoch ends in a checkpoint, so it runs in
 parts: stop it any time (or give --stop-after-epoch K) and rerun the same command, each run
 continues from its last finished epoch. Its table (epochs done, accuracy, wall time) is
-written beside the short-budget one in accuracy.md (accuracy_long.json).
+written beside the short-budget one in accuracy.md (accuracy_long.json). Another --seed trains
+its own runs and writes its own section (accuracy_long..._sN.json); once two or more seeds of a
+network have finished, a section of their mean judges the targets on the means.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/accuracy.py --long --stop-after-epoch 4   # a first part
 
@@ -231,6 +233,45 @@ def long_schedule(args) -> None:
     lines = _long_table(result, args.results, suffix)
     _write_section(args.results / "accuracy.md", lines[0], lines[1:])
     print("\n".join(lines))
+    mean = _seeds_mean(args.results, arch, args.width)
+    if mean:
+        _write_section(args.results / "accuracy.md", mean[0], mean[1:])
+        print("\n".join(mean))
+
+
+def _seeds_mean(results: Path, arch: str, width: float) -> list[str] | None:
+    """The markdown section of the mean over seeds of one network's long schedule: the seeds
+    whose runs all finished with the same schedule as seed 0's (accuracy_long...[_sN].json),
+    their accuracies per binarizer and the targets judged on the means. None below 2 seeds."""
+    stem = "accuracy_long" + ("" if arch == "cnv" else f"_{arch}") + ("" if width == 0.5 else f"_w{width:g}")
+    files = [results / f"{stem}.json"] + sorted(results.glob(f"{stem}_s*.json"))
+    runs = [json.loads(f.read_text()) for f in files if f.exists()]
+    if not runs:
+        return None
+    schedule = {k: runs[0].get(k) for k in ("epochs", "subset", "crop_pad", "blocks", "width", "arch")}
+    done = [r for r in runs if {k: r.get(k) for k in schedule} == schedule
+            and all(r["runs"].get(b, {}).get("epochs_done") == r["epochs"] for b in BINARIZERS)]
+    if len(done) < 2:
+        return None
+    acc = {b: [100 * r["runs"][b]["test_accuracy"] for r in done] for b in BINARIZERS}
+    mean = {b: statistics.mean(v) for b, v in acc.items()}
+    seeds = ", ".join(str(r["seed"]) for r in done)
+    targets = LONG_TARGETS[arch]
+    width_tag = "" if width == 0.5 else f" w{width:g}"
+    lines = [LONG_MARK.strip() + ("" if arch == "cnv" else f": {arch}") + width_tag + ", mean over seeds", "",
+             f"The runs above of seeds {seeds} (the same schedule), their mean and spread; the targets on the means.",
+             "", "| binarizer | " + " | ".join(f"seed {r['seed']}" for r in done) + " | mean ± std |",
+             "|---|" + "---|" * (len(done) + 1)]
+    lines += [f"| {b} | " + " | ".join(f"{a:.2f} %" for a in acc[b]) + f" | {mean[b]:.2f} ± {statistics.stdev(acc[b]):.2f} % |"
+              for b in BINARIZERS]
+    checks = [(f"LAB >= {targets['lab']:.1f} %", mean["lab"], targets["lab"], "{:.2f} %"),
+              (f"LAB - sign >= +{targets['gain']:.1f} point", mean["lab"] - mean["sign"], targets["gain"], "{:+.2f}")]
+    if "dybnn_gain" in targets:
+        checks.append((f"DyBNN - sign >= +{targets['dybnn_gain']:.1f} point", mean["dybnn"] - mean["sign"],
+                       targets["dybnn_gain"], "{:+.2f}"))
+    lines.append("")
+    lines += [f"- {goal} (means): {'met' if v >= t else 'NOT met'} ({fmt.format(v)})" for goal, v, t, fmt in checks]
+    return lines
 
 
 def _progress(run_dir: Path, train_images: int) -> dict:
