@@ -212,16 +212,17 @@ FIFO_LUTS = {"finn": 1.0, "srl_shallow": 9.0, "srl_mid": 4.892, "lutram_luts": 1
              "ultra_read_mux": 0.128}
 
 
-# per stage of finn-rtllib's thresholding, summed over the PE lanes: the varying bits of its
-# threshold memories and their LUTs as ROM logic by content (annotate_thresholding; empty: not
-# annotated, random contents assumed)
-THRESHOLD_STAGE_BITS_ATTR = "thresholdStageVaryingBits"
-THRESHOLD_STAGE_ROM_ATTR = "thresholdStageRomLuts"
+# per stage of finn-rtllib's thresholding, over the PE lanes: the fraction of its threshold
+# memories' bits that vary, and their LUTs as ROM logic by content over those of random contents
+# (annotate_thresholding; empty: not annotated, random contents assumed). Fractions, so that the
+# folding tuner's other PEs are costed from the same annotation (exact at the annotated PE)
+THRESHOLD_STAGE_BITS_ATTR = "thresholdStageVaryingFraction"
+THRESHOLD_STAGE_ROM_ATTR = "thresholdStageRomFraction"
 
 
 def _with_stage_bits_attr(get_nodeattr_types):
     def with_attr(self):
-        return {**get_nodeattr_types(self), THRESHOLD_STAGE_BITS_ATTR: ("ints", False, []),
+        return {**get_nodeattr_types(self), THRESHOLD_STAGE_BITS_ATTR: ("floats", False, []),
                 THRESHOLD_STAGE_ROM_ATTR: ("floats", False, [])}
 
     return with_attr
@@ -248,24 +249,25 @@ def threshold_stage_words(thresholds: np.ndarray, pe: int) -> list[np.ndarray]:
 
 
 def annotate_thresholding(model, node) -> None:
-    """Set a Thresholding_rtl node's per-stage content summaries from its thresholds: the bit
-    planes of each stage's memories not constant over a lane's words (params.varying_planes: a
-    plane and its complement once), and those memories' LUTs as ROM logic
-    (memory.rom_content_luts), each summed over the lanes."""
+    """Set a Thresholding_rtl node's per-stage content summaries from its thresholds: of each
+    stage's memories, the fraction of the bit planes not constant over a lane's words
+    (params.varying_planes: a plane and its complement once), and their LUTs as ROM logic
+    (memory.rom_content_luts) over what random contents take (memory.rom_luts)."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from bnnforge.finn_flow.ops.memory import rom_content_luts
+    from bnnforge.finn_flow.ops.memory import rom_content_luts, rom_luts
     from bnnforge.finn_flow.ops.params import varying_planes
 
     inst = getCustomOp(node)
     t = model.get_initializer(node.input[1])
     if t is None:
         return
-    bits = inst.get_input_datatype(1).bitwidth()
-    stages = threshold_stage_words(t, inst.get_nodeattr("PE"))
+    bits, pe = inst.get_input_datatype(1).bitwidth(), inst.get_nodeattr("PE")
+    stages = threshold_stage_words(t, pe)
     inst.set_nodeattr(THRESHOLD_STAGE_BITS_ATTR, [sum(varying_planes(lane.reshape(-1, 1), bits)[0] for lane in words)
-                                                  for words in stages])
-    inst.set_nodeattr(THRESHOLD_STAGE_ROM_ATTR, [sum(rom_content_luts(lane, bits) for lane in words) for words in stages])
+                                                  / (pe * bits) for words in stages])
+    inst.set_nodeattr(THRESHOLD_STAGE_ROM_ATTR, [sum(rom_content_luts(lane, bits) for lane in words)
+                                                 / max(1, rom_luts(pe * bits, words.shape[1])) for words in stages])
 
 
 def thresholding_terms(inst) -> dict[str, float]:
@@ -286,8 +288,8 @@ def thresholding_terms(inst) -> dict[str, float]:
     k = inst.get_input_datatype(1).bitwidth()
     fold = c // pe
     depths = [fold * 2**s for s in range(_bits(n + 1))]  # clog2(N + 1) stages
-    varying = list(g(THRESHOLD_STAGE_BITS_ATTR)) or [pe * k] * len(depths)
-    rom = list(g(THRESHOLD_STAGE_ROM_ATTR)) or [rom_luts(pe * k, d) for d in depths]
+    varying = [f * pe * k for f in g(THRESHOLD_STAGE_BITS_ATTR) or [1.0] * len(depths)]
+    rom = [f * rom_luts(pe * k, d) for f, d in zip(g(THRESHOLD_STAGE_ROM_ATTR) or [1.0] * len(depths), depths)]
     addressed = any(v and d > 1 for v, d in zip(varying, depths))
     return {"counter_bits": float(_bits(fold) if addressed else 0),
             "compare_bits": float(pe * len(depths) * k),

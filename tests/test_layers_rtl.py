@@ -514,7 +514,7 @@ def test_trained_thresholds_estimate_below_random_ones():
     """A Thresholding_rtl node's estimate reads its thresholds (annotate_estimates): thresholds
     a BatchNorm-folded quantizer leaves (outer steps clamped, equal in many channels) cost less
     than random ones of the same shape; a node not annotated is costed as if every bit varied."""
-    from bnnforge.finn_flow.finn_compat import THRESHOLD_STAGE_ROM_ATTR
+    from bnnforge.finn_flow.finn_compat import THRESHOLD_STAGE_BITS_ATTR, THRESHOLD_STAGE_ROM_ATTR
 
     c, steps = 64, 15
     rng = np.random.default_rng(7)
@@ -533,7 +533,7 @@ def test_trained_thresholds_estimate_below_random_ones():
         est[name] = inst.lut_estimation("xc7z020clg400-1")
         if name == "random":
             inst.set_nodeattr(THRESHOLD_STAGE_ROM_ATTR, [])
-            inst.set_nodeattr("thresholdStageVaryingBits", [])
+            inst.set_nodeattr(THRESHOLD_STAGE_BITS_ATTR, [])
             assert inst.lut_estimation("xc7z020clg400-1") >= est["random"]
     assert rom["trained"] < 0.5 * rom["random"], rom
     assert est["trained"] < est["random"], est
@@ -575,3 +575,29 @@ def test_heldout_builds_not_here_are_carried_only_with_their_models_unchanged():
     assert rows == a_rows
     assert any("b:" in m and "Thresholding" in m for m in said), said
     assert layer_rtl.carried_builds(None, set(), now, said.append) == ([], [])
+
+
+def test_thresholding_annotation_serves_other_foldings():
+    """The folding tuner costs a node at PEs other than the one its thresholds were summarized
+    at (it sets PE and asks again): the per-stage fractions give the annotated PE's estimate
+    exactly and another PE's within 10 % of a fresh summary at that PE."""
+    from bnnforge.finn_flow.flow.transforms import annotate_estimates
+
+    rng = np.random.default_rng(8)
+    t = np.clip(np.ceil(rng.normal(0, 3, (64, 1)) + 2.5 * (np.arange(15) - 7)), -32, 32)
+    model = specialize(one_node("Thresholding", dict(NumChannels=64, PE=1, numSteps=15, inputDataType="INT6",
+                                                     weightDataType="INT7", outputDataType="UINT4", ActVal=0,
+                                                     numInputVectors=[1]),
+                                [("in0", "INT6")], [("thresholds", t.astype(np.float32), "INT7")]))
+    part = "xc7z020clg400-1"
+    at_one = getCustomOp(model.graph.node[0]).lut_estimation(part)
+    for pe in (4, 16):
+        inst = getCustomOp(model.graph.node[0])
+        inst.set_nodeattr("PE", pe)
+        from_one = inst.lut_estimation(part)
+        fresh = getCustomOp(annotate_estimates(model).graph.node[0]).lut_estimation(part)
+        assert abs(from_one - fresh) <= 0.1 * fresh, (pe, from_one, fresh)
+        assert fresh > at_one  # more lanes, more comparators: the figures moved with PE
+        inst = getCustomOp(model.graph.node[0])
+        inst.set_nodeattr("PE", 1)
+        assert getCustomOp(annotate_estimates(model).graph.node[0]).lut_estimation(part) == at_one
