@@ -74,6 +74,7 @@ def prepare_finn() -> None:
     # folds into constants (reactnet builds: 23 LUT by yosys where random contents need 34). An
     # attribute of bnnforge's own, set by annotate_thresholding, carries them to the estimate.
     Thresholding_rtl.get_nodeattr_types = _with_stage_bits_attr(Thresholding_rtl.get_nodeattr_types)
+    Thresholding_rtl.annotate = annotate_thresholding  # what annotate_estimates calls, as on bnnforge's
     # FINN costs a deep ram_style "auto" FIFO as fifo.sv's "ultra" (URAM) build on every part;
     # 7-series parts (PYNQ-Z2) have no URAM, where the same memory is block RAM (yosys, and
     # Vivado on a part without URAM), so fold's BRAM budget and the reports missed it (a
@@ -228,14 +229,14 @@ def _with_stage_bits_attr(get_nodeattr_types):
     return with_attr
 
 
-def threshold_stage_words(thresholds: np.ndarray, pe: int) -> list[np.ndarray]:
+def threshold_stage_words(thresholds: np.ndarray, pe: int, out_bits: int) -> list[np.ndarray]:
     """The words of finn-rtllib thresholding's memories as Thresholding_rtl.make_weight_file
     writes them: per stage (one per output bit, a level of the binary search) an array of PE
     lanes x C/PE * 2**stage words; thresholds (C or 1 rows, N steps) a single row for all
-    channels."""
+    channels, N below 2**out_bits - 1 padded with zeros as FINN pads them."""
     t = np.asarray(thresholds, np.int64)
+    t = np.pad(t, ((0, 0), (0, max(0, 2**out_bits - 1 - t.shape[1]))))
     steps = t.shape[1]
-    out_bits = max(1, math.ceil(math.log2(steps + 1)))
     if t.shape[0] == 1:
         t = np.broadcast_to(t, (pe, steps))
     fold = t.shape[0] // pe
@@ -248,22 +249,21 @@ def threshold_stage_words(thresholds: np.ndarray, pe: int) -> list[np.ndarray]:
     return stages
 
 
-def annotate_thresholding(model, node) -> None:
-    """Set a Thresholding_rtl node's per-stage content summaries from its thresholds: of each
-    stage's memories, the fraction of the bit planes not constant over a lane's words
-    (params.varying_planes: a plane and its complement once), and their LUTs as ROM logic
-    (memory.rom_content_luts) over what random contents take (memory.rom_luts)."""
-    from qonnx.custom_op.registry import getCustomOp
+def annotate_thresholding(inst, model) -> None:
+    """Thresholding_rtl.annotate: set the node's per-stage content summaries from its
+    thresholds: of each stage's memories, the fraction of the bit planes not constant over a
+    lane's words (params.varying_planes: a plane and its complement once), and their LUTs as ROM
+    logic (memory.rom_content_luts) over what random contents take (memory.rom_luts)."""
+    from qonnx.core.datatype import DataType
 
     from bnnforge.finn_flow.ops.memory import rom_content_luts, rom_luts
     from bnnforge.finn_flow.ops.params import varying_planes
 
-    inst = getCustomOp(node)
-    t = model.get_initializer(node.input[1])
+    t = model.get_initializer(inst.onnx_node.input[1])
     if t is None:
         return
     bits, pe = inst.get_input_datatype(1).bitwidth(), inst.get_nodeattr("PE")
-    stages = threshold_stage_words(t, pe)
+    stages = threshold_stage_words(t, pe, DataType[inst.get_nodeattr("outputDataType")].bitwidth())
     inst.set_nodeattr(THRESHOLD_STAGE_BITS_ATTR, [sum(varying_planes(lane.reshape(-1, 1), bits)[0] for lane in words)
                                                   / (pe * bits) for words in stages])
     inst.set_nodeattr(THRESHOLD_STAGE_ROM_ATTR, [sum(rom_content_luts(lane, bits) for lane in words)

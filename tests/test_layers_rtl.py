@@ -472,10 +472,13 @@ def test_finn_layer_models_scores_are_those_of_the_installed_models():
 def test_threshold_memory_layout_is_finns(tmp_path):
     """finn_compat.threshold_stage_words (what the estimate reads) is the content of the memory
     files FINN's Thresholding_rtl writes: every lane's and stage's words, in order."""
+    from qonnx.core.datatype import DataType
+
     from bnnforge.finn_flow.finn_compat import threshold_stage_words
 
     rng = np.random.default_rng(5)
-    for steps, pe, odt in ((1, 4, "BINARY"), (3, 2, "UINT2"), (15, 1, "UINT4"), (7, 8, "UINT3")):
+    # (2 steps into 2 output bits: FINN pads the third threshold with 0)
+    for steps, pe, odt in ((1, 4, "BINARY"), (3, 2, "UINT2"), (15, 1, "UINT4"), (7, 8, "UINT3"), (2, 2, "UINT2")):
         c = 16
         t = np.sort(rng.integers(-20, 20, (c, steps)), axis=1)
         model = one_node("Thresholding", dict(NumChannels=c, PE=pe, numSteps=steps, inputDataType="INT6",
@@ -487,7 +490,9 @@ def test_threshold_memory_layout_is_finns(tmp_path):
         out = tmp_path / f"s{steps}"
         out.mkdir()
         inst.make_weight_file(t, "internal_embedded", str(out / "thresholds"))  # (its folder is what counts)
-        for stage, words in enumerate(threshold_stage_words(t, pe)):
+        stages = threshold_stage_words(t, pe, DataType[odt].bitwidth())
+        assert len(stages) == len(list(out.glob("*_threshs_0_*.dat"))), (steps, odt)
+        for stage, words in enumerate(stages):
             for lane in range(pe):
                 text = (out / f"{rtl.graph.node[0].name}_threshs_{lane}_{stage}.dat").read_text().split()
                 written = [int(h, 16) for h in text]

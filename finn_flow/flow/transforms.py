@@ -49,18 +49,13 @@ class SpecializeToBnnforge(Transformation):
 
 
 def annotate_estimates(model):
-    """Every bnnforge RTL node's summaries of its initializers for its estimate
-    (BnnforgeRTL.annotate; FINN's thresholding: finn_compat.annotate_thresholding), again after
+    """Every hardware node's summaries of its initializers for its estimate, where its class
+    keeps any (BnnforgeRTL.annotate; FINN's thresholding gets one in finn_compat), again after
     a step that changed them (thresholds clipped)."""
-    from bnnforge.finn_flow.finn_compat import annotate_thresholding
-    from bnnforge.finn_flow.ops.backends import BnnforgeRTL
-
     for node in model.graph.node:
-        inst = getCustomOp(node) if registry.is_ours(node.op_type) else None
-        if isinstance(inst, BnnforgeRTL):
+        inst = getCustomOp(node) if registry.is_hw_node(node) else None
+        if hasattr(inst, "annotate"):
             inst.annotate(model)
-        elif node.op_type == "Thresholding_rtl":  # FINN's, summarized as bnnforge's are
-            annotate_thresholding(model, node)
     return model
 
 
