@@ -112,8 +112,8 @@ def thresholding_trained_config(rng) -> dict:
     clamped at the input's range) or a reactnet block's RPReLU before its quantizer ("rprelu":
     the steps above the shift the same in every channel, those below spread by the channel's
     slope and clamped); a binarizer's one threshold per channel a few values apart. Their
-    memories are mostly constants to synthesis (a reactnet build's 1-step stages: 23 LUT where
-    random thresholds need 34)."""
+    memories are mostly constants to synthesis (a reactnet build's 1-step stages: 23 LUT by
+    yosys, 34 by the model that assumed random contents)."""
     attrs = thresholding_config(rng)
     attrs["_content"] = str(rng.choice(["quantizer", "rprelu"]))
     return attrs

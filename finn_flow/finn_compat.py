@@ -71,8 +71,9 @@ def prepare_finn() -> None:
     # FINN's thresholding keeps no summary of its threshold contents, which decide its size: a
     # trained layer's thresholds are constant in many bits (BatchNorm folded into a quantizer
     # clamps the outer steps; a binarizer's are 0 or 1), whose memories and comparators synthesis
-    # folds into constants (reactnet builds: 23 LUT by yosys where random contents need 34). An
-    # attribute of bnnforge's own, set by annotate_thresholding, carries them to the estimate.
+    # folds into constants (a reactnet build's 1-step stage: 23 LUT by yosys, 34 estimated for
+    # random contents). Attributes of bnnforge's own, set by Thresholding_rtl.annotate
+    # (annotate_thresholding, called by annotate_estimates), carry them to the estimate.
     Thresholding_rtl.get_nodeattr_types = _with_stage_bits_attr(Thresholding_rtl.get_nodeattr_types)
     Thresholding_rtl.annotate = annotate_thresholding  # what annotate_estimates calls, as on bnnforge's
     # FINN costs a deep ram_style "auto" FIFO as fifo.sv's "ultra" (URAM) build on every part;
