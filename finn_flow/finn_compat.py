@@ -250,13 +250,19 @@ def threshold_stage_words(thresholds: np.ndarray, pe: int, out_bits: int) -> lis
     return stages
 
 
+def threshold_stage_count(inst) -> int:
+    """finn-rtllib thresholding's search stages: one per output bit (as make_weight_file writes
+    them; numSteps below 2**bits - 1 are padded)."""
+    from qonnx.core.datatype import DataType
+
+    return DataType[inst.get_nodeattr("outputDataType")].bitwidth()
+
+
 def annotate_thresholding(inst, model) -> None:
     """Thresholding_rtl.annotate: set the node's per-stage content summaries from its
     thresholds: of each stage's memories, the fraction of the bit planes not constant over a
     lane's words (params.varying_planes: a plane and its complement once), and their LUTs as ROM
     logic (memory.rom_content_luts) over what random contents take (memory.rom_luts)."""
-    from qonnx.core.datatype import DataType
-
     from bnnforge.finn_flow.ops.memory import rom_content_luts, rom_luts
     from bnnforge.finn_flow.ops.params import varying_planes
 
@@ -264,7 +270,7 @@ def annotate_thresholding(inst, model) -> None:
     if t is None:
         return
     bits, pe = inst.get_input_datatype(1).bitwidth(), inst.get_nodeattr("PE")
-    stages = threshold_stage_words(t, pe, DataType[inst.get_nodeattr("outputDataType")].bitwidth())
+    stages = threshold_stage_words(t, pe, threshold_stage_count(inst))
     inst.set_nodeattr(THRESHOLD_STAGE_BITS_ATTR, [sum(varying_planes(lane.reshape(-1, 1), bits)[0] for lane in words)
                                                   / (pe * bits) for words in stages])
     inst.set_nodeattr(THRESHOLD_STAGE_ROM_ATTR, [sum(rom_content_luts(lane, bits) for lane in words)
@@ -273,7 +279,7 @@ def annotate_thresholding(inst, model) -> None:
 
 def thresholding_terms(inst) -> dict[str, float]:
     """finn-rtllib's thresholding: a binary search over each channel's N ascending thresholds,
-    one pipeline stage per output bit (M = clog2(N + 1)) and PE lanes; stage s of a lane reads
+    one pipeline stage per output bit (threshold_stage_count) and PE lanes; stage s of a lane reads
     its threshold from a constant memory of C/PE * 2**s words (LUT logic: the thresholds are
     not writable at run time) and compares it with the input (a K-bit comparator, K the
     thresholds' bits); a counter walks the C/PE channel folds; an input wider than the
@@ -285,10 +291,10 @@ def thresholding_terms(inst) -> dict[str, float]:
     from bnnforge.finn_flow.ops.memory import SHALLOW_ROM_WORDS, rom_luts
 
     g = inst.get_nodeattr
-    pe, c, n = g("PE"), g("NumChannels"), g("numSteps")
+    pe, c = g("PE"), g("NumChannels")
     k = inst.get_input_datatype(1).bitwidth()
     fold = c // pe
-    depths = [fold * 2**s for s in range(_bits(n + 1))]  # clog2(N + 1) stages
+    depths = [fold * 2**s for s in range(threshold_stage_count(inst))]
     varying = [f * pe * k for f in g(THRESHOLD_STAGE_BITS_ATTR) or [1.0] * len(depths)]
     rom = [f * rom_luts(pe * k, d) for f, d in zip(g(THRESHOLD_STAGE_ROM_ATTR) or [1.0] * len(depths), depths)]
     addressed = any(v and d > 1 for v, d in zip(varying, depths))
