@@ -239,3 +239,15 @@ def test_sizing_fifo_depth_is_a_plusarg(tmp_path):
         harness.run(exe, beats, 3, 100, plusargs=("+fifo_limit_required", "+fifo_limit:dut.other.fifo=4"))
     with pytest.raises(harness.HarnessError, match="outside 2..20"):
         harness.run(exe, beats, 3, 100, plusargs=("+fifo_limit:dut.sizing_top.fifo=21",))
+
+
+def test_small_model_compiles_as_one_unit_large_one_split(exe72, tmp_path):
+    """The compile step's make variables: one C++ file for a small model (its build log), Verilator's
+    file-by-file compile above harness.ONE_UNIT_MAX_BYTES of generated C++."""
+    compile_line = [ln for ln in (exe72.parent / "build.log").read_text().splitlines()
+                    if ln.startswith("$ ") and "Vdut.mk" in ln]
+    assert len(compile_line) == 1 and harness.ONE_UNIT in compile_line[0].split(), compile_line
+    (tmp_path / "Vdut__0.cpp").write_bytes(b" " * (harness.ONE_UNIT_MAX_BYTES // 2))
+    assert harness.compile_units(tmp_path) == [harness.ONE_UNIT]
+    (tmp_path / "Vdut__1.cpp").write_bytes(b" " * (harness.ONE_UNIT_MAX_BYTES // 2 + 1))
+    assert harness.compile_units(tmp_path) == []
