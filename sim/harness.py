@@ -72,6 +72,12 @@ def compile_units(obj_dir: Path) -> list[str]:
     return [ONE_UNIT] if size <= ONE_UNIT_MAX_BYTES else []
 
 
+def build_options() -> tuple:
+    """What a compiled harness depends on besides its sources and parameters (part of every
+    harness's and system's cache key)."""
+    return FAST_FLAGS, CXX_OPT, ONE_UNIT_MAX_BYTES, verilator_version()
+
+
 @dataclasses.dataclass(frozen=True)
 class HarnessSpec:
     """A design for the harness: top module, sources (dependencies first), Verilator control
@@ -267,7 +273,7 @@ def build(spec: HarnessSpec, waves: bool = False) -> Path:
     meta = {"top": spec.top, "s_axis": spec.s_axis, "m_axis": spec.m_axis, "taps": spec.taps,
             "counters": spec.counters, "waves": waves}
     return compile_cached(
-        f"{spec.top}-{spec.key(waves, FAST_FLAGS, CXX_OPT, verilator_version())}", TEMPLATE, spec.top, spec.sources,
+        f"{spec.top}-{spec.key(waves, *build_options())}", TEMPLATE, spec.top, spec.sources,
         control=spec.control, defines=spec.defines, parameters=spec.parameters, waves=waves, meta=meta,
         headers={"harness_ports.h": ports_header(spec)}, check_model=lambda h: (check_ports(spec, h), {}),
         what=f"the harness for {spec.top}")

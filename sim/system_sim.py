@@ -167,8 +167,8 @@ def build_system(sources, top: str, control=(), defines=(), parameters=(), waves
     for f in (*sources, *control):
         if not f.is_file():
             raise UserError(f"build_system: no such file {f}")
-    h = hashlib.sha256(json.dumps(["system", top, list(defines), sorted(parameters), waves, harness.FAST_FLAGS,
-                                   harness.CXX_OPT, harness.verilator_version()], default=str).encode())
+    h = hashlib.sha256(json.dumps(["system", top, list(defines), sorted(parameters), waves,
+                                   *harness.build_options()], default=str).encode())
     for f in (*sources, *control, TEMPLATE):
         h.update(f.name.encode())
         h.update(f.read_bytes())

@@ -141,7 +141,7 @@ def test_finn_graph_executes_like_golden(small_runs, binarizer, lab_impl):
 
 def test_verify_has_finn_csim_and_rtl_columns(small_runs):
     # (the whole accelerator's column, network-rtl, is tested on the DyBNN reactnet in
-    # tests/test_reactnet_hw.py: building it here too cost half of this test's 99 s)
+    # tests/test_reactnet_hw.py; this test took 99 s with it, 68 s without, on a fresh clone)
     out = run_cli("verify", small_runs["dybnn"], "--samples", "2", "--columns", "finn", "csim", "rtl")
     assert out.returncode == 0, out.stdout + out.stderr
     header = out.stdout.splitlines()[0]
